@@ -1,0 +1,1 @@
+"""The running system: store, registry, incidents, outreach, escalation, inbound, web, CLI."""

@@ -1,0 +1,78 @@
+"""The `verbinder` command (CLI.md)."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from config.logging import configure_logging
+from config.settings import SettingsError, load_settings
+from engine.errors import InputError
+from engine.output import stderr
+from engine.wiring import AppContext
+
+app = typer.Typer(
+    name="verbinder",
+    help="Verbinder: crisis playbook and outreach to communities.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: str | None = typer.Option(None, "--db", help="Database URL (VERBINDER_DATABASE_URL)."),
+    playbook: str | None = typer.Option(
+        None, "--playbook", help="Playbook YAML file (VERBINDER_PLAYBOOK)."
+    ),
+) -> None:
+    """Global options."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise InputError(f"settings: {exc}") from exc
+    configure_logging(settings.log_level)
+    ctx.obj = AppContext(settings=settings, db_url=db, playbook_path=playbook)
+
+
+def _register() -> None:
+    from engine.registry.commands import registry_app
+
+    app.add_typer(registry_app, name="registry", help="The social map: import, export, health.")
+
+
+_register()
+
+
+def main() -> None:
+    """Run the command; refused input exits 2, any other failure exits 1."""
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        for problem in exc.problems:
+            stderr.print(problem, markup=False, highlight=False)
+        sys.exit(2)
+    except typer.Abort:
+        stderr.print("aborted")
+        sys.exit(1)
+    except (typer.BadParameter, typer.Exit) as exc:
+        raise exc
+    except SystemExit:
+        raise
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        stderr.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The social map: import, export and health of communities, contacts and staff."""

@@ -1,0 +1,1 @@
+"""The store: SQLModel tables, sessions and Alembic migrations."""

@@ -1,0 +1,285 @@
+"""SQLModel tables. Every change of state also becomes an `Event` row (the timeline)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored in UTC and always read back as an aware UTC datetime."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Refuse naive datetimes; store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        """Read back as aware UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _utc_column(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json_column(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+# --- registry -------------------------------------------------------------------------------
+
+
+class Community(SQLModel, table=True):
+    """A community on the social map: a place of worship, organisation or neighbourhood."""
+
+    id: str = Field(primary_key=True, max_length=200)
+    name: str
+    kind: str
+    tags: list[str] = _json_column(list)
+    languages: list[str] = _json_column(list)
+    area: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    liaison_id: str | None = Field(default=None, index=True)
+    attributes: dict[str, str] = _json_column(dict)
+    active: bool = True
+    updated_at: datetime | None = _utc_column()
+
+
+class Contact(SQLModel, table=True):
+    """A key figure of a community whom the municipality may contact."""
+
+    id: str = Field(primary_key=True, max_length=200)
+    community_id: str = Field(index=True)
+    name: str
+    role: str | None = None
+    priority: int = 1
+    phone: str | None = None
+    email: str | None = None
+    channel: str = "sms"
+    language: str | None = None
+    consent: date | None = None
+    active: bool = True
+    updated_at: datetime | None = _utc_column()
+
+
+class Staff(SQLModel, table=True):
+    """A municipal staff member: coordinator, liaison and/or on call."""
+
+    id: str = Field(primary_key=True, max_length=200)
+    name: str
+    phone: str | None = None
+    email: str | None = None
+    roles: list[str] = _json_column(list)
+    active: bool = True
+    updated_at: datetime | None = _utc_column()
+
+
+class Shift(SQLModel, table=True):
+    """One on-call shift of a staff member, in UTC."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: str = Field(index=True)
+    starts_at: datetime = _utc_column(nullable=False, index=True)
+    ends_at: datetime = _utc_column(nullable=False, index=True)
+    source: str = "csv"
+
+
+class OptOut(SQLModel, table=True):
+    """An address that said STOP: no later send goes to it until it says START."""
+
+    address: str = Field(primary_key=True)
+    channel: str = Field(primary_key=True)
+    created_at: datetime = _utc_column(nullable=False)
+
+
+class Meta(SQLModel, table=True):
+    """Small key/value facts of the installation (the generated development secret key)."""
+
+    key: str = Field(primary_key=True)
+    value: str
+
+
+# --- incidents ------------------------------------------------------------------------------
+
+
+class Incident(SQLModel, table=True):
+    """A declared incident, with the playbook and checklist frozen at declaration."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    type: str = Field(index=True)
+    title: str
+    severity: int = 3
+    area: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    fields: dict[str, Any] = _json_column(dict)
+    exercise: bool = False
+    status: str = Field(default="open", index=True)  # open | closed
+    declared_at: datetime = _utc_column(nullable=False, index=True)
+    closed_at: datetime | None = _utc_column()
+    playbook_id: str
+    playbook_version: str
+    playbook_digest: str
+    playbook_files: dict[str, str] = _json_column(dict)  # relative path -> text, frozen
+    checklist: dict[str, Any] = _json_column(dict)  # the checklist document, as previewed
+
+
+class IncidentCommunity(SQLModel, table=True):
+    """One matched community of an incident and whether it has been reached."""
+
+    incident_id: int = Field(primary_key=True, foreign_key="incident.id")
+    community_id: str = Field(primary_key=True)
+    role: str
+    escalation: str | None = None
+    status: str = "open"  # open | acknowledged | closed
+    acknowledged_at: datetime | None = _utc_column()
+    acknowledged_by: str | None = None  # "contact:ID" or "staff:ID"
+    taken_over_by: str | None = None  # staff id who took over after an escalation
+
+
+class IncidentTask(SQLModel, table=True):
+    """One task of a checklist: of a community, or of the incident itself (community '')."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(index=True, foreign_key="incident.id")
+    community_id: str = ""  # "" for incident tasks
+    task_id: str
+    kind: str
+    due_at: datetime = _utc_column(nullable=False)
+    done_at: datetime | None = _utc_column()
+    done_by: str | None = None
+
+    __table_args__ = (sa.UniqueConstraint("incident_id", "community_id", "task_id"),)
+
+
+# --- outreach -------------------------------------------------------------------------------
+
+
+class Message(SQLModel, table=True):
+    """One message in the outbox. `dedupe_key` makes deciding to send idempotent."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(sa_column=sa.Column(sa.String(400), nullable=False, unique=True))
+    incident_id: int | None = Field(default=None, index=True)
+    community_ids: list[str] = _json_column(list)
+    recipient_kind: str  # contact | staff
+    recipient_id: str
+    channel: str  # sms | email
+    address: str
+    locale: str
+    subject: str | None = None
+    body: str
+    html: str | None = None
+    step: str  # e.g. "r0s1", "followup:aftercare-d7", "ack-reply"
+    state: str = Field(default="pending", index=True)
+    # pending | claimed | sending | accepted | delivered | failed_temp | failed_perm | ambiguous
+    # | cancelled
+    attempts: int = 0
+    next_attempt_at: datetime | None = _utc_column(index=True)
+    claimed_by: str | None = None
+    claimed_at: datetime | None = _utc_column()
+    provider_id: str | None = Field(default=None, index=True)
+    provider_status: str | None = None
+    detail: str | None = None  # never personal data
+    created_at: datetime = _utc_column(nullable=False)
+    updated_at: datetime = _utc_column(nullable=False)
+    accepted_at: datetime | None = _utc_column()
+    delivered_at: datetime | None = _utc_column()
+
+
+class ProviderReceipt(SQLModel, table=True):
+    """Each inbound provider event (status callback, inbound SMS) is applied once."""
+
+    key: str = Field(primary_key=True, max_length=300)
+    received_at: datetime = _utc_column(nullable=False)
+
+
+class IntakeToken(SQLModel, table=True):
+    """An opaque link token for an intake form or an acknowledgement; only its hash is kept."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    purpose: str  # intake | ack
+    incident_id: int = Field(index=True)
+    community_ids: list[str] = _json_column(list)
+    recipient_kind: str  # contact | staff
+    recipient_id: str
+    form_id: str | None = None
+    locale: str
+    expires_at: datetime = _utc_column(nullable=False)
+    used_at: datetime | None = _utc_column()
+
+
+class IntakeAnswer(SQLModel, table=True):
+    """Answers to an intake form, from the web page or by SMS digits."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(index=True)
+    community_id: str
+    contact_id: str
+    form_id: str
+    answers: dict[str, Any] = _json_column(dict)
+    source: str  # web | sms
+    at: datetime = _utc_column(nullable=False)
+
+
+# --- escalation -----------------------------------------------------------------------------
+
+
+class Timer(SQLModel, table=True):
+    """A due step, as a row: an escalation step or a follow-up of one community."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(index=True)
+    community_id: str
+    kind: str  # escalation | followup
+    round: int = 0
+    step_index: int = 0
+    notify: str  # primary | backup | all_contacts | liaison | oncall | coordinator
+    template: str
+    task_id: str = ""  # the follow-up task; "" for escalation steps
+    due_at: datetime = _utc_column(nullable=False, index=True)
+    state: str = Field(default="pending", index=True)  # pending | claimed | fired | cancelled
+    claimed_by: str | None = None
+    claimed_at: datetime | None = _utc_column()
+    fired_at: datetime | None = _utc_column()
+    late_seconds: float | None = None
+
+    __table_args__ = (
+        sa.UniqueConstraint("incident_id", "community_id", "kind", "round", "step_index",
+                            "task_id", name="uq_timer_step"),
+        sa.Index("ix_timer_pending_due", "state", "due_at"),
+    )
+
+
+# --- timeline -------------------------------------------------------------------------------
+
+
+class Event(SQLModel, table=True):
+    """One change of state: the timeline of an incident and the after-action log."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc_column(nullable=False, index=True)
+    incident_id: int | None = Field(default=None, index=True)
+    community_id: str | None = None
+    kind: str = Field(index=True)  # e.g. incident.declared, message.accepted, timer.fired
+    actor: str  # "system", "worker:NAME", "staff:ID", "contact:ID", "cli"
+    data: dict[str, Any] = _json_column(dict)  # no phone or email in here

@@ -1,0 +1,1 @@
+"""The pure playbook domain: model, loader, expressions, checklist builder, rendering."""
