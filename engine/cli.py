@@ -41,7 +41,14 @@ def _root(
 def _register() -> None:
     from engine.registry.commands import registry_app
 
+    from engine.escalation.commands import oncall_app
+    from engine.incidents.commands import incident_app
+    from engine.playbooks.commands import playbook_app
+
     app.add_typer(registry_app, name="registry", help="The social map: import, export, health.")
+    app.add_typer(playbook_app, name="playbook", help="Check a playbook.")
+    app.add_typer(incident_app, name="incident", help="Preview, declare and follow incidents.")
+    app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
 
 
 _register()

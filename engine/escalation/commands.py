@@ -1,0 +1,5 @@
+"""`verbinder oncall ...` commands."""
+
+import typer
+
+oncall_app = typer.Typer(no_args_is_help=True)

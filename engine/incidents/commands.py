@@ -1,0 +1,5 @@
+"""`verbinder incident ...` commands."""
+
+import typer
+
+incident_app = typer.Typer(no_args_is_help=True)

@@ -1,0 +1,1 @@
+"""Playbooks in the running system: which one is configured, checking it."""
