@@ -38,6 +38,8 @@ class SendResult:
     provider_id: str | None = None
     detail: str = ""  # code and reason, never personal data
     retry_after: float | None = None  # seconds, when the provider said so
+    error_code: str | None = None  # the provider's error code, when it gave one
+    config_error: bool = False  # our account/sender settings are at fault, not the address
 
 
 class DeliveryState(enum.StrEnum):
