@@ -189,7 +189,8 @@ class Message(SQLModel, table=True):
     subject: str | None = None
     body: str
     html: str | None = None
-    step: str  # e.g. "r0s1", "followup:aftercare-d7", "ack-reply"
+    step: str  # e.g. "esc:r0:s1:backup", "followup:aftercare-d7", "audit"
+    template: str | None = None
     state: str = Field(default="pending", index=True)
     # pending | claimed | sending | accepted | delivered | failed_temp | failed_perm | ambiguous
     # | cancelled

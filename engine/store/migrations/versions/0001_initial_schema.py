@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:40:10.129445
+Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
@@ -138,6 +138,7 @@ def upgrade() -> None:
     sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('html', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('step', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('template', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', engine.store.models.UTCDateTime(timezone=True), nullable=True),
