@@ -39,11 +39,10 @@ def _root(
 
 
 def _register() -> None:
-    from engine.registry.commands import registry_app
-
     from engine.escalation.commands import oncall_app
     from engine.incidents.commands import incident_app
     from engine.playbooks.commands import playbook_app
+    from engine.registry.commands import registry_app
 
     app.add_typer(registry_app, name="registry", help="The social map: import, export, health.")
     app.add_typer(playbook_app, name="playbook", help="Check a playbook.")
@@ -52,6 +51,53 @@ def _register() -> None:
 
 
 _register()
+
+
+@app.command("worker")
+def worker_command(ctx: typer.Context) -> None:
+    """The worker alone (timers and outbox), for running several next to a shared database."""
+    from engine.worker import Worker
+
+    worker = Worker(ctx.obj)
+    worker.start()
+    stderr.print(f"worker {worker.id} running; Ctrl-C stops it", highlight=False)
+    _wait_for_signal()
+    worker.stop()
+
+
+@app.command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the worker too."),
+) -> None:
+    """Web side (webhooks, links, intake forms) and the worker in one process."""
+    import uvicorn
+
+    from engine.web.app import create_app
+    from engine.worker import Worker
+
+    app_ctx = ctx.obj
+    running = Worker(app_ctx) if worker else None
+    if running is not None:
+        running.start()
+    try:
+        uvicorn.run(create_app(app_ctx), host=host, port=port, log_level="warning")
+    finally:
+        if running is not None:
+            running.stop()
+
+
+def _wait_for_signal() -> None:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
 
 
 def main() -> None:

@@ -1,25 +1,79 @@
-"""The composition root: builds the store, notifiers, clock and scheduler from settings."""
+"""The composition root: builds the store, channels, clock and links from settings.
+
+Only this module names the concrete channels.
+"""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
-from functools import cached_property
+from datetime import timedelta
+from functools import cached_property, partial
+from typing import TextIO
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from config.settings import Settings, load_settings
 from engine.clock import Clock, SystemClock
-from engine.store.db import make_engine, migrate
+from engine.outreach.compose import Links
+from engine.outreach.dispatcher import DispatchPolicy, FallbackHook
+from engine.outreach.fallback import fall_back
+from engine.store.db import make_engine, migrate, session_scope
+from engine.store.models import Meta
+from notifiers.base import Notifier
+from notifiers.console import ConsoleNotifier
+from notifiers.smtp_email import SmtpEmailNotifier
+from notifiers.twilio_sms import TwilioSmsNotifier
+
+STATUS_PATH = "/webhooks/twilio/status"
+INBOUND_PATH = "/webhooks/twilio/inbound"
+
+
+def build_channels(settings: Settings, console_stream: TextIO | None = None) -> dict[str, Notifier]:
+    """SMS through Twilio and email through SMTP when configured, else the console channel."""
+    channels: dict[str, Notifier] = {}
+    if settings.twilio_configured:
+        channels["sms"] = TwilioSmsNotifier(
+            settings.twilio_account_sid or "", settings.twilio_auth_token or "",
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            from_=settings.twilio_from,
+            status_callback_url=settings.public_url.rstrip("/") + STATUS_PATH,
+            validity_period=settings.twilio_validity_period,
+            api_base_url=settings.twilio_api_base_url,
+        )
+    else:
+        channels["sms"] = ConsoleNotifier("sms", settings.console_dir, console_stream)
+    if settings.smtp_configured:
+        channels["email"] = SmtpEmailNotifier(
+            settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,
+            password=settings.smtp_password, starttls=settings.smtp_starttls,
+            sender=settings.smtp_from,
+        )
+    else:
+        channels["email"] = ConsoleNotifier("email", settings.console_dir, console_stream)
+    return channels
+
+
+def stored_secret(engine: Engine) -> str:
+    """The development secret key: generated and stored on first run."""
+    with session_scope(engine) as session:
+        row = session.get(Meta, "secret_key")
+        if row is None:
+            row = Meta(key="secret_key", value=secrets.token_urlsafe(32))
+            session.add(row)
+        return row.value
 
 
 @dataclass
 class AppContext:
-    """What every command, worker and web request is handed: settings, store and clock."""
+    """What every command, worker and web request is handed: settings, store, clock, channels."""
 
     settings: Settings = field(default_factory=load_settings)
     clock: Clock = field(default_factory=SystemClock)
     db_url: str | None = None
     playbook_path: str | None = None
+    channels_override: dict[str, Notifier] | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -27,3 +81,29 @@ class AppContext:
         engine = make_engine(self.db_url or self.settings.database_url)
         migrate(engine)
         return engine
+
+    @cached_property
+    def channels(self) -> dict[str, Notifier]:
+        """The channels messages go out on."""
+        return self.channels_override or build_channels(self.settings)
+
+    @cached_property
+    def links(self) -> Links:
+        """Where links in messages point, signed with the secret key."""
+        secret = self.settings.secret_key or stored_secret(self.engine)
+        return Links(self.settings.public_url, secret,
+                     timedelta(days=self.settings.intake_token_days))
+
+    @property
+    def fallback(self) -> FallbackHook:
+        """What to do when a message fails for good."""
+        return partial(fall_back, links=self.links)
+
+    @cached_property
+    def dispatch_policy(self) -> DispatchPolicy:
+        """Retries, throttling and concurrency of sending."""
+        return DispatchPolicy(concurrency=self.settings.send_concurrency)
+
+    def session(self) -> Session:
+        """A plain session on the store (use engine.store.db.session_scope for transactions)."""
+        return Session(self.engine, expire_on_commit=False)

@@ -1,0 +1,250 @@
+"""The escalation cycle: claim due timer rows, fire each once, and turn them into messages.
+
+A due timer is claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite serialises writers)
+and fired in the same transaction that checks, under a row lock on the community, whether the
+community was acknowledged meanwhile. A worker that dies mid-cycle holds no claim afterwards:
+its transaction rolls back and its locks go with its connection.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine.audit.events import record
+from engine.incidents.frozen import playbook_of
+from engine.outreach.compose import (
+    Bundle,
+    Links,
+    Recipient,
+    checklist_contacts,
+    compose,
+    contact_recipient,
+    select_level,
+    staff_recipient,
+)
+from engine.outreach.outbox import enqueue
+from engine.store.models import (
+    Community,
+    Contact,
+    Incident,
+    IncidentCommunity,
+    Message,
+    Staff,
+    Timer,
+)
+from playbook.model import STAFF_TARGETS
+
+
+@dataclass(frozen=True)
+class CycleReport:
+    """What one cycle did."""
+
+    fired: int = 0
+    cancelled: int = 0
+    messages: int = 0
+
+
+def due_timers(session: Session, now: datetime, limit: int) -> list[Timer]:
+    """Claim pending timers that are due, oldest first, skipping rows other workers hold."""
+    stmt = (
+        select(Timer)
+        .where(Timer.state == "pending", Timer.due_at <= now)
+        .order_by(Timer.due_at, Timer.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.exec(stmt))
+
+
+def lock_communities(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Any]:
+    """Lock the incident communities of these timers, in one fixed order (no deadlocks)."""
+    if not keys:
+        return {}
+    stmt = (
+        select(IncidentCommunity)
+        .where(sa.tuple_(IncidentCommunity.incident_id, IncidentCommunity.community_id).in_(
+            sorted(keys)))
+        .order_by(IncidentCommunity.incident_id, IncidentCommunity.community_id)
+        .with_for_update()
+    )
+    return {(ic.incident_id, ic.community_id): ic for ic in session.exec(stmt)}
+
+
+def step_key(timer: Timer) -> str:
+    """The step a message belongs to: one message per person per step."""
+    if timer.kind == "followup":
+        return f"followup:{timer.task_id}"
+    return f"esc:r{timer.round}:s{timer.step_index}:{timer.notify}"
+
+
+def coordinators(session: Session) -> list[Staff]:
+    """Active staff with the coordinator role."""
+    rows = session.exec(select(Staff).where(Staff.active.is_(True)).order_by(Staff.id))
+    return [s for s in rows if "coordinator" in (s.roles or [])]
+
+
+def staff_targets(session: Session, notify: str, community: Community | None,
+                  now: datetime) -> tuple[list[Staff], str | None]:
+    """The staff a step goes to, and a note when it went elsewhere than the playbook said."""
+    if notify == "liaison":
+        liaison = session.get(Staff, community.liaison_id) if community and community.liaison_id \
+            else None
+        if liaison is not None and liaison.active:
+            return [liaison], None
+        return coordinators(session), "no_liaison"
+    if notify == "oncall":
+        from engine.escalation.roster import on_call_at
+
+        ids = [s.id for s in on_call_at(session, now)]
+        rows = [r for r in (session.get(Staff, i) for i in ids) if r is not None and r.active]
+        if rows:
+            return rows, None
+        return coordinators(session), "nobody_on_call"
+    return coordinators(session), None
+
+
+def contact_targets(session: Session, incident: Incident, community_id: str,
+                    notify: str) -> list[Recipient]:
+    """The contacts of a community a step goes to, as frozen in the checklist."""
+    out = []
+    for entry in select_level(checklist_contacts(incident, community_id), notify):
+        row = session.get(Contact, entry["id"])
+        if row is None:
+            continue
+        recipient = contact_recipient(row, entry["channel"], entry.get("language"))
+        if recipient is not None:
+            out.append(recipient)
+    return out
+
+
+def not_reached(session: Session, incident: Incident, community_ids: list[str],
+                communities: dict[str, Community]) -> list[dict[str, Any]]:
+    """For staff messages: each community, with the contacts tried, how, and their numbers."""
+    tried: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.exec(
+        select(Message).where(Message.incident_id == incident.id,
+                              Message.recipient_kind == "contact")
+        .order_by(Message.id)
+    )
+    for m in rows:
+        for cid in m.community_ids:
+            if cid in community_ids:
+                contact = session.get(Contact, m.recipient_id)
+                tried[cid].append({
+                    "name": contact.name if contact else m.recipient_id,
+                    "channel": m.channel, "address": m.address, "state": m.state,
+                    "phone": contact.phone if contact else None,
+                    "email": contact.email if contact else None,
+                })
+    return [
+        {"id": cid, "name": communities[cid].name if cid in communities else cid,
+         "contacts": tried.get(cid, [])}
+        for cid in community_ids
+    ]
+
+
+def fire_due(
+    session: Session, *, now: datetime, links: Links, worker: str, limit: int = 500
+) -> CycleReport:
+    """Fire every due timer in this session's transaction; the caller commits."""
+    timers = due_timers(session, now, limit)
+    if not timers:
+        return CycleReport()
+    ics = lock_communities(session, {(t.incident_id, t.community_id) for t in timers})
+    incidents = {i: session.get(Incident, i) for i in {t.incident_id for t in timers}}
+    bundles: dict[tuple[int, str, str], Bundle] = {}
+    notes: dict[tuple[int, str, str], str | None] = {}
+    fired = cancelled = 0
+    for timer in timers:
+        incident = incidents[timer.incident_id]
+        ic = ics.get((timer.incident_id, timer.community_id))
+        reason = _cancel_reason(incident, ic, timer)
+        if reason:
+            timer.state, timer.fired_at = "cancelled", now
+            record(session, kind="timer.cancelled", at=now, incident_id=incident.id,
+                   community_id=timer.community_id, actor=worker, timer=timer.id, reason=reason,
+                   step=step_key(timer))
+            cancelled += 1
+            continue
+        late = max(0.0, (now - timer.due_at).total_seconds())
+        timer.state, timer.fired_at, timer.claimed_by = "fired", now, worker
+        timer.late_seconds = late
+        recipients, note = _recipients(session, incident, timer, now)
+        for r in recipients:
+            key = (incident.id, r.key, step_key(timer))
+            bundle = bundles.setdefault(key, Bundle(r, timer.template, step_key(timer)))
+            if timer.community_id not in bundle.community_ids:
+                bundle.community_ids.append(timer.community_id)
+            notes[key] = note
+        record(session, kind="timer.fired", at=now, incident_id=incident.id,
+               community_id=timer.community_id, actor=worker, timer=timer.id,
+               step=step_key(timer), notify=timer.notify, late_seconds=round(late, 3),
+               recipients=[f"{r.kind}:{r.id}" for r in recipients], note=note)
+        if not recipients:
+            record(session, kind="step.no_recipient", at=now, incident_id=incident.id,
+                   community_id=timer.community_id, actor=worker, step=step_key(timer))
+        fired += 1
+    messages = _enqueue_bundles(session, bundles, incidents, links, now)
+    return CycleReport(fired=fired, cancelled=cancelled, messages=messages)
+
+
+def _cancel_reason(incident: Incident | None, ic: IncidentCommunity | None,
+                   timer: Timer) -> str | None:
+    if incident is None or incident.status != "open":
+        return "incident_closed"
+    if ic is None:
+        return "unknown_community"
+    if timer.kind == "escalation" and ic.status != "open":
+        return "acknowledged"
+    return None
+
+
+def _recipients(session: Session, incident: Incident, timer: Timer,
+                now: datetime) -> tuple[list[Recipient], str | None]:
+    if timer.notify in STAFF_TARGETS:
+        community = session.get(Community, timer.community_id)
+        staff, note = staff_targets(session, timer.notify, community, now)
+        return [r for r in (staff_recipient(s) for s in staff) if r is not None], note
+    return contact_targets(session, incident, timer.community_id, timer.notify), None
+
+
+def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundle],
+                     incidents: dict[int, Incident | None], links: Links, now: datetime) -> int:
+    added = 0
+    for (incident_id, _, _), bundle in bundles.items():
+        incident = incidents[incident_id]
+        assert incident is not None
+        communities = {c.id: c for c in session.exec(
+            select(Community).where(Community.id.in_(bundle.community_ids)))}
+        ordered = [communities[c] for c in bundle.community_ids if c in communities]
+        staff_info = (
+            not_reached(session, incident, bundle.community_ids, communities)
+            if bundle.recipient.kind == "staff" else None
+        )
+        draft = compose(session, incident=incident, playbook=playbook_of(incident),
+                        bundle=bundle, communities=ordered, links=links, now=now,
+                        not_reached=staff_info)
+        if enqueue(session, draft, now):
+            added += 1
+    return added
+
+
+def next_due(session: Session) -> datetime | None:
+    """The due time of the earliest pending timer, for the scheduler to wake at."""
+    return session.exec(select(sa.func.min(Timer.due_at)).where(Timer.state == "pending")).one()
+
+
+def pending_steps(session: Session, incident_id: int) -> dict[str, int]:
+    """Pending escalation steps per community of an incident."""
+    rows = session.exec(
+        select(Timer.community_id, sa.func.count()).where(
+            Timer.incident_id == incident_id, Timer.state == "pending",
+            Timer.kind == "escalation").group_by(Timer.community_id)
+    )
+    return dict(rows.all())

@@ -1,0 +1,136 @@
+"""`verbinder incident declare | list | show | ack | close`."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from engine.clock import as_utc
+from engine.incidents.commands import incident_app
+from engine.incidents.flows import acknowledge, close_incident, declare_incident_flow
+from engine.incidents.views import list_incidents, show_incident
+from engine.output import emit_json, stderr, stdout
+from engine.registry.service import load_snapshot
+from engine.store.db import session_scope
+from engine.wiring import AppContext
+
+
+def declare(ctx: typer.Context, incident_options: dict, as_json: bool, send: bool) -> None:
+    """Declare an incident: store it, start its timers and send what is due now."""
+    from engine.incidents.options import incident_input_from_options
+    from engine.playbooks.service import load_configured
+    from engine.worker import Worker
+
+    app: AppContext = ctx.obj
+    playbook = load_configured(app)
+    incident = incident_input_from_options(playbook, clock=app.clock, **incident_options)
+    with session_scope(app.engine) as session:
+        snapshot = load_snapshot(session.connection())
+        row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
+                                         snapshot=snapshot, now=as_utc(app.clock.now()))
+    stderr.print(f"incident {row.id} declared", highlight=False)
+    if send:
+        result = Worker(app, name=f"cli-{row.id}").run_cycle()
+        stderr.print(f"outreach started: {result.queued} messages queued, sent: {result.sent}",
+                     highlight=False)
+    if as_json:
+        emit_json(doc)
+        return
+    table = Table(title=f"Incident {row.id}: {row.title}")
+    for column in ("community", "role", "contacts", "escalation"):
+        table.add_column(column)
+    for c in doc["communities"]:
+        table.add_row(c["name"], c["role"], str(len(c["contacts"])), c.get("escalation") or "-")
+    stdout.print(table)
+    for warning in doc["warnings"]:
+        stderr.print(f"warning: {warning}", markup=False, highlight=False)
+
+
+@incident_app.command("list")
+def list_command(ctx: typer.Context,
+                 as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
+    """Incidents, newest first."""
+    app: AppContext = ctx.obj
+    with session_scope(app.engine) as session:
+        rows = list_incidents(session)
+    if as_json:
+        emit_json({"incidents": rows})
+        return
+    table = Table(title="Incidents")
+    for column in ("id", "declared (UTC)", "type", "title", "status", "reached"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r["id"]), r["declared_at"], r["type"], r["title"],
+                      r["status"] + (" (exercise)" if r["exercise"] else ""),
+                      f"{r['reached']}/{r['communities']}")
+    stdout.print(table)
+
+
+@incident_app.command("show")
+def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., metavar="ID"),
+                 as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
+    """One incident: per community its reach status, tasks and timeline."""
+    app: AppContext = ctx.obj
+    with session_scope(app.engine) as session:
+        doc = show_incident(session, incident_id)
+    if as_json:
+        emit_json(doc)
+        return
+    head, summary = doc["incident"], doc["summary"]
+    stdout.print(f"[bold]Incident {head['id']}[/bold]: {head['title']} ({head['type']}, "
+                 f"severity {head['severity']}, {head['status']})")
+    stdout.print(f"reached {summary['reached']}/{summary['communities']}; messages "
+                 f"{summary['messages']}")
+    for channel, h in doc["channels"].items():
+        if h["failing"]:
+            stdout.print(f"[bold red]{channel.upper()} is failing[/bold red]: "
+                         f"{h['failed']} failed, {h['accepted']} sent")
+    if summary["unknown"]:
+        stdout.print(f"[yellow]{summary['unknown']} message(s) in unknown state: the provider "
+                     "may or may not have sent them; they are not resent.[/yellow]")
+    table = Table()
+    for column in ("community", "role", "status", "messages", "next step"):
+        table.add_column(column)
+    for c in doc["communities"]:
+        states: dict[str, int] = {}
+        for m in c["messages"]:
+            states[m["state"]] = states.get(m["state"], 0) + 1
+        nxt = c["next_step"]
+        table.add_row(c["name"], c["role"], c["status"] + (
+            f" ({c['acknowledged_by']})" if c["acknowledged_by"] else ""),
+            ", ".join(f"{k} {v}" for k, v in states.items()) or "-",
+            f"{nxt['notify']} at {nxt['due']}" if nxt else "-")
+    stdout.print(table)
+    for e in doc["timeline"][-30:]:
+        stdout.print(f"{e['at']} {e['kind']} {e.get('community') or ''}", markup=False,
+                     highlight=False)
+
+
+@incident_app.command("ack")
+def ack_command(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., metavar="ID"),
+    community: str = typer.Option(..., "--community", help="The community that was reached."),
+    contact: str | None = typer.Option(None, "--contact", help="Who was reached."),
+    note: str | None = typer.Option(None, "--note", help="A note for the timeline."),
+) -> None:
+    """Staff mark a community as reached: its remaining steps stop."""
+    app: AppContext = ctx.obj
+    by = f"contact:{contact}" if contact else "staff:cli"
+    with session_scope(app.engine) as session:
+        changed = acknowledge(session, incident_id=incident_id, community_ids=[community], by=by,
+                              now=app.clock.now(), via="staff", note=note)
+    stderr.print(f"{community}: " + ("marked reached" if changed else "was already reached"),
+                 highlight=False)
+
+
+@incident_app.command("close")
+def close_command(ctx: typer.Context,
+                  incident_id: int = typer.Argument(..., metavar="ID")) -> None:
+    """Close an incident: timers stop, the record stays."""
+    app: AppContext = ctx.obj
+    with session_scope(app.engine) as session:
+        closed = close_incident(session, incident_id=incident_id, now=app.clock.now(),
+                                actor="staff:cli")
+    stderr.print(f"incident {incident_id} " + ("closed" if closed else "was already closed"),
+                 highlight=False)

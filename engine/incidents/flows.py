@@ -1,0 +1,194 @@
+"""Declare, acknowledge and close: the incident flows, each one transaction.
+
+They are called the same way from a command, a worker and a web request: with a session whose
+transaction the caller commits, and the time from the caller's clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine.audit.events import record
+from engine.errors import InputError, NotFoundError
+from engine.incidents.frozen import freeze_files
+from engine.outreach.outbox import cancel_settled
+from engine.registry.service import RegistrySnapshot
+from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
+from playbook.builder import build_checklist, plan_steps
+from playbook.model import IncidentInput
+
+
+def declare_incident_flow(
+    session: Session,
+    *,
+    playbook: Any,
+    incident: IncidentInput,
+    snapshot: RegistrySnapshot,
+    now: datetime,
+    actor: str = "cli",
+) -> tuple[Incident, dict[str, Any]]:
+    """Store the incident with its frozen playbook and checklist, its tasks and its timers."""
+    checklist = build_checklist(
+        playbook, incident, snapshot.communities, snapshot.contacts, snapshot.opted_out
+    )
+    doc = checklist.to_json()
+    head = doc["incident"]
+    row = Incident(
+        type=incident.type, title=head["title"], severity=head["severity"], area=incident.area,
+        lat=incident.lat, lon=incident.lon, fields=dict(incident.fields),
+        exercise=incident.exercise, declared_at=incident.declared_at,
+        playbook_id=playbook.id, playbook_version=playbook.version,
+        playbook_digest=playbook.digest,
+        playbook_files=freeze_files(dict(playbook.files), playbook.main),
+        checklist=doc,
+    )
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    doc["incident"]["id"] = row.id
+    row.checklist = doc
+    _add_rows(session, row, playbook, doc)
+    record(session, kind="incident.declared", at=now, incident_id=row.id, actor=actor,
+           type=row.type, severity=row.severity, exercise=row.exercise,
+           communities=len(doc["communities"]), playbook=playbook.digest,
+           warnings=len(doc["warnings"]))
+    return row, doc
+
+
+def _add_rows(session: Session, incident: Incident, playbook: Any, doc: dict[str, Any]) -> None:
+    conn = session.connection()
+    declared = incident.declared_at
+    ics, tasks, timers = [], [], []
+    for t in doc["incident_tasks"]:
+        tasks.append(_task_row(incident, "", playbook.tasks[t["id"]], declared))
+    for c in doc["communities"]:
+        ics.append({"incident_id": incident.id, "community_id": c["id"], "role": c["role"],
+                    "escalation": c.get("escalation"), "status": "open"})
+        for t in c["tasks"]:
+            task = playbook.tasks[t["id"]]
+            tasks.append(_task_row(incident, c["id"], task, declared))
+            if task.kind == "followup":
+                timers.append(_timer_row(incident, c["id"], "followup", 0, 0, "primary",
+                                         task.template, declared + task.due, task.id))
+        policy = playbook.policies.get(c.get("escalation") or "")
+        if policy is None or (not c["contacts"] and not _has_staff_step(policy)):
+            continue
+        for p in plan_steps(policy, declared):
+            timers.append(_timer_row(incident, c["id"], "escalation", p.round, p.step_index,
+                                     p.notify, p.template, p.due_at, ""))
+    for table, rows in ((IncidentCommunity, ics), (IncidentTask, tasks), (Timer, timers)):
+        if rows:
+            conn.execute(sa.insert(table.__table__), rows)
+
+
+def _has_staff_step(policy: Any) -> bool:
+    return any(s.notify in ("liaison", "oncall", "coordinator") for s in policy.steps)
+
+
+def _task_row(incident: Incident, community_id: str, task: Any, declared: datetime) -> dict:
+    return {"incident_id": incident.id, "community_id": community_id, "task_id": task.id,
+            "kind": task.kind, "due_at": declared + task.due}
+
+
+def _timer_row(incident: Incident, community_id: str, kind: str, rnd: int, index: int,
+               notify: str, template: str, due: datetime, task_id: str) -> dict:
+    return {"incident_id": incident.id, "community_id": community_id, "kind": kind,
+            "round": rnd, "step_index": index, "notify": notify, "template": template,
+            "due_at": due, "task_id": task_id, "state": "pending"}
+
+
+def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> Incident:
+    """The incident, or a refusal naming the id."""
+    stmt = select(Incident).where(Incident.id == incident_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = session.exec(stmt).first()
+    if row is None:
+        raise NotFoundError(f"incident {incident_id}: no such incident")
+    return row
+
+
+def acknowledge(
+    session: Session,
+    *,
+    incident_id: int,
+    community_ids: list[str],
+    by: str,
+    now: datetime,
+    via: str,
+    note: str | None = None,
+) -> list[str]:
+    """Mark communities reached; the remaining steps stop (checked under the same row lock).
+
+    Returns the communities that changed. Already acknowledged ones are left as they were.
+    """
+    incident = get_incident(session, incident_id)
+    rows = list(session.exec(
+        select(IncidentCommunity)
+        .where(IncidentCommunity.incident_id == incident_id,
+               IncidentCommunity.community_id.in_(community_ids))
+        .order_by(IncidentCommunity.incident_id, IncidentCommunity.community_id)
+        .with_for_update()
+    ))
+    known = {r.community_id for r in rows}
+    missing = [c for c in community_ids if c not in known]
+    if missing:
+        raise InputError([f"community {c}: not part of incident {incident_id}" for c in missing])
+    changed = []
+    for ic in rows:
+        if ic.status != "open":
+            continue
+        ic.status, ic.acknowledged_at, ic.acknowledged_by = "acknowledged", now, by
+        if by.startswith("staff:") and via in ("sms", "link"):
+            ic.taken_over_by = by.removeprefix("staff:")
+        changed.append(ic.community_id)
+        record(session, kind="community.acknowledged", at=now, incident_id=incident_id,
+               community_id=ic.community_id, actor=by, via=via, note=note)
+    if changed:
+        _tick_tasks(session, incident_id, changed, ("outreach",), by, now)
+        settled = {r.community_id for r in session.exec(
+            select(IncidentCommunity).where(IncidentCommunity.incident_id == incident_id,
+                                            IncidentCommunity.status != "open"))}
+        cancel_settled(session, incident_id=incident.id, settled=settled, now=now,
+                       reason="acknowledged")
+    return changed
+
+
+def _tick_tasks(session: Session, incident_id: int, community_ids: list[str],
+                kinds: tuple[str, ...], by: str, now: datetime) -> None:
+    tasks = session.exec(select(IncidentTask).where(
+        IncidentTask.incident_id == incident_id, IncidentTask.community_id.in_(community_ids),
+        IncidentTask.kind.in_(kinds), IncidentTask.done_at.is_(None)))
+    for task in tasks:
+        task.done_at, task.done_by = now, by
+        record(session, kind="task.done", at=now, incident_id=incident_id,
+               community_id=task.community_id, actor=by, task=task.task_id)
+
+
+def complete_intake(session: Session, *, incident_id: int, community_ids: list[str], by: str,
+                    now: datetime) -> None:
+    """An intake answer arrived: the intake tasks of these communities are done."""
+    _tick_tasks(session, incident_id, community_ids, ("intake",), by, now)
+
+
+def close_incident(session: Session, *, incident_id: int, now: datetime, actor: str) -> bool:
+    """Close an incident: timers stop, unsent messages are cancelled, the record stays."""
+    incident = get_incident(session, incident_id, lock=True)
+    if incident.status == "closed":
+        return False
+    incident.status, incident.closed_at = "closed", now
+    timers = session.exec(select(Timer).where(Timer.incident_id == incident_id,
+                                              Timer.state == "pending"))
+    stopped = 0
+    for timer in timers:
+        timer.state = "cancelled"
+        stopped += 1
+    cancelled = cancel_settled(session, incident_id=incident_id, settled=None, now=now,
+                               reason="incident closed")
+    record(session, kind="incident.closed", at=now, incident_id=incident_id, actor=actor,
+           timers_stopped=stopped, messages_cancelled=cancelled)
+    return True

@@ -1,0 +1,111 @@
+"""Incident OPTIONS of the command line (CLI.md), shared by `incident preview` and `declare`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+
+import typer
+
+from engine.clock import Clock
+from engine.errors import InputError
+from playbook.builder import coerce_fields, resolve_incident, validate_incident
+from playbook.errors import IncidentInputError
+from playbook.model import IncidentInput, Playbook
+
+# Typer option declarations, to be used as defaults of a command's parameters.
+TYPE_OPTION = typer.Option(..., "--type", help="Incident type id of the playbook.")
+SEVERITY_OPTION = typer.Option(None, "--severity", help="1..5 (default: the type's).")
+AREA_OPTION = typer.Option(None, "--area", help="Area code: CBS (WK036301) or free (noord/oud).")
+LAT_OPTION = typer.Option(None, "--lat", help="Latitude, decimal degrees (with --lon).")
+LON_OPTION = typer.Option(None, "--lon", help="Longitude, decimal degrees (with --lat).")
+FIELD_OPTION = typer.Option([], "--field", help="NAME=VALUE, repeatable: the type's fields.")
+TITLE_OPTION = typer.Option(None, "--title", help="Title (default: the type's label).")
+EXERCISE_OPTION = typer.Option(False, "--exercise", help="An exercise, not a real event.")
+AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with offset or Z.")
+
+
+@dataclass(frozen=True)
+class IncidentOptions:
+    """The raw incident OPTIONS as given on the command line."""
+
+    type: str
+    severity: int | None = None
+    area: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    fields: tuple[str, ...] = ()
+    title: str | None = None
+    exercise: bool = False
+    at: str | None = None
+
+
+def parse_at(text: str | None, clock: Clock) -> datetime:
+    """`--at` as an aware UTC datetime (offset or Z required); now from the clock when absent."""
+    if text is None or not text.strip():
+        return clock.now().astimezone(UTC)
+    value = text.strip()
+    try:
+        when = datetime.fromisoformat(value[:-1] + "+00:00" if value[-1:] in "zZ" else value)
+    except ValueError:
+        raise InputError(f"--at: '{text}' is not an ISO 8601 time "
+                         "(e.g. 2026-03-01T10:00:00+01:00 or 2026-03-01T09:00:00Z)") from None
+    if when.tzinfo is None:
+        raise InputError(f"--at: '{text}' needs a time zone offset or Z")
+    return when.astimezone(UTC)
+
+
+def parse_field_options(values: Iterable[str]) -> dict[str, str]:
+    """`--field NAME=VALUE` strings as a dict; InputError on a malformed or repeated one."""
+    out: dict[str, str] = {}
+    problems: list[str] = []
+    for item in values:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            problems.append(f"--field: '{item}' is not NAME=VALUE")
+        elif name in out:
+            problems.append(f"--field {name}: given twice")
+        else:
+            out[name] = value
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def incident_input_from_options(playbook: Playbook, options: IncidentOptions,
+                                clock: Clock) -> IncidentInput:
+    """A validated, resolved IncidentInput from the OPTIONS; InputError names what is wrong."""
+    itype = playbook.incident_types.get(options.type)
+    if itype is None:
+        known = ", ".join(sorted(playbook.incident_types))
+        raise InputError(f"--type: unknown incident type '{options.type}' (known: {known})")
+    problems: list[str] = []
+    fields: dict[str, object] = {}
+    try:
+        fields = coerce_fields(itype, parse_field_options(options.fields))
+    except IncidentInputError as exc:
+        problems.extend(f"--field {p}" for p in exc.problems)
+    if options.severity is not None and not 1 <= options.severity <= 5:
+        problems.append(f"--severity: {options.severity} must be from 1 to 5")
+    if (options.lat is None) != (options.lon is None):
+        problems.append("--lat/--lon: give both or neither")
+    try:
+        declared_at = parse_at(options.at, clock)
+    except InputError as exc:
+        problems.extend(exc.problems)
+        declared_at = clock.now().astimezone(UTC)
+    area = options.area.strip() if options.area and options.area.strip() else None
+    incident = IncidentInput(
+        type=options.type, declared_at=declared_at, title=options.title,
+        severity=options.severity, area=area, lat=options.lat, lon=options.lon,
+        fields=MappingProxyType(fields), exercise=options.exercise,
+    )
+    if not problems:
+        problems.extend(p for p in validate_incident(playbook, incident)
+                        if not p.startswith(("severity", "lat/lon")))
+    if problems:
+        raise InputError(problems)
+    return resolve_incident(playbook, incident)

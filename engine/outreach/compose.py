@@ -1,0 +1,185 @@
+"""Who a step reaches and what they read: recipients resolved, messages rendered as drafts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+
+from engine.inbound import tokens
+from engine.outreach.outbox import Draft, dedupe_key
+from engine.store.models import Community, Contact, Incident, Staff
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One person a message goes to, on one channel."""
+
+    kind: str  # contact | staff
+    id: str
+    name: str
+    channel: str
+    address: str
+    language: str | None = None
+    priority: int = 1
+
+    @property
+    def key(self) -> str:
+        """Identifies the person: a contact of several communities shares an address."""
+        return f"{self.kind}:{self.channel}:{self.address}"
+
+
+@dataclass
+class Links:
+    """Where links in messages point, and how long they live."""
+
+    public_url: str
+    secret: str
+    valid_for: timedelta = timedelta(days=14)
+
+
+@dataclass
+class Bundle:
+    """What one recipient gets for one step: one message naming every community concerned."""
+
+    recipient: Recipient
+    template: str
+    step: str
+    community_ids: list[str] = field(default_factory=list)
+    not_before: datetime | None = None
+
+
+def address_for(channel: str, phone: str | None, email: str | None) -> str | None:
+    """The address of a person on a channel, if they have one."""
+    return phone if channel == "sms" else email
+
+
+def other_channel(channel: str) -> str:
+    """The fallback channel."""
+    return "email" if channel == "sms" else "sms"
+
+
+def checklist_contacts(incident: Incident, community_id: str) -> list[dict[str, Any]]:
+    """The eligible contacts of a community as frozen in the incident's checklist."""
+    for entry in incident.checklist.get("communities", []):
+        if entry["id"] == community_id:
+            return list(entry.get("contacts", []))
+    return []
+
+
+def select_level(contacts: list[dict[str, Any]], notify: str) -> list[dict[str, Any]]:
+    """primary = the lowest priority number; backup = the next level; all_contacts = all."""
+    levels = sorted({c["priority"] for c in contacts})
+    if notify == "all_contacts":
+        return contacts
+    index = {"primary": 0, "backup": 1}[notify]
+    if index >= len(levels):
+        return []
+    return [c for c in contacts if c["priority"] == levels[index]]
+
+
+def contact_recipient(row: Contact, channel: str, language: str | None) -> Recipient | None:
+    """A contact on its frozen channel, or the other one when that address is gone."""
+    for ch in (channel, other_channel(channel)):
+        address = address_for(ch, row.phone, row.email)
+        if address and row.active:
+            return Recipient("contact", row.id, row.name, ch, address, language, row.priority)
+    return None
+
+
+def staff_recipient(row: Staff) -> Recipient | None:
+    """A staff member by SMS when they have a phone, else by email."""
+    channel = "sms" if row.phone else "email"
+    address = address_for(channel, row.phone, row.email)
+    if not address or not row.active:
+        return None
+    return Recipient("staff", row.id, row.name, channel, address, None)
+
+
+def incident_context(incident: Incident, playbook: Any) -> dict[str, Any]:
+    """The `incident` of templates: as in expressions, plus title and label."""
+    itype = playbook.incident_types.get(incident.type)
+    label = itype.label.get(playbook.default_locale, incident.type) if itype else incident.type
+    return {
+        "type": incident.type, "title": incident.title, "label": label,
+        "severity": incident.severity, "area": incident.area, "lat": incident.lat,
+        "lon": incident.lon, "fields": dict(incident.fields), "exercise": incident.exercise,
+        "id": incident.id,
+    }
+
+
+def community_context(row: Community) -> dict[str, Any]:
+    """The `community` of templates."""
+    return {"id": row.id, "name": row.name, "kind": row.kind, "area": row.area}
+
+
+def intake_form_for(incident: Incident, playbook: Any, community_ids: list[str]) -> str | None:
+    """The intake form of the first of these communities that has an intake task."""
+    for entry in incident.checklist.get("communities", []):
+        if entry["id"] not in community_ids:
+            continue
+        for task in entry.get("tasks", []):
+            spec = playbook.tasks.get(task["id"])
+            if spec is not None and spec.kind == "intake" and spec.intake_form:
+                return spec.intake_form
+    return None
+
+
+def compose(
+    session: Session,
+    *,
+    incident: Incident,
+    playbook: Any,
+    bundle: Bundle,
+    communities: list[Community],
+    links: Links,
+    now: datetime,
+    not_reached: list[dict[str, Any]] | None = None,
+) -> Draft:
+    """Render one recipient's message for a step, with its own intake and ack links."""
+    from playbook.render import render_message
+
+    r = bundle.recipient
+    chain = [x for x in (r.language, *(communities[0].languages if communities else ())) if x]
+    form = None
+    if r.kind == "contact":
+        form = intake_form_for(incident, playbook, bundle.community_ids)
+    intake_url = ""
+    if form:
+        tok = tokens.issue(
+            session, secret=links.secret, purpose="intake", incident_id=incident.id,
+            community_ids=bundle.community_ids, recipient_kind=r.kind, recipient_id=r.id,
+            locale=chain[0] if chain else playbook.default_locale, now=now,
+            valid_for=links.valid_for, form_id=form,
+        )
+        intake_url = f"{links.public_url.rstrip('/')}/i/{tok}"
+    ack = tokens.issue(
+        session, secret=links.secret, purpose="ack", incident_id=incident.id,
+        community_ids=bundle.community_ids, recipient_kind=r.kind, recipient_id=r.id,
+        locale=chain[0] if chain else playbook.default_locale, now=now, valid_for=links.valid_for,
+    )
+    context: dict[str, Any] = {
+        "incident": incident_context(incident, playbook),
+        "community": community_context(communities[0]) if communities else {},
+        "communities": [community_context(c) for c in communities],
+        "municipality": playbook.name,
+        "intake_url": intake_url,
+        "ack_url": f"{links.public_url.rstrip('/')}/a/{ack}",
+    }
+    if r.kind == "contact":
+        context["contact"] = {"name": r.name, "language": r.language}
+    if not_reached is not None:
+        context["not_reached"] = not_reached
+    rendered = render_message(
+        playbook, bundle.template, r.channel, language_chain=chain, context=context
+    )
+    return Draft(
+        dedupe_key=dedupe_key(incident.id, r.key, bundle.step, r.channel),
+        incident_id=incident.id, community_ids=list(bundle.community_ids),
+        recipient_kind=r.kind, recipient_id=r.id, channel=r.channel, address=r.address,
+        locale=rendered.locale, body=rendered.body, subject=rendered.subject,
+        html=rendered.html, step=bundle.step, template=bundle.template,
+        not_before=bundle.not_before,
+    )

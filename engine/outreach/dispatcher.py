@@ -1,0 +1,215 @@
+"""The dispatcher: claim outbox messages, hand each to its channel once, record the outcome.
+
+`sending` is written and committed before the provider is called, so a process that dies while
+the provider holds the request leaves the message `sending`; recovery turns that into
+`ambiguous` (never resent blindly), while a message still `claimed` was certainly not sent and
+goes back to `pending`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from engine.audit.events import record
+from engine.clock import Clock
+from engine.store.db import session_scope
+from engine.store.models import Message, OptOut
+from notifiers.base import Notifier, OutboundMessage, Outcome, SendResult
+
+log = logging.getLogger(__name__)
+
+FallbackHook = Callable[[Session, Message, datetime], None]
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """Retries, throttling and concurrency of the dispatcher."""
+
+    max_attempts: int = 4
+    base_delay: timedelta = timedelta(seconds=15)
+    max_delay: timedelta = timedelta(minutes=5)
+    per_address_interval: timedelta = timedelta(seconds=30)
+    concurrency: int = 8
+    batch: int = 200
+
+    def delay(self, attempts: int, retry_after: float | None) -> timedelta:
+        """Backoff after `attempts` tries, never shorter than the provider's Retry-After."""
+        backoff = min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
+        if retry_after is not None:
+            backoff = max(backoff, timedelta(seconds=retry_after))
+        return backoff
+
+
+def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy) -> list[int]:
+    """Claim due messages (skipping rows other workers hold) and apply per-address throttling."""
+    with session_scope(engine) as session:
+        rows = list(session.exec(
+            select(Message)
+            .where(Message.state.in_(("pending", "failed_temp")), Message.next_attempt_at <= now)
+            .order_by(Message.next_attempt_at, Message.id)
+            .limit(policy.batch)
+            .with_for_update(skip_locked=True)
+        ))
+        if not rows:
+            return []
+        last = _last_sent(session, {m.address for m in rows}, now - policy.per_address_interval)
+        claimed = []
+        for m in rows:
+            previous = last.get(m.address)
+            if previous is not None and previous + policy.per_address_interval > now:
+                m.next_attempt_at = previous + policy.per_address_interval
+                continue
+            last[m.address] = now
+            m.state, m.claimed_by, m.claimed_at, m.updated_at = "claimed", worker, now, now
+            claimed.append(m.id)
+        return claimed
+
+
+def _last_sent(session: Session, addresses: set[str], since: datetime) -> dict[str, datetime]:
+    stmt = (
+        select(Message.address, sa.func.max(Message.claimed_at))
+        .where(Message.address.in_(addresses), Message.claimed_at > since,
+               Message.state.in_(("claimed", "sending", "accepted", "delivered")))
+        .group_by(Message.address)
+    )
+    return {a: t for a, t in session.exec(stmt).all() if t is not None}
+
+
+def send_claimed(
+    engine: Engine,
+    message_id: int,
+    *,
+    worker: str,
+    clock: Clock,
+    channels: Mapping[str, Notifier],
+    policy: DispatchPolicy,
+    fallback: FallbackHook,
+) -> Outcome | None:
+    """Send one message this worker claimed; None when it was no longer ours to send."""
+    with session_scope(engine) as session:
+        m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).first()
+        if m is None or m.state != "claimed" or m.claimed_by != worker:
+            return None
+        if session.get(OptOut, (m.address, m.channel)) is not None:
+            _finish(session, m, SendResult(Outcome.PERMANENT, detail="opted out"), clock.now(),
+                    policy, fallback)
+            return Outcome.PERMANENT
+        m.state, m.updated_at = "sending", clock.now()
+        outbound = OutboundMessage(
+            channel=m.channel, to=m.address, body=m.body, reference=f"m{m.id}",
+            subject=m.subject, html=m.html, locale=m.locale,
+        )
+    result = _safe_send(channels[outbound.channel], outbound)
+    with session_scope(engine) as session:
+        m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
+        if m.state != "sending" or m.claimed_by != worker:
+            # recovered as ambiguous by another worker meanwhile: its record stands
+            return None
+        _finish(session, m, result, clock.now(), policy, fallback)
+    return result.outcome
+
+
+def _safe_send(notifier: Notifier, message: OutboundMessage) -> SendResult:
+    try:
+        return notifier.send(message)
+    except Exception as exc:  # a channel bug must not lose the message's state
+        log.exception("channel %s raised %s", message.channel, type(exc).__name__)
+        return SendResult(Outcome.AMBIGUOUS, detail=f"channel raised {type(exc).__name__}")
+
+
+def _finish(session: Session, m: Message, result: SendResult, now: datetime,
+            policy: DispatchPolicy, fallback: FallbackHook) -> None:
+    m.attempts += 1
+    m.updated_at = now
+    m.detail = result.detail[:300] if result.detail else None
+    outcome = result.outcome
+    if outcome is Outcome.RETRY and m.attempts >= policy.max_attempts:
+        outcome = Outcome.PERMANENT
+        m.detail = f"retries exhausted after {m.attempts} attempts; last: {m.detail or ''}"
+    if outcome is Outcome.ACCEPTED:
+        m.state, m.provider_id, m.accepted_at = "accepted", result.provider_id, now
+    elif outcome is Outcome.RETRY:
+        m.state = "failed_temp"
+        m.next_attempt_at = now + policy.delay(m.attempts, result.retry_after)
+    elif outcome is Outcome.PERMANENT:
+        m.state = "failed_perm"
+    else:
+        m.state = "ambiguous"
+    record(session, kind=f"message.{m.state}", at=now, incident_id=m.incident_id,
+           actor=m.claimed_by or "system", message=m.id, channel=m.channel, step=m.step,
+           recipient=f"{m.recipient_kind}:{m.recipient_id}", attempts=m.attempts,
+           detail=m.detail, next_attempt_at=m.next_attempt_at.isoformat()
+           if m.state == "failed_temp" and m.next_attempt_at else None)
+    if m.state == "failed_perm":
+        fallback(session, m, now)
+
+
+def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
+                  alive: Callable[[str], bool] | None = None) -> int:
+    """Give back claims of dead workers: `claimed` to pending, `sending` to ambiguous.
+
+    A claim is stale when its worker is known dead (`alive` says so) or it is older than
+    `stale_after`.
+    """
+    with session_scope(engine) as session:
+        rows = list(session.exec(
+            select(Message).where(Message.state.in_(("claimed", "sending")))
+            .with_for_update(skip_locked=True)
+        ))
+        count = 0
+        for m in rows:
+            dead = alive is not None and m.claimed_by is not None and not alive(m.claimed_by)
+            if not dead and (m.claimed_at is None or m.claimed_at + stale_after > now):
+                continue
+            before = m.state
+            m.state = "pending" if before == "claimed" else "ambiguous"
+            m.updated_at = now
+            if before == "sending":
+                m.detail = "worker died while the provider held the request"
+            record(session, kind=f"message.{m.state}", at=now, incident_id=m.incident_id,
+                   actor="recovery", message=m.id, channel=m.channel, step=m.step,
+                   recipient=f"{m.recipient_kind}:{m.recipient_id}", recovered_from=before,
+                   worker=m.claimed_by)
+            if before == "claimed":
+                m.claimed_by = None
+            count += 1
+        return count
+
+
+def dispatch(
+    engine: Engine,
+    *,
+    worker: str,
+    clock: Clock,
+    channels: Mapping[str, Notifier],
+    policy: DispatchPolicy,
+    fallback: FallbackHook,
+    pool: ThreadPoolExecutor | None = None,
+) -> dict[str, int]:
+    """Claim and send until nothing is due; returns counts per outcome."""
+    counts: dict[str, int] = {}
+    own_pool = pool is None
+    pool = pool or ThreadPoolExecutor(max_workers=policy.concurrency)
+    try:
+        while True:
+            ids = claim(engine, worker=worker, now=clock.now(), policy=policy)
+            if not ids:
+                return counts
+            futures = [pool.submit(send_claimed, engine, i, worker=worker, clock=clock,
+                                   channels=channels, policy=policy, fallback=fallback)
+                       for i in ids]
+            for f in futures:
+                outcome = f.result()
+                key = outcome.value if outcome else "skipped"
+                counts[key] = counts.get(key, 0) + 1
+    finally:
+        if own_pool:
+            pool.shutdown()

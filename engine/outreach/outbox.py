@@ -1,0 +1,108 @@
+"""The outbox: deciding to send and recording the message are one transaction.
+
+A message moves pending -> claimed -> sending -> accepted -> delivered, or to failed_temp
+(retried with backoff, honouring Retry-After), failed_perm (fallback), ambiguous (the process
+died while the provider held the request: never resent blindly) or cancelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from engine.store.models import Message
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message the engine decided to send, before it is in the outbox."""
+
+    dedupe_key: str
+    incident_id: int | None
+    community_ids: list[str]
+    recipient_kind: str
+    recipient_id: str
+    channel: str
+    address: str
+    locale: str
+    body: str
+    step: str
+    subject: str | None = None
+    html: str | None = None
+    template: str | None = None
+    not_before: datetime | None = None
+
+
+def dedupe_key(incident_id: int | None, recipient: str, step: str, channel: str) -> str:
+    """The key that makes one (incident, recipient, step, channel) one message."""
+    return f"{incident_id or 0}|{recipient}|{step}|{channel}"
+
+
+def _insert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    table = Message.__table__
+    return (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+
+
+def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
+    """Put a draft in the outbox unless its dedupe key is there already; True when added.
+
+    When the key exists, the draft's communities are added to that message, so a person who is
+    the contact of several communities still gets one message for the step.
+    """
+    values = {
+        "dedupe_key": draft.dedupe_key, "incident_id": draft.incident_id,
+        "community_ids": list(draft.community_ids), "recipient_kind": draft.recipient_kind,
+        "recipient_id": draft.recipient_id, "channel": draft.channel, "address": draft.address,
+        "locale": draft.locale, "subject": draft.subject, "body": draft.body, "html": draft.html,
+        "step": draft.step, "template": draft.template, "state": "pending", "attempts": 0,
+        "next_attempt_at": draft.not_before or now, "created_at": now, "updated_at": now,
+    }
+    stmt = _insert(session).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    added = session.execute(stmt).rowcount == 1
+    if not added:
+        _merge_communities(session, draft.dedupe_key, draft.community_ids, now)
+    return added
+
+
+def _merge_communities(session: Session, key: str, community_ids: list[str], now: datetime) -> None:
+    table = Message.__table__
+    row = session.execute(
+        sa.select(table.c.id, table.c.community_ids).where(table.c.dedupe_key == key)
+    ).one()
+    merged = list(row.community_ids) + [c for c in community_ids if c not in row.community_ids]
+    if merged != list(row.community_ids):
+        session.execute(
+            sa.update(table).where(table.c.id == row.id)
+            .values(community_ids=merged, updated_at=now)
+        )
+
+
+def cancel_settled(
+    session: Session, *, incident_id: int, settled: set[str] | None, now: datetime, reason: str
+) -> int:
+    """Cancel escalation messages not yet handed to a provider whose communities are all settled.
+
+    `settled=None` cancels every open message of the incident (it was closed). Follow-ups are
+    kept unless the incident is closed: aftercare is owed also to communities that answered.
+    """
+    table = Message.__table__
+    stmt = sa.select(table.c.id, table.c.community_ids, table.c.step).where(
+        table.c.incident_id == incident_id, table.c.state.in_(("pending", "failed_temp"))
+    )
+    ids = [
+        r.id for r in session.execute(stmt)
+        if settled is None
+        or (not r.step.startswith("followup:") and set(r.community_ids) <= settled)
+    ]
+    if ids:
+        session.execute(
+            sa.update(table).where(table.c.id.in_(ids))
+            .values(state="cancelled", detail=reason, updated_at=now)
+        )
+    return len(ids)
