@@ -88,3 +88,6 @@ def any_engine(request: pytest.FixtureRequest) -> Engine:
     """The same test on SQLite and on PostgreSQL."""
     name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
     return request.getfixturevalue(name)
+
+
+from tests.engine_support import ctx, declare, worker  # noqa: E402, F401  (shared fixtures)

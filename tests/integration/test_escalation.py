@@ -7,13 +7,19 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from engine.clock import FakeClock
 from engine.inbound.service import apply_inbound_text
-from engine.incidents.flows import acknowledge
+from engine.incidents.flows import acknowledge, declare_incident_flow
 from engine.incidents.views import show_incident
+from engine.registry.importer import import_registry
+from engine.registry.service import load_snapshot
 from engine.store.db import session_scope
 from engine.store.models import Event, Message, Shift, Timer
+from engine.worker import Worker
 from notifiers.base import InboundText
-from tests.integration.conftest import sent_to
+from playbook.loader import load_playbook
+from playbook.model import IncidentInput
+from tests.engine_support import ENGINE_PLAYBOOK, ENGINE_REGISTRY, make_ctx, sent_to
 
 AHMED = "+31611111101"  # primary of moskee-a and of moskee-b
 AMAL = "+31611111102"  # backup of moskee-a
@@ -60,7 +66,7 @@ def test_full_policy_run_stops_at_first_acknowledgement(ctx, declare, worker, tm
     worker.run_cycle()
     to_liaison = sms_to(ctx, tmp_path, LIAISON)
     assert len(to_liaison) == 1
-    liaison_msg = [m for m in messages(ctx) if m.address == LIAISON][0]
+    liaison_msg = next(m for m in messages(ctx) if m.address == LIAISON)
     assert liaison_msg.community_ids == ["moskee-b"]
     assert "Moskee B" in liaison_msg.body and "Moskee A" not in liaison_msg.body
     assert AHMED in liaison_msg.body, "staff are told how to reach who was tried"
@@ -137,22 +143,10 @@ def test_downtime_fires_overdue_steps_late_in_order_once(ctx, declare, worker, t
 
 
 def test_dst_night_does_not_move_or_repeat_timers(sqlite_engine, tmp_path):
-    from engine.clock import FakeClock
-    from engine.registry.importer import import_registry
-    from engine.worker import Worker
-    from tests.integration.conftest import ENGINE_REGISTRY, make_ctx
-
     # 01:30 Amsterdam winter time, 30 minutes before the clocks jump to 03:00 summer time.
     clock = FakeClock(datetime(2026, 3, 29, 0, 30, tzinfo=UTC))
     import_registry(sqlite_engine, [ENGINE_REGISTRY], clock=clock)
     app = make_ctx(sqlite_engine, clock, tmp_path)
-    from tests.integration.conftest import ENGINE_PLAYBOOK  # noqa: F401
-
-    from engine.incidents.flows import declare_incident_flow
-    from engine.registry.service import load_snapshot
-    from playbook.loader import load_playbook
-    from playbook.model import IncidentInput
-
     with session_scope(sqlite_engine) as session:
         declare_incident_flow(
             session, playbook=load_playbook(ENGINE_PLAYBOOK),
