@@ -53,3 +53,6 @@ def configure_logging(level: str = "INFO") -> None:
     handler._verbinder = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Libraries that narrate routine work at INFO (migrations, HTTP requests, the scheduler).
+    for noisy in ("alembic", "apscheduler", "httpx", "urllib3", "twilio.http_client"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

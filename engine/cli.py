@@ -41,6 +41,7 @@ def _root(
 def _register() -> None:
     from engine.escalation.commands import oncall_app
     from engine.incidents.commands import incident_app
+    from engine.incidents.flow_commands import declare_command  # noqa: F401  (registers)
     from engine.playbooks.commands import playbook_app
     from engine.registry.commands import registry_app
 

@@ -8,22 +8,52 @@ from rich.table import Table
 from engine.clock import as_utc
 from engine.incidents.commands import incident_app
 from engine.incidents.flows import acknowledge, close_incident, declare_incident_flow
+from engine.incidents.options import (
+    AREA_OPTION,
+    AT_OPTION,
+    EXERCISE_OPTION,
+    FIELD_OPTION,
+    LAT_OPTION,
+    LON_OPTION,
+    SEVERITY_OPTION,
+    TITLE_OPTION,
+    TYPE_OPTION,
+    IncidentOptions,
+    incident_input_from_options,
+)
 from engine.incidents.views import list_incidents, show_incident
 from engine.output import emit_json, stderr, stdout
+from engine.playbooks.service import load_configured
 from engine.registry.service import load_snapshot
 from engine.store.db import session_scope
 from engine.wiring import AppContext
 
 
-def declare(ctx: typer.Context, incident_options: dict, as_json: bool, send: bool) -> None:
-    """Declare an incident: store it, start its timers and send what is due now."""
-    from engine.incidents.options import incident_input_from_options
-    from engine.playbooks.service import load_configured
+@incident_app.command("declare")
+def declare_command(
+    ctx: typer.Context,
+    type_: str = TYPE_OPTION,
+    severity: int | None = SEVERITY_OPTION,
+    area: str | None = AREA_OPTION,
+    lat: float | None = LAT_OPTION,
+    lon: float | None = LON_OPTION,
+    field: list[str] = FIELD_OPTION,
+    title: str | None = TITLE_OPTION,
+    exercise: bool = EXERCISE_OPTION,
+    at: str | None = AT_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    send: bool = typer.Option(True, "--send/--no-send",
+                              help="Send what is due now from this process (default), or leave "
+                                   "it to a running worker."),
+) -> None:
+    """Declare an incident: store it, start outreach and timers; print its id and checklist."""
     from engine.worker import Worker
 
     app: AppContext = ctx.obj
     playbook = load_configured(app)
-    incident = incident_input_from_options(playbook, clock=app.clock, **incident_options)
+    options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
+                              fields=tuple(field), title=title, exercise=exercise, at=at)
+    incident = incident_input_from_options(playbook, options, app.clock)
     with session_scope(app.engine) as session:
         snapshot = load_snapshot(session.connection())
         row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
