@@ -90,6 +90,21 @@ def serve_command(
             running.stop()
 
 
+@app.command("demo")
+def demo_command(
+    ctx: typer.Context,
+    folder: str = typer.Option("demo-output", "--folder",
+                               help="Where the demo database and its console outbox go."),
+) -> None:
+    """A whole incident, end to end, on the embedded defaults (SQLite, console channel)."""
+    from pathlib import Path
+
+    from engine.demo import run_demo
+    from engine.output import stdout
+
+    run_demo(ctx.obj, Path(folder).resolve(), stdout)
+
+
 def _wait_for_signal() -> None:
     import signal
     import threading
