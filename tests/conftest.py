@@ -22,6 +22,20 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+@pytest.fixture(autouse=True)
+def _forget_cli_logging() -> Iterator[None]:
+    """A command run in-process installs a root log handler; take it away after the test."""
+    import logging
+
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_verbinder", False):
+            root.removeHandler(handler)
+    root.setLevel(level)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """A fake clock standing at 1 March 2026, 09:00 UTC."""
