@@ -7,13 +7,13 @@ import re
 import sys
 
 _PATTERNS = [
-    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[email]"),
-    (re.compile(r"(?<![\w/])\+?\d[\d \-()]{7,}\d"), "[phone]"),
-    (re.compile(r"(/(?:i|ack|intake)/)[A-Za-z0-9_\-.~]{8,}"), r"\1[token]"),
+    (re.compile(r"(/(?:i|a|ack|intake)/)[A-Za-z0-9_\-.~]{8,}"), r"\1[token]"),
     (
         re.compile(r"((?:token|signature|auth)[\"'=: ]+)[A-Za-z0-9_\-.~+/=]{8,}", re.I),
         r"\1[secret]",
     ),
+    (re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}"), "[email]"),
+    (re.compile(r"(?<![\w/])\+?\d[\d \-()]{7,}\d"), "[phone]"),
 ]
 
 
