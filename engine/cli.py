@@ -119,7 +119,7 @@ def _wait_for_signal() -> None:
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except InputError as exc:
         for problem in exc.problems:
             stderr.print(problem, markup=False, highlight=False)
@@ -141,6 +141,7 @@ def main() -> None:
             sys.exit(exc.exit_code)
         stderr.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

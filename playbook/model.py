@@ -48,6 +48,17 @@ class CommunityData:
     liaison_id: str | None = None
     attributes: MappingProxyType[str, str] | dict[str, str] = field(default_factory=dict)
 
+    # Written out rather than generated: a frozen dataclass sets each field through
+    # object.__setattr__, which made reading a 50,000-community registry measurably slower.
+    def __init__(self, id: str, name: str, kind: str, tags: tuple[str, ...] = (),
+                 languages: tuple[str, ...] = (), area: str | None = None,
+                 lat: float | None = None, lon: float | None = None,
+                 liaison_id: str | None = None,
+                 attributes: MappingProxyType[str, str] | dict[str, str] | None = None) -> None:
+        self.__dict__.update(id=id, name=name, kind=kind, tags=tags, languages=languages,
+                             area=area, lat=lat, lon=lon, liaison_id=liaison_id,
+                             attributes={} if attributes is None else attributes)
+
 
 @dataclass(frozen=True)
 class ContactData:
@@ -63,6 +74,14 @@ class ContactData:
     language: str | None = None
     consent: date | None = None
     active: bool = True
+
+    def __init__(self, id: str, community_id: str, name: str, priority: int = 1,
+                 phone: str | None = None, email: str | None = None, channel: str = "sms",
+                 language: str | None = None, consent: date | None = None,
+                 active: bool = True) -> None:
+        self.__dict__.update(id=id, community_id=community_id, name=name, priority=priority,
+                             phone=phone, email=email, channel=channel, language=language,
+                             consent=consent, active=active)
 
 
 # --- the playbook ---------------------------------------------------------------------------
@@ -99,6 +118,8 @@ class Rule:
     tasks: tuple[str, ...]
     escalation: str | None
     line: int = 0
+    when_expr: Any = field(default=None, compare=False, repr=False)  # compiled Expression
+    select_expr: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -171,3 +192,64 @@ class IntakeForm:
     id: str
     title: dict[str, str]
     questions: tuple[IntakeQuestion, ...]
+
+
+@dataclass(frozen=True)
+class TemplateText:
+    """One text of a message template in one locale, checked when the playbook loads."""
+
+    source: str
+    file: str  # where it was written (the YAML file or a template file), for messages
+    line: int
+    path: str | None = None  # relative path of the template file, None when inline
+    uses: frozenset[str] = frozenset()  # names the text refers to (e.g. intake_url)
+    html: bool = False  # rendered with HTML autoescape
+
+    def template(self) -> Any:
+        """The compiled jinja2 Template (compiled on first use, shared by equal texts)."""
+        from playbook.expressions import compile_template
+
+        return compile_template(self.source, self.html)
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    """A message template: texts per channel part, each keyed by locale."""
+
+    id: str
+    sms: dict[str, TemplateText] = field(default_factory=dict)
+    subject: dict[str, TemplateText] = field(default_factory=dict)
+    body: dict[str, TemplateText] = field(default_factory=dict)
+    html: dict[str, TemplateText] = field(default_factory=dict)
+
+    def locales(self, channel: str) -> tuple[str, ...]:
+        """The locales this template has for a channel (sms, or email: its body)."""
+        texts = self.sms if channel == "sms" else (self.body or self.html)
+        return tuple(texts)
+
+
+@dataclass(frozen=True)
+class Playbook:
+    """A loaded, validated playbook with its frozen files and digest."""
+
+    id: str
+    version: str
+    name: str
+    default_locale: str
+    timezone: str
+    incident_types: dict[str, IncidentType]
+    rules: tuple[Rule, ...]
+    tasks: dict[str, Task]
+    policies: dict[str, EscalationPolicy]
+    intake_forms: dict[str, IntakeForm]
+    templates: dict[str, MessageTemplate]
+    files: dict[str, str]  # relative path -> text: everything needed to load it again
+    main: str  # the YAML file's key in `files`
+    digest: str  # "sha256:" + hex
+    default_escalation: str | None = None
+
+    def text(self, labels: dict[str, str], fallback: str = "") -> str:
+        """A label in the default locale (else any, else the fallback)."""
+        if self.default_locale in labels:
+            return labels[self.default_locale]
+        return next(iter(labels.values()), fallback)

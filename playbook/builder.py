@@ -1,0 +1,534 @@
+"""The checklist builder: one incident + the registry -> the checklist (pure, deterministic)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from playbook.errors import IncidentInputError
+from playbook.expressions import Record
+from playbook.model import (
+    CHANNELS,
+    ROLES,
+    CommunityData,
+    ContactData,
+    EscalationPolicy,
+    IncidentInput,
+    IncidentType,
+    PlannedStep,
+    Playbook,
+    Rule,
+    Task,
+)
+
+ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_TRUE = frozenset({"true", "yes", "ja", "1", "y", "j"})
+_FALSE = frozenset({"false", "no", "nee", "0", "n"})
+
+
+def iso_z(value: datetime) -> str:
+    """UTC as `YYYY-MM-DDTHH:MM:SSZ`."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the checklist ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EligibleContact:
+    """A contact who may be messaged, with the channel, address and language to use."""
+
+    contact: ContactData
+    channel: str
+    address: str
+    language: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The contact as in the checklist document."""
+        c = self.contact
+        return {"id": c.id, "name": c.name, "priority": c.priority, "channel": self.channel,
+                "language": self.language}
+
+
+@dataclass(frozen=True)
+class TaskItem:
+    """A task with its due time."""
+
+    task: Task
+    due_at: datetime
+    title: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The task as in the checklist document."""
+        t = self.task
+        return {"id": t.id, "title": self.title, "due": iso_z(self.due_at), "kind": t.kind,
+                "owner": t.owner}
+
+
+@dataclass(frozen=True)
+class CommunityItem:
+    """A matched community: role, rules, escalation, eligible contacts and tasks."""
+
+    community: CommunityData
+    role: str
+    rules: tuple[str, ...]
+    escalation: str | None
+    contacts: tuple[EligibleContact, ...]
+    tasks: tuple[TaskItem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The community as in the checklist document."""
+        c = self.community
+        return {"id": c.id, "name": c.name, "kind": c.kind, "role": self.role,
+                "rules": list(self.rules), "escalation": self.escalation,
+                "contacts": [p.to_json() for p in self.contacts],
+                "tasks": [t.to_json() for t in self.tasks]}
+
+
+@dataclass(frozen=True)
+class Checklist:
+    """What one incident means: incident tasks, matched communities, warnings."""
+
+    playbook: Playbook
+    incident: IncidentInput  # resolved: severity and title filled in
+    incident_tasks: tuple[TaskItem, ...]
+    communities: tuple[CommunityItem, ...]
+    warnings: tuple[str, ...]
+    warning_details: tuple[dict[str, Any], ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """The checklist document of PLAYBOOK.md."""
+        i, p = self.incident, self.playbook
+        return {
+            "incident": {
+                "type": i.type, "title": i.title, "label": p.text(
+                    p.incident_types[i.type].label, i.type),
+                "severity": i.severity, "area": i.area, "lat": i.lat, "lon": i.lon,
+                "fields": dict(i.fields), "exercise": i.exercise,
+                "declared_at": iso_z(i.declared_at),
+                "playbook": {"id": p.id, "version": p.version, "digest": p.digest},
+            },
+            "incident_tasks": [t.to_json() for t in self.incident_tasks],
+            "communities": [c.to_json() for c in self.communities],
+            "warnings": list(self.warnings),
+            "warning_details": [dict(w) for w in self.warning_details],
+        }
+
+
+# --- incident input ----------------------------------------------------------------------------
+
+
+def _value_problem(name: str, spec_type: str, values: tuple[str, ...], value: Any) -> str | None:
+    ok = {
+        "string": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "enum": isinstance(value, str) and value in values,
+    }.get(spec_type, False)
+    if ok:
+        return None
+    if spec_type == "enum":
+        return f"field '{name}': {value!r} is not one of {', '.join(values)}"
+    wanted = {"string": "a text", "int": "a whole number", "bool": "true or false"}[spec_type]
+    return f"field '{name}': {value!r} is not {wanted}"
+
+
+def validate_incident(playbook: Playbook, incident: IncidentInput) -> list[str]:
+    """Every problem of an incident's input: type, fields, severity, position, time."""
+    itype = playbook.incident_types.get(incident.type)
+    if itype is None:
+        known = ", ".join(sorted(playbook.incident_types))
+        return [f"unknown incident type '{incident.type}' (known: {known})"]
+    problems: list[str] = []
+    for name, spec in itype.fields.items():
+        if spec.required and name not in incident.fields:
+            problems.append(f"field '{name}': required for type '{itype.id}'")
+    for name, value in incident.fields.items():
+        spec = itype.fields.get(name)
+        if spec is None:
+            problems.append(f"field '{name}': not defined for type '{itype.id}'"
+                            f"{_defined(itype)}")
+            continue
+        problem = _value_problem(name, spec.type, spec.values, value)
+        if problem:
+            problems.append(problem)
+    severity = incident.severity
+    if severity is not None and (isinstance(severity, bool) or not isinstance(severity, int)
+                                 or not 1 <= severity <= 5):
+        problems.append(f"severity: {severity!r} must be a whole number from 1 to 5")
+    if (incident.lat is None) != (incident.lon is None):
+        problems.append("lat/lon: give both or neither")
+    if incident.lat is not None and not -90 <= incident.lat <= 90:
+        problems.append(f"lat: {incident.lat} is not between -90 and 90")
+    if incident.lon is not None and not -180 <= incident.lon <= 180:
+        problems.append(f"lon: {incident.lon} is not between -180 and 180")
+    if incident.declared_at.tzinfo is None:
+        problems.append("declared_at: needs a time zone offset or Z")
+    return problems
+
+
+def _defined(itype: IncidentType) -> str:
+    return f" (defined: {', '.join(itype.fields)})" if itype.fields else " (it has no fields)"
+
+
+def coerce_fields(incident_type: IncidentType, raw: Mapping[str, str]) -> dict[str, Any]:
+    """Turn `--field NAME=VALUE` strings into typed values; IncidentInputError names each field."""
+    out: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, text in raw.items():
+        spec = incident_type.fields.get(name)
+        if spec is None:
+            problems.append(f"field '{name}': not defined for type '{incident_type.id}'"
+                            f"{_defined(incident_type)}")
+            continue
+        value = text.strip()
+        if spec.type == "int":
+            try:
+                out[name] = int(value)
+            except ValueError:
+                problems.append(f"field '{name}': '{text}' is not a whole number")
+        elif spec.type == "bool":
+            if value.lower() in _TRUE:
+                out[name] = True
+            elif value.lower() in _FALSE:
+                out[name] = False
+            else:
+                problems.append(f"field '{name}': '{text}' is not true or false")
+        elif spec.type == "enum":
+            if value in spec.values:
+                out[name] = value
+            else:
+                problems.append(f"field '{name}': '{text}' is not one of "
+                                f"{', '.join(spec.values)}")
+        else:
+            out[name] = text
+    if problems:
+        raise IncidentInputError(problems)
+    return out
+
+
+def resolve_incident(playbook: Playbook, incident: IncidentInput) -> IncidentInput:
+    """Fill in the type's default severity and label as title; time in UTC."""
+    itype = playbook.incident_types[incident.type]
+    severity = incident.severity if incident.severity is not None else itype.default_severity
+    title = incident.title if incident.title and incident.title.strip() else playbook.text(
+        itype.label, itype.id)
+    declared = incident.declared_at
+    declared = declared.replace(tzinfo=UTC) if declared.tzinfo is None else declared
+    return replace(incident, severity=severity, title=title,
+                   declared_at=declared.astimezone(UTC),
+                   fields=MappingProxyType(dict(incident.fields)))
+
+
+# --- expressions' view of the data ---------------------------------------------------------
+
+
+def incident_record(playbook: Playbook, incident: IncidentInput) -> Record:
+    """The `incident` name of expressions and templates (plain data)."""
+    itype = playbook.incident_types.get(incident.type)
+    label = playbook.text(itype.label, incident.type) if itype else incident.type
+    return Record({
+        "type": incident.type, "severity": incident.severity, "area": incident.area,
+        "lat": incident.lat, "lon": incident.lon, "fields": Record(dict(incident.fields)),
+        "exercise": incident.exercise, "title": incident.title, "label": label,
+    })
+
+
+def community_record(c: CommunityData) -> Record:
+    """The `community` name of expressions (plain data)."""
+    tags, languages = c.tags, c.languages
+    return Record({
+        "id": c.id, "name": c.name, "kind": c.kind,
+        "tags": tags if type(tags) is tuple else tuple(tags),
+        "languages": languages if type(languages) is tuple else tuple(languages),
+        "area": c.area, "lat": c.lat, "lon": c.lon, "attributes": Record(c.attributes),
+    })
+
+
+# --- matching ------------------------------------------------------------------------------
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+class _Warnings:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.details: list[dict[str, Any]] = []
+
+    def add(self, text: str, **detail: Any) -> None:
+        self.texts.append(text)
+        self.details.append(detail)
+
+
+def _applying_rules(playbook: Playbook, incident: Record, warnings: _Warnings) -> list[Rule]:
+    applying = []
+    for rule in playbook.rules:
+        if rule.when_expr is None:
+            applying.append(rule)
+            continue
+        try:
+            if rule.when_expr.evaluate(incident=incident):
+                applying.append(rule)
+        except Exception as exc:
+            warnings.add(f"rule '{rule.id}': its 'when' could not be evaluated "
+                         f"({_error_text(exc)}); the rule does not apply",
+                         code="when_failed", rule=rule.id)
+    return applying
+
+
+def _match(rules: list[Rule], communities: list[CommunityData], incident: Record,
+           warnings: _Warnings) -> dict[int, list[Rule]]:
+    """Community index -> matching rules in file order; each `select` once per community."""
+    matched: dict[int, list[Rule]] = {}
+    select_rules = [r for r in rules if r.select_expr is not None]
+    if not select_rules:
+        return matched
+    records = [community_record(c) for c in communities]
+    for rule in select_rules:
+        run = rule.select_expr.binder({"incident": incident})
+        failed: list[str] = []
+        first_error = ""
+        for index, record in enumerate(records):
+            try:
+                hit = run("community", record)
+            except Exception as exc:
+                if not failed:
+                    first_error = _error_text(exc)
+                failed.append(communities[index].id)
+                continue
+            if hit:
+                matched.setdefault(index, []).append(rule)
+        if failed:
+            shown = ", ".join(sorted(failed)[:5]) + (", ..." if len(failed) > 5 else "")
+            warnings.add(f"rule '{rule.id}': its 'select' could not be evaluated for "
+                         f"{len(failed)} communit{'y' if len(failed) == 1 else 'ies'} "
+                         f"({shown}): {first_error}; the rule does not match "
+                         f"{'it' if len(failed) == 1 else 'them'}",
+                         code="select_failed", rule=rule.id, count=len(failed),
+                         communities=sorted(failed))
+    return matched
+
+
+def _union_tasks(rules: Iterable[Rule]) -> list[str]:
+    return list(dict.fromkeys(task for rule in rules for task in rule.tasks))
+
+
+def _escalation(rules: list[Rule], role: str, default: str | None) -> str | None:
+    for rule in rules:
+        if rule.role == role and rule.escalation:
+            return rule.escalation
+    return default
+
+
+# --- contacts ------------------------------------------------------------------------------
+
+
+def _address(contact: ContactData, channel: str) -> str | None:
+    return contact.phone if channel == "sms" else contact.email
+
+
+def choose_channel(contact: ContactData,
+                   opted_out: frozenset[tuple[str, str]] = frozenset()) -> tuple[str, str] | None:
+    """(channel, address): the preferred channel when usable, else the other; None if neither."""
+    preferred = contact.channel if contact.channel in CHANNELS else "sms"
+    other = "email" if preferred == "sms" else "sms"
+    for channel in (preferred, other):
+        address = _address(contact, channel)
+        if address and (channel, address) not in opted_out:
+            return channel, address
+    return None
+
+
+def _leave_out_reason(contact: ContactData, opted_out: frozenset[tuple[str, str]]) -> str | None:
+    if not contact.active:
+        return "inactive"
+    if contact.consent is None:
+        return "without consent"
+    if not contact.phone and not contact.email:
+        return "without an address"
+    if choose_channel(contact, opted_out) is None:
+        return "opted out"
+    return None
+
+
+def contact_language(contact: ContactData, community: CommunityData, default_locale: str) -> str:
+    """The contact's language, else the community's first language, else the default locale."""
+    if contact.language:
+        return contact.language
+    if community.languages:
+        return community.languages[0]
+    return default_locale
+
+
+def eligible_contacts(
+    community: CommunityData, contacts: Iterable[ContactData], default_locale: str,
+    opted_out: frozenset[tuple[str, str]] = frozenset(),
+) -> tuple[list[EligibleContact], dict[str, int]]:
+    """The eligible contacts in checklist order, and counts of those left out by reason."""
+    eligible: list[EligibleContact] = []
+    left_out: dict[str, int] = {}
+    for contact in contacts:
+        reason = _leave_out_reason(contact, opted_out)
+        if reason is not None:
+            left_out[reason] = left_out.get(reason, 0) + 1
+            continue
+        chosen = choose_channel(contact, opted_out)
+        assert chosen is not None
+        eligible.append(EligibleContact(contact, chosen[0], chosen[1],
+                                        contact_language(contact, community, default_locale)))
+    eligible.sort(key=lambda e: (e.contact.priority, e.contact.name, e.contact.id))
+    return eligible, left_out
+
+
+# --- the builder ---------------------------------------------------------------------------
+
+
+def _task_items(playbook: Playbook, task_ids: list[str], declared_at: datetime,
+                cache: dict[str, TaskItem]) -> tuple[TaskItem, ...]:
+    items = []
+    for tid in task_ids:
+        item = cache.get(tid)
+        if item is None:
+            task = playbook.tasks[tid]
+            item = TaskItem(task, declared_at + task.due, playbook.text(task.title, tid))
+            cache[tid] = item
+        items.append(item)
+    return tuple(items)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What a combination of matching rules means: the same for every community it matches."""
+
+    role: str
+    rules: tuple[str, ...]
+    escalation: str | None
+    tasks: tuple[TaskItem, ...]
+
+
+def _outcome(playbook: Playbook, rules: list[Rule], declared_at: datetime,
+             cache: dict[str, TaskItem]) -> _Outcome:
+    role = min((r.role for r in rules if r.role), key=ROLE_RANK.__getitem__)
+    return _Outcome(role, tuple(r.id for r in rules),
+                    _escalation(rules, role, playbook.default_escalation),
+                    _task_items(playbook, _union_tasks(rules), declared_at, cache))
+
+
+def _community_item(playbook: Playbook, community: CommunityData, outcome: _Outcome,
+                    contacts: list[ContactData], opted_out: frozenset[tuple[str, str]],
+                    warnings: _Warnings) -> CommunityItem:
+    eligible, left_out = eligible_contacts(community, contacts, playbook.default_locale,
+                                           opted_out)
+    if left_out:
+        total = sum(left_out.values())
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
+        warnings.add(f"{community.name} ({community.id}): {total} "
+                     f"contact{'s' if total != 1 else ''} left out ({reasons})",
+                     code="contacts_left_out", community=community.id, count=total,
+                     reasons=dict(sorted(left_out.items())))
+    if not eligible:
+        warnings.add(f"{community.name} ({community.id}): no eligible contact",
+                     code="no_eligible_contact", community=community.id)
+    return CommunityItem(community=community, role=outcome.role, rules=outcome.rules,
+                         escalation=outcome.escalation, contacts=tuple(eligible),
+                         tasks=outcome.tasks)
+
+
+def build_checklist(
+    playbook: Playbook, incident: IncidentInput, communities: Iterable[CommunityData],
+    contacts: Iterable[ContactData], opted_out: frozenset[tuple[str, str]] = frozenset(),
+) -> Checklist:
+    """The checklist of an incident over the registry (PLAYBOOK.md, "The checklist")."""
+    # The builder makes no reference cycles; with a large registry in memory the cycle
+    # collector's full passes cost more than the work itself, so it pauses while we build.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(playbook, incident, communities, contacts, opted_out)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _build(
+    playbook: Playbook, incident: IncidentInput, communities: Iterable[CommunityData],
+    contacts: Iterable[ContactData], opted_out: frozenset[tuple[str, str]],
+) -> Checklist:
+    problems = validate_incident(playbook, incident)
+    if problems:
+        raise IncidentInputError(problems)
+    incident = resolve_incident(playbook, incident)
+    record = incident_record(playbook, incident)
+    warnings = _Warnings()
+    rules = _applying_rules(playbook, record, warnings)
+    community_list = list(communities)
+    matched = _match(rules, community_list, record, warnings)
+    wanted = {community_list[i].id for i in matched}
+    by_community: dict[str, list[ContactData]] = {cid: [] for cid in wanted}
+    for contact in contacts:
+        bucket = by_community.get(contact.community_id)
+        if bucket is not None:
+            bucket.append(contact)
+    cache: dict[str, TaskItem] = {}
+    outcomes: dict[tuple[str, ...], _Outcome] = {}
+    seen: set[str] = set()
+    items = []
+    for index in sorted(matched):
+        community = community_list[index]
+        if community.id in seen:  # the same community twice in the input counts once
+            continue
+        seen.add(community.id)
+        rules_of = matched[index]
+        key = tuple(r.id for r in rules_of)
+        outcome = outcomes.get(key)
+        if outcome is None:
+            outcome = outcomes[key] = _outcome(playbook, rules_of, incident.declared_at, cache)
+        items.append(_community_item(playbook, community, outcome, by_community[community.id],
+                                     opted_out, warnings))
+    items.sort(key=lambda c: (ROLE_RANK[c.role], c.community.name.casefold(), c.community.id))
+    _sort_community_warnings(warnings, items)
+    incident_rules = [r for r in rules if r.select is None]
+    incident_tasks = _task_items(playbook, _union_tasks(incident_rules), incident.declared_at,
+                                 cache)
+    return Checklist(playbook, incident, incident_tasks, tuple(items), tuple(warnings.texts),
+                     tuple(warnings.details))
+
+
+def _sort_community_warnings(warnings: _Warnings, items: list[CommunityItem]) -> None:
+    """Rule warnings first (file order), then community warnings in checklist order."""
+    order = {item.community.id: n for n, item in enumerate(items)}
+    paired = list(zip(warnings.texts, warnings.details, strict=True))
+    paired.sort(key=lambda p: (p[1].get("community") is not None,
+                               order.get(p[1].get("community"), -1)))
+    warnings.texts = [t for t, _ in paired]
+    warnings.details = [d for _, d in paired]
+
+
+# --- timers --------------------------------------------------------------------------------
+
+
+def plan_steps(policy: EscalationPolicy, declared_at: datetime) -> list[PlannedStep]:
+    """Every step of every round in time: round k starts k x period after the declaration."""
+    rounds = policy.repeat + 1 if policy.period else 1
+    planned = [
+        PlannedStep(round=k, step_index=i,
+                    due_at=declared_at + (policy.period or timedelta(0)) * k + step.after,
+                    notify=step.notify, template=step.template)
+        for k in range(rounds) for i, step in enumerate(policy.steps)
+    ]
+    planned.sort(key=lambda s: (s.due_at, s.round, s.step_index))
+    return planned
+
+
+def followup_due(task: Task, declared_at: datetime) -> datetime:
+    """When a task is due (for a followup: when its message is sent)."""
+    return declared_at + task.due
