@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import date
 from types import MappingProxyType
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.store.models import Community, Contact, OptOut, Staff
 from playbook.model import CommunityData, ContactData
 
 
@@ -33,29 +33,62 @@ class RegistrySnapshot:
     opted_out: frozenset[tuple[str, str]]  # (channel, address)
 
 
+def _decoded(rows: list, column: int, empty: str) -> list:
+    """One JSON column of all rows, decoded in a single call (SQLite hands back text)."""
+    values = [r[column] for r in rows]
+    if all(v is None or isinstance(v, str) for v in values):
+        return json.loads("[" + ",".join(v or empty for v in values) + "]")
+    return [v if v is not None else json.loads(empty) for v in values]
+
+
+def _date(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value  # type: ignore[return-value]
+    return date.fromisoformat(str(value)[:10])
+
+
+def _fetch(conn: Connection, sql: str) -> list:
+    cursor = conn.connection.driver_connection.cursor()  # plain tuples, no result wrapping
+    try:
+        cursor.execute(sql)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def load_snapshot(conn: Connection) -> RegistrySnapshot:
-    """Load active communities, active contacts, active staff and opt-outs in four queries."""
-    c, p, s = Community.__table__, Contact.__table__, Staff.__table__
+    """Load active communities, contacts and staff, and the opt-outs, in four plain queries.
+
+    Rows are read through the driver and turned into frozen dataclasses directly: building ORM
+    objects first costs more than the rules engine itself on a large registry.
+    """
+    rows = _fetch(conn, "SELECT id, name, kind, tags, languages, area, lat, lon, liaison_id, "
+                        "attributes FROM community WHERE active ORDER BY id")
+    tags, languages = _decoded(rows, 3, "[]"), _decoded(rows, 4, "[]")
+    attributes = _decoded(rows, 9, "{}")
     communities = tuple(
         CommunityData(
-            id=r.id, name=r.name, kind=r.kind, tags=tuple(r.tags or ()),
-            languages=tuple(r.languages or ()), area=r.area, lat=r.lat, lon=r.lon,
-            liaison_id=r.liaison_id, attributes=MappingProxyType(dict(r.attributes or {})),
+            id=r[0], name=r[1], kind=r[2], tags=tuple(tags[n]), languages=tuple(languages[n]),
+            area=r[5], lat=r[6], lon=r[7], liaison_id=r[8],
+            attributes=MappingProxyType(attributes[n]),
         )
-        for r in conn.execute(sa.select(c).where(c.c.active.is_(True)).order_by(c.c.id))
+        for n, r in enumerate(rows)
     )
     contacts = tuple(
         ContactData(
-            id=r.id, community_id=r.community_id, name=r.name, priority=r.priority,
-            phone=r.phone, email=r.email, channel=r.channel, language=r.language,
-            consent=r.consent, active=r.active,
+            id=r[0], community_id=r[1], name=r[2], priority=r[3], phone=r[4], email=r[5],
+            channel=r[6], language=r[7], consent=_date(r[8]), active=True,
         )
-        for r in conn.execute(sa.select(p).where(p.c.active.is_(True)).order_by(p.c.id))
+        for r in _fetch(conn, "SELECT id, community_id, name, priority, phone, email, channel, "
+                              "language, consent FROM contact WHERE active ORDER BY id")
     )
+    rows = _fetch(conn, "SELECT id, name, phone, email, roles FROM staff WHERE active ORDER BY id")
+    roles = _decoded(rows, 4, "[]")
     staff = tuple(
-        StaffData(id=r.id, name=r.name, phone=r.phone, email=r.email, roles=tuple(r.roles or ()))
-        for r in conn.execute(sa.select(s).where(s.c.active.is_(True)).order_by(s.c.id))
+        StaffData(id=r[0], name=r[1], phone=r[2], email=r[3], roles=tuple(roles[n]))
+        for n, r in enumerate(rows)
     )
-    o = OptOut.__table__
-    opted_out = frozenset((r.channel, r.address) for r in conn.execute(sa.select(o)))
+    opted_out = frozenset(
+        (r[0], r[1]) for r in _fetch(conn, "SELECT channel, address FROM optout")
+    )
     return RegistrySnapshot(communities, contacts, staff, opted_out)
