@@ -77,7 +77,7 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
     incident = IncidentInput(
         type="attack_on_place_of_worship", declared_at=clock.now(),
         title="Vernieling bij moskee / vandalism at a mosque", severity=4,
-        fields={"target_faith": "islam"}, exercise=True,
+        fields={"target_faith": "islam", "target_community": "moskee-annour"}, exercise=True,
     )
     with session_scope(ctx.engine) as session:
         row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
