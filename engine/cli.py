@@ -77,6 +77,7 @@ def serve_command(
     import uvicorn
 
     from engine.web.app import create_app
+    from engine.web.server import server_config
     from engine.worker import Worker
 
     app_ctx = ctx.obj
@@ -84,7 +85,7 @@ def serve_command(
     if running is not None:
         running.start()
     try:
-        uvicorn.run(create_app(app_ctx), host=host, port=port, log_level="warning")
+        uvicorn.Server(server_config(create_app(app_ctx), host=host, port=port)).run()
     finally:
         if running is not None:
             running.stop()

@@ -1,20 +1,53 @@
 """How the web application is served: one uvicorn configuration for `serve` and the tests.
 
 Access logs are off: their request lines hold `/a/<token>` and `/i/<token>`, and a link token
-is as good as the link. uvicorn's own records propagate to the root logger, where the
-redacting handler of `config.logging` sees them, instead of going to uvicorn's own handlers.
+is as good as the link. Should a handler be attached to `uvicorn.access` all the same (which
+turns uvicorn's access lines back on), a filter on that logger redacts the tokens first.
+uvicorn's other records propagate to the root logger, where the redacting handler of
+`config.logging` sees them, instead of going to uvicorn's own handlers.
 """
 
 from __future__ import annotations
 
+import logging
+import re
+
 import uvicorn
 from fastapi import FastAPI
+
+from config.logging import redact
+
+ACCESS_LOGGER = "uvicorn.access"
+_LINK = re.compile(r"(/[ai]/)[^\s\"'?#/]+")
+
+
+class LinkTokenFilter(logging.Filter):
+    """Redacts link tokens (and phone numbers, email addresses) in a record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render the record's message once, redacted, and drop its arguments."""
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string must not hide the record
+            message = str(record.msg)
+        record.msg = redact(_LINK.sub(r"\1[token]", message))
+        record.args = None
+        return True
+
+
+def protect_access_log() -> None:
+    """Put the token-redacting filter on uvicorn's access logger (once)."""
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if not any(isinstance(f, LinkTokenFilter) for f in logger.filters):
+        logger.addFilter(LinkTokenFilter())
 
 
 def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000,
                   log_level: str = "warning") -> uvicorn.Config:
     """The uvicorn configuration the web application runs with."""
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, log_config=None,
         server_header=False, lifespan="off",
     )
+    protect_access_log()
+    return config
