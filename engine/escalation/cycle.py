@@ -158,6 +158,32 @@ def fire_due(
         return CycleReport()
     ics = lock_communities(session, {(t.incident_id, t.community_id) for t in timers})
     incidents = {i: session.get(Incident, i) for i in {t.incident_id for t in timers}}
+    _loaded = preload(session, timers, incidents)  # held: the session maps rows weakly
+    with session.no_autoflush:  # one flush at commit, not one per query in the loop
+        return _fire(session, timers, ics, incidents, now=now, links=links, worker=worker)
+
+
+def preload(session: Session, timers: list[Timer],
+            incidents: dict[int, Incident | None]) -> list[Any]:
+    """Load the contacts and communities of these timers in two queries, so that firing reads
+    them from the session instead of asking the database once per timer."""
+    wanted = {(t.incident_id, t.community_id) for t in timers}
+    contact_ids: set[str] = set()
+    for incident in incidents.values():
+        for entry in (incident.checklist.get("communities", []) if incident else []):
+            if (incident.id, entry["id"]) in wanted:
+                contact_ids.update(c["id"] for c in entry.get("contacts", []))
+    rows: list[Any] = []
+    if contact_ids:
+        rows += session.exec(select(Contact).where(Contact.id.in_(sorted(contact_ids)))).all()
+    community_ids = sorted({t.community_id for t in timers})
+    rows += session.exec(select(Community).where(Community.id.in_(community_ids))).all()
+    return rows
+
+
+def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any],
+          incidents: dict[int, Incident | None], *, now: datetime, links: Links,
+          worker: str) -> CycleReport:
     bundles: dict[tuple[int, str, str], Bundle] = {}
     notes: dict[tuple[int, str, str], str | None] = {}
     fired = cancelled = 0
@@ -220,8 +246,8 @@ def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundl
     for (incident_id, _, _), bundle in bundles.items():
         incident = incidents[incident_id]
         assert incident is not None
-        communities = {c.id: c for c in session.exec(
-            select(Community).where(Community.id.in_(bundle.community_ids)))}
+        communities = {c: row for c in bundle.community_ids
+                       if (row := session.get(Community, c)) is not None}
         ordered = [communities[c] for c in bundle.community_ids if c in communities]
         staff_info = (
             not_reached(session, incident, bundle.community_ids, communities)

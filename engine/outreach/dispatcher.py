@@ -160,15 +160,17 @@ def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
     `stale_after`.
     """
     with session_scope(engine) as session:
+        # Ask about each worker once, before locking, so live workers' rows are never locked
+        # here while their senders wait for them.
+        dead = _dead_workers(session, alive)
+        stale = Message.claimed_at <= now - stale_after
         rows = list(session.exec(
-            select(Message).where(Message.state.in_(("claimed", "sending")))
+            select(Message).where(Message.state.in_(("claimed", "sending")),
+                                  sa.or_(stale, Message.claimed_by.in_(dead)) if dead else stale)
             .with_for_update(skip_locked=True)
         ))
         count = 0
         for m in rows:
-            dead = alive is not None and m.claimed_by is not None and not alive(m.claimed_by)
-            if not dead and (m.claimed_at is None or m.claimed_at + stale_after > now):
-                continue
             before = m.state
             m.state = "pending" if before == "claimed" else "ambiguous"
             m.updated_at = now
@@ -182,6 +184,16 @@ def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
                 m.claimed_by = None
             count += 1
         return count
+
+
+def _dead_workers(session: Session, alive: Callable[[str], bool] | None) -> list[str]:
+    if alive is None:
+        return []
+    workers = session.exec(
+        select(Message.claimed_by).distinct()
+        .where(Message.state.in_(("claimed", "sending")), Message.claimed_by.is_not(None))
+    ).all()
+    return [w for w in workers if w is not None and not alive(w)]
 
 
 def dispatch(

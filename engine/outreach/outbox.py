@@ -63,8 +63,13 @@ def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
         "step": draft.step, "template": draft.template, "state": "pending", "attempts": 0,
         "next_attempt_at": draft.not_before or now, "created_at": now, "updated_at": now,
     }
-    stmt = _insert(session).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    added = session.execute(stmt).rowcount == 1
+    stmt = (
+        _insert(session).values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Message.__table__.c.id)
+    )
+    # rowcount is not reliable for INSERT .. ON CONFLICT on every driver; RETURNING is.
+    added = session.execute(stmt).first() is not None
     if not added:
         _merge_communities(session, draft.dedupe_key, draft.community_ids, now)
     return added

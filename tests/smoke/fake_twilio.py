@@ -471,6 +471,7 @@ def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeTwilio
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # the reply goes out in two writes: no 40 ms delayed ACK
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: request lines hold nothing useful and the tests read `requests_log`."""
