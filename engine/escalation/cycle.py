@@ -216,7 +216,7 @@ def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any]
             record(session, kind="step.no_recipient", at=now, incident_id=incident.id,
                    community_id=timer.community_id, actor=worker, step=step_key(timer))
         fired += 1
-    messages = _enqueue_bundles(session, bundles, incidents, links, now)
+    messages = _enqueue_bundles(session, bundles, notes, incidents, links, now)
     return CycleReport(fired=fired, cancelled=cancelled, messages=messages)
 
 
@@ -241,9 +241,11 @@ def _recipients(session: Session, incident: Incident, timer: Timer,
 
 
 def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundle],
+                     notes: dict[tuple[int, str, str], str | None],
                      incidents: dict[int, Incident | None], links: Links, now: datetime) -> int:
     added = 0
-    for (incident_id, _, _), bundle in bundles.items():
+    for key, bundle in bundles.items():
+        incident_id = key[0]
         incident = incidents[incident_id]
         assert incident is not None
         communities = {c: row for c in bundle.community_ids
@@ -255,7 +257,7 @@ def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundl
         )
         draft = compose(session, incident=incident, playbook=playbook_of(incident),
                         bundle=bundle, communities=ordered, links=links, now=now,
-                        not_reached=staff_info)
+                        not_reached=staff_info, escalation_note=notes.get(key))
         if enqueue(session, draft, now):
             added += 1
     return added

@@ -137,8 +137,13 @@ def compose(
     links: Links,
     now: datetime,
     not_reached: list[dict[str, Any]] | None = None,
+    escalation_note: str | None = None,
 ) -> Draft:
-    """Render one recipient's message for a step, with its own intake and ack links."""
+    """Render one recipient's message for a step, with its own intake and ack links.
+
+    `escalation_note` tells staff why a step reached them rather than whom the playbook named:
+    `nobody_on_call` or `no_liaison`.
+    """
     from playbook.render import render_message
 
     r = bundle.recipient
@@ -172,6 +177,7 @@ def compose(
         context["contact"] = {"name": r.name, "language": r.language}
     if not_reached is not None:
         context["not_reached"] = not_reached
+        context["escalation_note"] = escalation_note
     rendered = render_message(
         playbook, bundle.template, r.channel, language_chain=chain, context=context
     )

@@ -77,6 +77,8 @@ def test_full_policy_run_stops_at_first_acknowledgement(ctx, declare, worker, tm
     to_coord = [m for m in messages(ctx) if m.address == COORD]
     assert len(sms_to(ctx, tmp_path, COORD)) == 2
     assert sorted(m.step for m in to_coord) == ["audit", "esc:r0:s3:oncall"]
+    oncall = next(m for m in to_coord if m.step == "esc:r0:s3:oncall")
+    assert oncall.body.startswith("Niemand heeft dienst."), "the fallback says so"
     audit = next(m for m in to_coord if m.step == "audit")
     assert audit.community_ids == ["buurt-d"], "the auditor raises the quiet community"
     with session_scope(ctx.engine) as session:
