@@ -13,7 +13,6 @@ from engine.errors import InputError
 from engine.escalation.roster import (
     AMSTERDAM,
     RosterReport,
-    StaffContact,
     StaffOnCall,
     coordinators,
     import_rosters,
@@ -24,6 +23,7 @@ from engine.escalation.roster import (
     shifts_of,
 )
 from engine.output import emit_json, stderr, stdout
+from engine.registry.service import StaffData
 from engine.store.db import session_scope
 
 oncall_app = typer.Typer(no_args_is_help=True)
@@ -111,7 +111,7 @@ def now_command(
 
 
 def _now_document(
-    moment: datetime, on_call: list[StaffOnCall], fallback: list[StaffContact]
+    moment: datetime, on_call: list[StaffOnCall], fallback: list[StaffData]
 ) -> dict[str, object]:
     return {
         "at": iso_z(moment),
@@ -128,7 +128,7 @@ def _now_document(
 
 
 def _print_now(
-    moment: datetime, on_call: list[StaffOnCall], fallback: list[StaffContact]
+    moment: datetime, on_call: list[StaffOnCall], fallback: list[StaffData]
 ) -> None:
     stdout.print(f"On call at / van dienst op {_local(moment)}:", markup=False, highlight=False)
     for p in on_call:

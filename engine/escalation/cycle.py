@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit.events import record
+from engine.escalation.roster import coordinators, on_call_at
 from engine.incidents.frozen import playbook_of
 from engine.outreach.compose import (
     Bundle,
@@ -83,14 +84,8 @@ def step_key(timer: Timer) -> str:
     return f"esc:r{timer.round}:s{timer.step_index}:{timer.notify}"
 
 
-def coordinators(session: Session) -> list[Staff]:
-    """Active staff with the coordinator role."""
-    rows = session.exec(select(Staff).where(Staff.active.is_(True)).order_by(Staff.id))
-    return [s for s in rows if "coordinator" in (s.roles or [])]
-
-
 def staff_targets(session: Session, notify: str, community: Community | None,
-                  now: datetime) -> tuple[list[Staff], str | None]:
+                  now: datetime) -> tuple[list[Any], str | None]:
     """The staff a step goes to, and a note when it went elsewhere than the playbook said."""
     if notify == "liaison":
         liaison = session.get(Staff, community.liaison_id) if community and community.liaison_id \
@@ -99,12 +94,9 @@ def staff_targets(session: Session, notify: str, community: Community | None,
             return [liaison], None
         return coordinators(session), "no_liaison"
     if notify == "oncall":
-        from engine.escalation.roster import on_call_at
-
-        ids = [s.id for s in on_call_at(session, now)]
-        rows = [r for r in (session.get(Staff, i) for i in ids) if r is not None and r.active]
-        if rows:
-            return rows, None
+        on_call = on_call_at(session, now)
+        if on_call:
+            return on_call, None
         return coordinators(session), "nobody_on_call"
     return coordinators(session), None
 

@@ -39,6 +39,7 @@ from sqlmodel import Session
 
 from engine.clock import as_utc, iso_z
 from engine.errors import InputError
+from engine.registry.service import StaffData
 from engine.store.models import Shift, Staff
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -58,17 +59,6 @@ class ShiftData:
     starts_at: datetime
     ends_at: datetime
     staff_id: str
-
-
-@dataclass(frozen=True)
-class StaffContact:
-    """A staff member who can be given an escalation step."""
-
-    id: str
-    name: str
-    phone: str | None
-    email: str | None
-    roles: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -177,11 +167,11 @@ def _wall_to_utc(wall: datetime, zone: tzinfo) -> datetime:
 # --- staff ----------------------------------------------------------------------------------
 
 
-def _load_staff(session: Session | Connection) -> dict[str, StaffContact]:
+def _load_staff(session: Session | Connection) -> dict[str, StaffData]:
     s = Staff.__table__
     rows = session.execute(sa.select(s.c.id, s.c.name, s.c.phone, s.c.email, s.c.roles, s.c.active))
     return {
-        r.id: StaffContact(r.id, r.name, r.phone, r.email, tuple(r.roles or ()))
+        r.id: StaffData(r.id, r.name, r.phone, r.email, tuple(r.roles or ()))
         for r in rows
     }
 
@@ -191,7 +181,7 @@ def _inactive_ids(session: Session | Connection) -> set[str]:
     return set(session.execute(sa.select(s.c.id).where(s.c.active.is_(False))).scalars())
 
 
-def _staff_problem(staff_id: str, staff: dict[str, StaffContact]) -> str | None:
+def _staff_problem(staff_id: str, staff: dict[str, StaffData]) -> str | None:
     if not staff_id:
         return "missing staff id / medewerker ontbreekt"
     member = staff.get(staff_id)
@@ -227,7 +217,7 @@ def _csv_table(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return names, rows
 
 
-def _read_csv(path: Path, staff: dict[str, StaffContact]) -> _Parsed:
+def _read_csv(path: Path, staff: dict[str, StaffData]) -> _Parsed:
     parsed = _Parsed(path, f"csv:{path.name}", [], None, None)
     try:
         names, rows = _csv_table(_decode(path))
@@ -246,7 +236,7 @@ def _read_csv(path: Path, staff: dict[str, StaffContact]) -> _Parsed:
 
 
 def _read_csv_row(
-    parsed: _Parsed, number: int, row: dict[str, str], staff: dict[str, StaffContact]
+    parsed: _Parsed, number: int, row: dict[str, str], staff: dict[str, StaffData]
 ) -> None:
     where = f"{parsed.path}:{number}"
     staff_id = row.get("staff", "")
@@ -370,7 +360,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _find_staff(component: Any, staff: dict[str, StaffContact]) -> str:
+def _find_staff(component: Any, staff: dict[str, StaffData]) -> str:
     """X-VERBINDER-STAFF, else an ATTENDEE's email, else SUMMARY = id, else ORGANIZER's email."""
     explicit = [str(v).strip() for v in _as_list(component.get("X-VERBINDER-STAFF"))]
     if explicit:
@@ -399,14 +389,14 @@ def _find_staff(component: Any, staff: dict[str, StaffContact]) -> str:
     )
 
 
-def _checked(staff_id: str, staff: dict[str, StaffContact], prop: str) -> str:
+def _checked(staff_id: str, staff: dict[str, StaffData], prop: str) -> str:
     problem = _staff_problem(staff_id, staff)
     if problem:
         raise _EventError(f"{prop}: {problem}")
     return staff_id
 
 
-def _to_event(component: Any, index: int, staff: dict[str, StaffContact]) -> _Event:
+def _to_event(component: Any, index: int, staff: dict[str, StaffData]) -> _Event:
     uid = str(component.get("UID") or f"EVENT-{index}").strip()
     cancelled = str(component.get("STATUS") or "").strip().upper() == "CANCELLED"
     rid_value = _prop_value(component, "RECURRENCE-ID")
@@ -487,7 +477,7 @@ def _dates(event: _Event, prop: str) -> set[Any]:
 
 
 def _read_ics(
-    path: Path, staff: dict[str, StaffContact], start: datetime | None, until: datetime | None
+    path: Path, staff: dict[str, StaffData], start: datetime | None, until: datetime | None
 ) -> _Parsed:
     parsed = _Parsed(path, f"ics:{path.name}", [], None, None)
     try:
@@ -504,7 +494,7 @@ def _read_ics(
 
 
 def _collect_events(
-    parsed: _Parsed, calendar: Any, staff: dict[str, StaffContact]
+    parsed: _Parsed, calendar: Any, staff: dict[str, StaffData]
 ) -> list[_Event]:
     events: list[_Event] = []
     for index, component in enumerate(calendar.walk("VEVENT"), start=1):
@@ -735,16 +725,16 @@ def on_call_at(session_or_conn: Session | Connection, at: datetime) -> list[Staf
     return list(found.values())
 
 
-def coordinators(session_or_conn: Session | Connection) -> list[StaffContact]:
+def coordinators(session_or_conn: Session | Connection) -> list[StaffData]:
     """Active staff with the coordinator role, ordered by id."""
     return _with_role(session_or_conn, "coordinator")
 
 
-def _with_role(session_or_conn: Session | Connection, role: str) -> list[StaffContact]:
+def _with_role(session_or_conn: Session | Connection, role: str) -> list[StaffData]:
     s = Staff.__table__
     rows = session_or_conn.execute(sa.select(s).where(s.c.active.is_(True)).order_by(s.c.id))
     return [
-        StaffContact(r.id, r.name, r.phone, r.email, tuple(r.roles or ()))
+        StaffData(r.id, r.name, r.phone, r.email, tuple(r.roles or ()))
         for r in rows if role in (r.roles or ())
     ]
 

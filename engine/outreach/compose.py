@@ -89,11 +89,11 @@ def contact_recipient(row: Contact, channel: str, language: str | None) -> Recip
     return None
 
 
-def staff_recipient(row: Staff) -> Recipient | None:
-    """A staff member by SMS when they have a phone, else by email."""
+def staff_recipient(row: Staff | Any) -> Recipient | None:
+    """A staff member (a row or plain staff data) by SMS when they have a phone, else by email."""
     channel = "sms" if row.phone else "email"
     address = address_for(channel, row.phone, row.email)
-    if not address or not row.active:
+    if not address or not getattr(row, "active", True):
         return None
     return Recipient("staff", row.id, row.name, channel, address, None)
 
