@@ -8,7 +8,6 @@ its transaction rolls back and its locks go with its connection.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +25,7 @@ from engine.outreach.compose import (
     checklist_contacts,
     compose,
     contact_recipient,
+    not_reached,
     select_level,
     staff_recipient,
 )
@@ -35,7 +35,6 @@ from engine.store.models import (
     Contact,
     Incident,
     IncidentCommunity,
-    Message,
     Staff,
     Timer,
 )
@@ -113,32 +112,6 @@ def contact_targets(session: Session, incident: Incident, community_id: str,
         if recipient is not None:
             out.append(recipient)
     return out
-
-
-def not_reached(session: Session, incident: Incident, community_ids: list[str],
-                communities: dict[str, Community]) -> list[dict[str, Any]]:
-    """For staff messages: each community, with the contacts tried, how, and their numbers."""
-    tried: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    rows = session.exec(
-        select(Message).where(Message.incident_id == incident.id,
-                              Message.recipient_kind == "contact")
-        .order_by(Message.id)
-    )
-    for m in rows:
-        for cid in m.community_ids:
-            if cid in community_ids:
-                contact = session.get(Contact, m.recipient_id)
-                tried[cid].append({
-                    "name": contact.name if contact else m.recipient_id,
-                    "channel": m.channel, "address": m.address, "state": m.state,
-                    "phone": contact.phone if contact else None,
-                    "email": contact.email if contact else None,
-                })
-    return [
-        {"id": cid, "name": communities[cid].name if cid in communities else cid,
-         "contacts": tried.get(cid, [])}
-        for cid in community_ids
-    ]
 
 
 def fire_due(

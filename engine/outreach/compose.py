@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from engine.inbound import tokens
 from engine.outreach.outbox import Draft, dedupe_key
-from engine.store.models import Community, Contact, Incident, Staff
+from engine.store.models import Community, Contact, Incident, Message, Staff
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,34 @@ def intake_form_for(incident: Incident, playbook: Any, community_ids: list[str])
             if spec is not None and spec.kind == "intake" and spec.intake_form:
                 return spec.intake_form
     return None
+
+
+def not_reached(session: Session, incident: Incident, community_ids: list[str],
+                communities: dict[str, Community]) -> list[dict[str, Any]]:
+    """For staff messages: each community, with the contacts tried, how, and their numbers."""
+    tried: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    rows = session.exec(
+        select(Message).where(Message.incident_id == incident.id,
+                              Message.recipient_kind == "contact")
+        .order_by(Message.id)
+    )
+    seen: set[tuple[str, str, str]] = set()
+    for m in reversed(list(rows)):  # the latest attempt per person and channel tells most
+        for cid in m.community_ids:
+            if cid in community_ids and (cid, m.recipient_id, m.channel) not in seen:
+                seen.add((cid, m.recipient_id, m.channel))
+                contact = session.get(Contact, m.recipient_id)
+                tried[cid].insert(0, {
+                    "name": contact.name if contact else m.recipient_id,
+                    "channel": m.channel, "address": m.address, "state": m.state,
+                    "phone": contact.phone if contact else None,
+                    "email": contact.email if contact else None,
+                })
+    return [
+        {"id": cid, "name": communities[cid].name if cid in communities else cid,
+         "contacts": tried.get(cid, [])}
+        for cid in community_ids
+    ]
 
 
 def compose(

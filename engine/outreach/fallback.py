@@ -16,6 +16,7 @@ from engine.outreach.compose import (
     checklist_contacts,
     compose,
     contact_recipient,
+    not_reached,
     other_channel,
 )
 from engine.outreach.outbox import enqueue
@@ -99,7 +100,9 @@ def _queue(session: Session, incident: Incident, failed: Message, recipients: li
     added = 0
     for r in recipients:
         bundle = Bundle(r, failed.template or "", step, list(ids))
+        staff_info = not_reached(session, incident, ids, rows) if r.kind == "staff" else None
         draft = compose(session, incident=incident, playbook=playbook_of(incident),
-                        bundle=bundle, communities=ordered, links=links, now=now)
+                        bundle=bundle, communities=ordered, links=links, now=now,
+                        not_reached=staff_info)
         added += enqueue(session, draft, now)
     return added

@@ -133,3 +133,20 @@ def test_outreach_logs_hold_no_personal_data(live, declare, fake_twilio, smtp_se
         text = record.getMessage()
         for secret in secrets_:
             assert secret not in text, f"{record.name} logged personal data"
+
+
+def test_staff_message_falls_back_to_email_and_still_says_who_was_tried(
+        live, declare, fake_twilio, smtp_server, expected_sends):
+    declare(app=live)
+    worker = Worker(live, name="w")
+    worker.run_cycle()
+    live.clock.advance(timedelta(minutes=15))
+    worker.run_cycle()
+    fake_twilio.fail_for("+31622222201", "21211")  # the liaison's phone
+    live.clock.advance(timedelta(minutes=15))
+    worker.run_cycle()
+    mail = next(m for m in smtp_server.messages if "lia@example.net" in m.rcpt_tos)
+    text = mail.message.get_body(("plain",)).get_content()
+    assert "Moskee A" in text and "Moskee B" in text
+    expected_sends.sms(AHMED, BORA, "+31611111102", "+31622222203")
+    expected_sends.email("d1@example.org", "lia@example.net")
