@@ -6,6 +6,7 @@ import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -64,10 +65,15 @@ class TaskItem:
     due_at: datetime
     title: str
 
+    @cached_property
+    def _due_text(self) -> str:
+        # One task item is shared by every community that has the task: format its time once.
+        return iso_z(self.due_at)
+
     def to_json(self) -> dict[str, Any]:
         """The task as in the checklist document."""
         t = self.task
-        return {"id": t.id, "title": self.title, "due": iso_z(self.due_at), "kind": t.kind,
+        return {"id": t.id, "title": self.title, "due": self._due_text, "kind": t.kind,
                 "owner": t.owner}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import TemplateSyntaxError, meta, nodes
+from jinja2 import TemplateSyntaxError, nodes
 
 from playbook.errors import PlaybookError, Problem
 from playbook.expressions import HTML_ENV, TEXT_ENV, ExpressionError, compile_expression
@@ -588,7 +588,8 @@ class _Loader:
             source = value
         try:
             tree = env.parse(source)
-            uses = frozenset(meta.find_undeclared_variables(tree))
+            # names read by the text; cheaper than meta.find_undeclared_variables (codegen)
+            uses = frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
             if tree.find(nodes.Extends) or tree.find(nodes.Include) or tree.find(nodes.Import) \
                     or tree.find(nodes.FromImport):
                 raise TemplateSyntaxError("extends, include and import are not supported",
