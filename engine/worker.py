@@ -12,6 +12,7 @@ import secrets
 import socket
 import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +43,14 @@ class CycleResult:
     sent: dict[str, int] | None = None
 
 
+FIRE_BATCH = 100
+
+
+def _add(total: dict[str, int], more: dict[str, int]) -> None:
+    for key, n in more.items():
+        total[key] = total.get(key, 0) + n
+
+
 def lock_key(worker_id: str) -> int:
     """The PostgreSQL advisory lock key that says a worker is alive."""
     return zlib.crc32(worker_id.encode()) | (0x5645 << 32)
@@ -57,6 +66,7 @@ class Worker:
         self._again = threading.Event()
         self._life: Connection | None = None
         self._scheduler: BackgroundScheduler | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     @property
     def on_postgres(self) -> bool:
@@ -84,6 +94,16 @@ class Worker:
 
     def run_cycle(self) -> CycleResult:
         """One cycle: recover stale claims, fire due timers, raise silent ones, send."""
+        if self._scheduler is not None:
+            return self._cycle()
+        try:  # a one-off cycle (a command, a test) keeps no sending threads afterwards
+            return self._cycle()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
+    def _cycle(self) -> CycleResult:
         ctx = self.ctx
         result = CycleResult()
         result.recovered = recover_stale(
@@ -91,21 +111,33 @@ class Worker:
             stale_after=timedelta(seconds=ctx.settings.claim_timeout_seconds),
             alive=self.is_alive if self.on_postgres else None,
         )
-        while True:
+        sent: dict[str, int] = {}
+        while True:  # fire a batch, send a batch: a big incident does not hold back sending
             with session_scope(ctx.engine) as session:
-                report = fire_due(session, now=ctx.clock.now(), links=ctx.links, worker=self.id)
+                report = fire_due(session, now=ctx.clock.now(), links=ctx.links, worker=self.id,
+                                  limit=FIRE_BATCH)
             result.fired += report.fired
             result.cancelled += report.cancelled
             result.queued += report.messages
-            if report.fired + report.cancelled == 0:
+            batch = self._send(max_batches=1)
+            _add(sent, batch)
+            if report.fired + report.cancelled == 0 and not batch:
                 break
         with session_scope(ctx.engine) as session:
             result.silent = raise_silent(session, now=ctx.clock.now(), links=ctx.links,
                                          worker=self.id)
-        result.sent = dispatch(ctx.engine, worker=self.id, clock=ctx.clock,
-                               channels=ctx.channels, policy=ctx.dispatch_policy,
-                               fallback=ctx.fallback)
+        _add(sent, self._send())
+        result.sent = sent
         return result
+
+    def _send(self, max_batches: int | None = None) -> dict[str, int]:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.ctx.dispatch_policy.concurrency,
+                                            thread_name_prefix="send")
+        ctx = self.ctx
+        return dispatch(ctx.engine, worker=self.id, clock=ctx.clock, channels=ctx.channels,
+                        policy=ctx.dispatch_policy, fallback=ctx.fallback, pool=self._pool,
+                        max_batches=max_batches)
 
     def wake(self) -> None:
         """Run a cycle now, or right after the running one; then plan the next wake-up."""
@@ -129,7 +161,8 @@ class Worker:
         self._plan_next()
 
     def _plan_next(self) -> None:
-        if self._scheduler is None:
+        scheduler = self._scheduler
+        if scheduler is None:
             return
         with session_scope(self.ctx.engine) as session:
             due = next_due(session)
@@ -139,8 +172,9 @@ class Worker:
         if not times:
             return
         when = min(times)
-        self._scheduler.add_job(self.wake, "date", run_date=max(when, datetime.now(UTC)),
-                                id="due", replace_existing=True)
+        if self._scheduler is scheduler:  # not stopped meanwhile
+            scheduler.add_job(self.wake, "date", run_date=max(when, datetime.now(UTC)),
+                              id="due", replace_existing=True)
 
     def start(self) -> BackgroundScheduler:
         """Start waking: once now, at due times, and on the heartbeat."""
@@ -158,9 +192,16 @@ class Worker:
 
     def stop(self) -> None:
         """Stop waking and let go of the life lock."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            # Not shutdown(wait=True): it holds the job store's lock while it waits, and a
+            # running cycle needs that lock to plan its next wake-up. Wait for the cycle here.
+            scheduler.shutdown(wait=False)
+            with self._cycle_lock:
+                pass
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         if self._life is not None:
             self._life.close()
             self._life = None

@@ -62,12 +62,26 @@ def other_channel(channel: str) -> str:
     return "email" if channel == "sms" else "sms"
 
 
+_INDEX: dict[int, tuple[dict[str, Any], dict[str, dict[str, Any]]]] = {}
+
+
+def checklist_entry(incident: Incident, community_id: str) -> dict[str, Any] | None:
+    """A community's entry in the incident's frozen checklist, through an index built once
+    per checklist (scanning it per message made a large incident quadratic)."""
+    checklist = incident.checklist
+    cached = _INDEX.get(id(checklist))
+    if cached is None or cached[0] is not checklist:
+        if len(_INDEX) > 64:
+            _INDEX.clear()
+        cached = (checklist, {e["id"]: e for e in checklist.get("communities", [])})
+        _INDEX[id(checklist)] = cached
+    return cached[1].get(community_id)
+
+
 def checklist_contacts(incident: Incident, community_id: str) -> list[dict[str, Any]]:
     """The eligible contacts of a community as frozen in the incident's checklist."""
-    for entry in incident.checklist.get("communities", []):
-        if entry["id"] == community_id:
-            return list(entry.get("contacts", []))
-    return []
+    entry = checklist_entry(incident, community_id)
+    return list(entry.get("contacts", [])) if entry else []
 
 
 def select_level(contacts: list[dict[str, Any]], notify: str) -> list[dict[str, Any]]:
@@ -118,10 +132,9 @@ def community_context(row: Community) -> dict[str, Any]:
 
 def intake_form_for(incident: Incident, playbook: Any, community_ids: list[str]) -> str | None:
     """The intake form of the first of these communities that has an intake task."""
-    for entry in incident.checklist.get("communities", []):
-        if entry["id"] not in community_ids:
-            continue
-        for task in entry.get("tasks", []):
+    for community_id in community_ids:
+        entry = checklist_entry(incident, community_id)
+        for task in entry.get("tasks", []) if entry else []:
             spec = playbook.tasks.get(task["id"])
             if spec is not None and spec.kind == "intake" and spec.intake_form:
                 return spec.intake_form

@@ -205,13 +205,16 @@ def dispatch(
     policy: DispatchPolicy,
     fallback: FallbackHook,
     pool: ThreadPoolExecutor | None = None,
+    max_batches: int | None = None,
 ) -> dict[str, int]:
-    """Claim and send until nothing is due; returns counts per outcome."""
+    """Claim and send until nothing is due (or `max_batches` claims); counts per outcome."""
     counts: dict[str, int] = {}
     own_pool = pool is None
     pool = pool or ThreadPoolExecutor(max_workers=policy.concurrency)
+    batches = 0
     try:
-        while True:
+        while max_batches is None or batches < max_batches:
+            batches += 1
             ids = claim(engine, worker=worker, now=clock.now(), policy=policy)
             if not ids:
                 return counts
@@ -222,6 +225,7 @@ def dispatch(
                 outcome = f.result()
                 key = outcome.value if outcome else "skipped"
                 counts[key] = counts.get(key, 0) + 1
+        return counts
     finally:
         if own_pool:
             pool.shutdown()

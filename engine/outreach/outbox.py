@@ -43,10 +43,23 @@ def dedupe_key(incident_id: int | None, recipient: str, step: str, channel: str)
     return f"{incident_id or 0}|{recipient}|{step}|{channel}"
 
 
+_INSERTS: dict[str, Any] = {}
+
+
 def _insert(session: Session) -> Any:
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING id, built once per dialect.
+
+    Building the statement anew for every message cost more than running it.
+    """
     dialect = session.get_bind().dialect.name
-    table = Message.__table__
-    return (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table))
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        table = Message.__table__
+        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+        stmt = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
+            table.c.id)
+        _INSERTS[dialect] = stmt
+    return stmt
 
 
 def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
@@ -63,13 +76,8 @@ def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
         "step": draft.step, "template": draft.template, "state": "pending", "attempts": 0,
         "next_attempt_at": draft.not_before or now, "created_at": now, "updated_at": now,
     }
-    stmt = (
-        _insert(session).values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Message.__table__.c.id)
-    )
     # rowcount is not reliable for INSERT .. ON CONFLICT on every driver; RETURNING is.
-    added = session.execute(stmt).first() is not None
+    added = session.execute(_insert(session), values).first() is not None
     if not added:
         _merge_communities(session, draft.dedupe_key, draft.community_ids, now)
     return added
