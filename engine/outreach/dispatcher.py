@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from engine.audit.events import record
+from engine.audit.events import record, record_many
 from engine.clock import Clock
 from engine.store.db import session_scope
 from engine.store.models import Message, OptOut
@@ -93,21 +93,35 @@ def send_claimed(
     policy: DispatchPolicy,
     fallback: FallbackHook,
 ) -> Outcome | None:
-    """Send one message this worker claimed; None when it was no longer ours to send."""
-    with session_scope(engine) as session:
-        m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).first()
-        if m is None or m.state != "claimed" or m.claimed_by != worker:
+    """Send one message this worker claimed; None when it was no longer ours to send.
+
+    The common path (mark `sending`, send, record `accepted`) runs as two single statements;
+    anything else goes through the ORM path of `_finish`, with fallbacks.
+    """
+    table, opt = Message.__table__, OptOut.__table__
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.update(table)
+            .where(table.c.id == message_id, table.c.state == "claimed",
+                   table.c.claimed_by == worker)
+            .values(state="sending", updated_at=clock.now())
+            .returning(table.c.channel, table.c.address, table.c.body, table.c.subject,
+                       table.c.html, table.c.locale)
+        ).first()
+        if row is None:
             return None
-        if session.get(OptOut, (m.address, m.channel)) is not None:
-            _finish(session, m, SendResult(Outcome.PERMANENT, detail="opted out"), clock.now(),
-                    policy, fallback)
-            return Outcome.PERMANENT
-        m.state, m.updated_at = "sending", clock.now()
-        outbound = OutboundMessage(
-            channel=m.channel, to=m.address, body=m.body, reference=f"m{m.id}",
-            subject=m.subject, html=m.html, locale=m.locale,
-        )
-    result = _safe_send(channels[outbound.channel], outbound)
+        opted_out = conn.execute(sa.select(opt.c.address).where(
+            opt.c.address == row.address, opt.c.channel == row.channel)).first() is not None
+    if opted_out:
+        result = SendResult(Outcome.PERMANENT, detail="opted out")
+    else:
+        result = _safe_send(channels[row.channel], OutboundMessage(
+            channel=row.channel, to=row.address, body=row.body, reference=f"m{message_id}",
+            subject=row.subject, html=row.html, locale=row.locale,
+        ))
+    if result.outcome is Outcome.ACCEPTED and _record_accepted(engine, message_id, worker,
+                                                               result, clock.now()):
+        return result.outcome
     with session_scope(engine) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
         if m.state != "sending" or m.claimed_by != worker:
@@ -115,6 +129,34 @@ def send_claimed(
             return None
         _finish(session, m, result, clock.now(), policy, fallback)
     return result.outcome
+
+
+def _record_accepted(engine: Engine, message_id: int, worker: str, result: SendResult,
+                     now: datetime) -> bool:
+    """Record an accepted send in one statement (and its event); False if no longer ours."""
+    table = Message.__table__
+    with engine.begin() as conn:
+        row = conn.execute(
+            sa.update(table)
+            .where(table.c.id == message_id, table.c.state == "sending",
+                   table.c.claimed_by == worker)
+            .values(state="accepted", provider_id=result.provider_id, accepted_at=now,
+                    updated_at=now, attempts=table.c.attempts + 1,
+                    detail=result.detail[:300] if result.detail else None)
+            .returning(table.c.incident_id, table.c.channel, table.c.step,
+                       table.c.recipient_kind, table.c.recipient_id, table.c.attempts,
+                       table.c.detail)
+        ).first()
+        if row is None:
+            return False
+        record_many(conn, [{
+            "at": now, "kind": "message.accepted", "incident_id": row.incident_id,
+            "community_id": None, "actor": worker,
+            "data": {"message": message_id, "channel": row.channel, "step": row.step,
+                     "recipient": f"{row.recipient_kind}:{row.recipient_id}",
+                     "attempts": row.attempts, "detail": row.detail, "next_attempt_at": None},
+        }])
+    return True
 
 
 def _safe_send(notifier: Notifier, message: OutboundMessage) -> SendResult:
