@@ -3,8 +3,9 @@
 import runpy
 import sys
 
-BENCHMARKS = ["bench.registry_import", "bench.preview"]
+BENCHMARKS = ["bench.registry_import", "bench.preview", "bench.outreach", "bench.timers"]
 
 for name in sys.argv[1:] or BENCHMARKS:
     print(f"== {name}", flush=True)
+    sys.argv = [name]  # each benchmark reads its own options; run them with their defaults
     runpy.run_module(name, run_name="__main__")
