@@ -7,10 +7,12 @@ opaque token only; no name, phone or community is ever in a URL.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -53,33 +55,38 @@ def create_app(ctx: AppContext) -> FastAPI:
             return None
         return form
 
-    @app.post(STATUS_PATH)
-    async def twilio_status(request: Request) -> Response:
-        form = await verified_form(request, STATUS_PATH)
+    async def webhook(request: Request, path: str, parse: Callable[[dict[str, str]], Any],
+                      apply: Callable[[Any, Any], str]) -> Response | str:
+        """Verify, parse, then apply in a worker thread (the store is synchronous)."""
+        form = await verified_form(request, path)
         if form is None:
             return PlainTextResponse("forbidden", status_code=403)
         try:
-            event = parse_status_callback(form)
+            parsed = parse(form)
         except ValueError as exc:
             return PlainTextResponse(str(exc), status_code=400)
-        with session_scope(ctx.engine) as session:
-            outcome = apply_status(session, event, now=ctx.clock.now(), fallback=ctx.fallback,
-                                   reference=request.query_params.get("ref"))
-        log.info("status callback: %s", outcome)
-        return PlainTextResponse("", status_code=204 if outcome else 200)
+
+        def run() -> str:
+            with session_scope(ctx.engine) as session:
+                return apply(session, parsed)
+
+        outcome = await run_in_threadpool(run)
+        log.info("webhook %s: %s", path, outcome)
+        return outcome
+
+    @app.post(STATUS_PATH)
+    async def twilio_status(request: Request) -> Response:
+        ref = request.query_params.get("ref")
+        outcome = await webhook(request, STATUS_PATH, parse_status_callback, lambda s, e: (
+            apply_status(s, e, now=ctx.clock.now(), fallback=ctx.fallback, reference=ref)))
+        return outcome if isinstance(outcome, Response) else Response(status_code=204)
 
     @app.post(INBOUND_PATH)
     async def twilio_inbound(request: Request) -> Response:
-        form = await verified_form(request, INBOUND_PATH)
-        if form is None:
-            return PlainTextResponse("forbidden", status_code=403)
-        try:
-            text = parse_inbound_sms(form)
-        except ValueError as exc:
-            return PlainTextResponse(str(exc), status_code=400)
-        with session_scope(ctx.engine) as session:
-            outcome = apply_inbound_text(session, text, now=ctx.clock.now())
-        log.info("inbound sms: %s", outcome)
+        outcome = await webhook(request, INBOUND_PATH, parse_inbound_sms, lambda s, t: (
+            apply_inbound_text(s, t, now=ctx.clock.now())))
+        if isinstance(outcome, Response):
+            return outcome
         return Response(_EMPTY_TWIML, media_type="application/xml")
 
     @app.get("/a/{token}", response_class=HTMLResponse)
