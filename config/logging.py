@@ -7,7 +7,8 @@ import re
 import sys
 
 _PATTERNS = [
-    (re.compile(r"(/(?:i|a|ack|intake)/)[A-Za-z0-9_\-.~]{8,}"), r"\1[token]"),
+    # a link token of any length: the path segment after /a/ or /i/ is the whole secret
+    (re.compile(r"(/(?:i|a|ack|intake)/)[^\s\"'?#/]+"), r"\1[token]"),
     (
         re.compile(r"((?:token|signature|auth)[\"'=: ]+)[A-Za-z0-9_\-.~+/=]{8,}", re.I),
         r"\1[secret]",

@@ -10,36 +10,20 @@ uvicorn's other records propagate to the root logger, where the redacting handle
 from __future__ import annotations
 
 import logging
-import re
 
 import uvicorn
 from fastapi import FastAPI
 
-from config.logging import redact
+from config.logging import RedactingFilter
 
 ACCESS_LOGGER = "uvicorn.access"
-_LINK = re.compile(r"(/[ai]/)[^\s\"'?#/]+")
-
-
-class LinkTokenFilter(logging.Filter):
-    """Redacts link tokens (and phone numbers, email addresses) in a record's message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Render the record's message once, redacted, and drop its arguments."""
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not hide the record
-            message = str(record.msg)
-        record.msg = redact(_LINK.sub(r"\1[token]", message))
-        record.args = None
-        return True
 
 
 def protect_access_log() -> None:
-    """Put the token-redacting filter on uvicorn's access logger (once)."""
+    """Put the redacting filter (tokens, phones, emails) on uvicorn's access logger (once)."""
     logger = logging.getLogger(ACCESS_LOGGER)
-    if not any(isinstance(f, LinkTokenFilter) for f in logger.filters):
-        logger.addFilter(LinkTokenFilter())
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
 
 
 def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000,

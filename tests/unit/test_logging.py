@@ -13,11 +13,13 @@ from config.logging import RedactingFilter, redact
     "sending to +31612345678 now", "sending to 06-12345678 now", "sending to 06 12 34 56 78",
     "mail for zeynep.kaya@example.org failed", "GET /i/AbCdEfGh12345678.xYz HTTP/1.1",
     "POST /a/0123456789abcdef", "auth_token=abcdef0123456789",
+    '"GET /a/shortTok?x=1 HTTP/1.1" 200',
 ])
 def test_redact_removes_personal_data(text: str) -> None:
     out = redact(text)
     for secret in ("+31612345678", "06-12345678", "06 12 34 56 78", "zeynep.kaya@example.org",
-                   "AbCdEfGh12345678.xYz", "0123456789abcdef", "abcdef0123456789"):
+                   "AbCdEfGh12345678.xYz", "0123456789abcdef", "abcdef0123456789",
+                   "shortTok"):
         assert secret not in out
 
 
