@@ -61,4 +61,4 @@ def iso_z(value: datetime) -> str:
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "as_utc", "iso_z", "timedelta"]
+__all__ = ["Clock", "FakeClock", "SystemClock", "as_utc", "iso_z"]
