@@ -9,10 +9,12 @@ goes back to `pending`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -83,6 +85,39 @@ def _last_sent(session: Session, addresses: set[str], since: datetime) -> dict[s
     return {a: t for a, t in session.exec(stmt).all() if t is not None}
 
 
+@dataclass
+class Handed:
+    """One claimed message after its send: what the channel said, and what the event needs."""
+
+    message_id: int
+    result: SendResult
+    at: datetime
+    incident_id: int | None
+    channel: str
+    step: str
+    recipient: str
+    attempts: int
+
+
+def _sending_statement() -> Any:
+    """Mark one claimed message `sending` unless its address opted out; return what to send."""
+    table, opt = Message.__table__, OptOut.__table__
+    opted_out = sa.exists().where(opt.c.address == table.c.address,
+                                  opt.c.channel == table.c.channel)
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("m_id"), table.c.state == "claimed",
+               table.c.claimed_by == sa.bindparam("m_worker"), ~opted_out)
+        .values(state="sending", updated_at=sa.bindparam("m_now"))
+        .returning(table.c.channel, table.c.address, table.c.body, table.c.subject,
+                   table.c.html, table.c.locale, table.c.incident_id, table.c.step,
+                   table.c.recipient_kind, table.c.recipient_id, table.c.attempts)
+    )
+
+
+_MARK_SENDING = _sending_statement()  # built once: building it cost more than running it
+
+
 def send_claimed(
     engine: Engine,
     message_id: int,
@@ -92,71 +127,102 @@ def send_claimed(
     channels: Mapping[str, Notifier],
     policy: DispatchPolicy,
     fallback: FallbackHook,
-) -> Outcome | None:
+) -> Handed | Outcome | None:
     """Send one message this worker claimed; None when it was no longer ours to send.
 
-    The common path (mark `sending`, send, record `accepted`) runs as two single statements;
-    anything else goes through the ORM path of `_finish`, with fallbacks.
+    The common path (one statement marks it `sending`, then the send) returns a `Handed` whose
+    acceptance the caller records with others in one transaction; anything else is recorded
+    here through the ORM path of `_finish`, with fallbacks, and its outcome returned.
     """
-    table, opt = Message.__table__, OptOut.__table__
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.update(table)
-            .where(table.c.id == message_id, table.c.state == "claimed",
-                   table.c.claimed_by == worker)
-            .values(state="sending", updated_at=clock.now())
-            .returning(table.c.channel, table.c.address, table.c.body, table.c.subject,
-                       table.c.html, table.c.locale)
-        ).first()
-        if row is None:
+        row = conn.execute(_MARK_SENDING, {"m_id": message_id, "m_worker": worker,
+                                           "m_now": clock.now()}).first()
+    if row is None:
+        return _refuse_opted_out(engine, message_id, worker, clock.now(), policy, fallback)
+    result = _safe_send(channels[row.channel], OutboundMessage(
+        channel=row.channel, to=row.address, body=row.body, reference=f"m{message_id}",
+        subject=row.subject, html=row.html, locale=row.locale,
+    ))
+    if result.outcome is Outcome.ACCEPTED:
+        return Handed(message_id, result, clock.now(), row.incident_id, row.channel, row.step,
+                      f"{row.recipient_kind}:{row.recipient_id}", row.attempts + 1)
+    return _finish_ours(engine, message_id, worker, result, clock.now(), policy, fallback)
+
+
+def _refuse_opted_out(engine: Engine, message_id: int, worker: str, now: datetime,
+                      policy: DispatchPolicy, fallback: FallbackHook) -> Outcome | None:
+    """A claimed message that was not marked `sending`: opted out, or no longer ours."""
+    with session_scope(engine) as session:
+        m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
+        if m.state != "claimed" or m.claimed_by != worker:
             return None
-        opted_out = conn.execute(sa.select(opt.c.address).where(
-            opt.c.address == row.address, opt.c.channel == row.channel)).first() is not None
-    if opted_out:
-        result = SendResult(Outcome.PERMANENT, detail="opted out")
-    else:
-        result = _safe_send(channels[row.channel], OutboundMessage(
-            channel=row.channel, to=row.address, body=row.body, reference=f"m{message_id}",
-            subject=row.subject, html=row.html, locale=row.locale,
-        ))
-    if result.outcome is Outcome.ACCEPTED and _record_accepted(engine, message_id, worker,
-                                                               result, clock.now()):
-        return result.outcome
+        m.state = "sending"
+        _finish(session, m, SendResult(Outcome.PERMANENT, detail="opted out"), now, policy,
+                fallback)
+    return Outcome.PERMANENT
+
+
+def _finish_ours(engine: Engine, message_id: int, worker: str, result: SendResult,
+                 now: datetime, policy: DispatchPolicy, fallback: FallbackHook) -> Outcome | None:
     with session_scope(engine) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
         if m.state != "sending" or m.claimed_by != worker:
             # recovered as ambiguous by another worker meanwhile: its record stands
             return None
-        _finish(session, m, result, clock.now(), policy, fallback)
+        _finish(session, m, result, now, policy, fallback)
     return result.outcome
 
 
-def _record_accepted(engine: Engine, message_id: int, worker: str, result: SendResult,
-                     now: datetime) -> bool:
-    """Record an accepted send in one statement (and its event); False if no longer ours."""
+def _accepted_statement() -> Any:
+    table = Message.__table__
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("m_id"), table.c.state == "sending",
+               table.c.claimed_by == sa.bindparam("m_worker"))
+        .values(state="accepted", provider_id=sa.bindparam("m_provider_id"),
+                accepted_at=sa.bindparam("m_at"), updated_at=sa.bindparam("m_at"),
+                attempts=sa.bindparam("m_attempts"), detail=sa.bindparam("m_detail"))
+    )
+
+
+_MARK_ACCEPTED = _accepted_statement()
+
+
+def record_accepted(engine: Engine, worker: str, handed: list[Handed]) -> int:
+    """Record accepted sends in one transaction, each with its event; how many were still ours.
+
+    A send whose message was meanwhile recovered as ambiguous by another worker is left as that
+    worker recorded it (the provider's status callback settles it by its reference).
+    """
+    if not handed:
+        return 0
     table = Message.__table__
     with engine.begin() as conn:
-        row = conn.execute(
-            sa.update(table)
-            .where(table.c.id == message_id, table.c.state == "sending",
+        ours = set(conn.execute(
+            sa.select(table.c.id)
+            .where(table.c.id.in_([h.message_id for h in handed]), table.c.state == "sending",
                    table.c.claimed_by == worker)
-            .values(state="accepted", provider_id=result.provider_id, accepted_at=now,
-                    updated_at=now, attempts=table.c.attempts + 1,
-                    detail=result.detail[:300] if result.detail else None)
-            .returning(table.c.incident_id, table.c.channel, table.c.step,
-                       table.c.recipient_kind, table.c.recipient_id, table.c.attempts,
-                       table.c.detail)
-        ).first()
-        if row is None:
-            return False
+            .with_for_update()
+        ).scalars())
+        kept = [h for h in handed if h.message_id in ours]
+        if not kept:
+            return 0
+        conn.execute(_MARK_ACCEPTED, [{
+            "m_id": h.message_id, "m_worker": worker, "m_provider_id": h.result.provider_id,
+            "m_at": h.at, "m_attempts": h.attempts, "m_detail": _detail(h.result),
+        } for h in kept])
         record_many(conn, [{
-            "at": now, "kind": "message.accepted", "incident_id": row.incident_id,
+            "at": h.at, "kind": "message.accepted", "incident_id": h.incident_id,
             "community_id": None, "actor": worker,
-            "data": {"message": message_id, "channel": row.channel, "step": row.step,
-                     "recipient": f"{row.recipient_kind}:{row.recipient_id}",
-                     "attempts": row.attempts, "detail": row.detail, "next_attempt_at": None},
-        }])
-    return True
+            "data": {"message": h.message_id, "channel": h.channel, "step": h.step,
+                     "recipient": h.recipient, "attempts": h.attempts,
+                     "detail": _detail(h.result), "next_attempt_at": None},
+        } for h in kept])
+    return len(kept)
+
+
+def _detail(result: SendResult) -> str | None:
+    return result.detail[:300] if result.detail else None
 
 
 def _safe_send(notifier: Notifier, message: OutboundMessage) -> SendResult:
@@ -171,7 +237,7 @@ def _finish(session: Session, m: Message, result: SendResult, now: datetime,
             policy: DispatchPolicy, fallback: FallbackHook) -> None:
     m.attempts += 1
     m.updated_at = now
-    m.detail = result.detail[:300] if result.detail else None
+    m.detail = _detail(result)
     outcome = result.outcome
     if outcome is Outcome.RETRY and m.attempts >= policy.max_attempts:
         outcome = Outcome.PERMANENT
@@ -263,11 +329,48 @@ def dispatch(
             futures = [pool.submit(send_claimed, engine, i, worker=worker, clock=clock,
                                    channels=channels, policy=policy, fallback=fallback)
                        for i in ids]
-            for f in futures:
-                outcome = f.result()
-                key = outcome.value if outcome else "skipped"
-                counts[key] = counts.get(key, 0) + 1
+            _collect(engine, worker, futures, counts)
         return counts
     finally:
         if own_pool:
             pool.shutdown()
+
+
+RECORD_EVERY = 0.02  # seconds an accepted send may wait to be recorded with others
+RECORD_AT_MOST = 64
+
+
+def _collect(engine: Engine, worker: str, futures: list[Future[Handed | Outcome | None]],
+             counts: dict[str, int]) -> None:
+    """Wait for the sends, recording accepted ones in small groups as they come in."""
+    handed: list[Handed] = []
+    oldest = 0.0
+    waiting: set[Future[Handed | Outcome | None]] = set(futures)
+    try:
+        while waiting:
+            done, waiting = wait(waiting, timeout=RECORD_EVERY, return_when=FIRST_COMPLETED)
+            for f in done:
+                outcome = f.result()
+                if isinstance(outcome, Handed):
+                    if not handed:
+                        oldest = time.monotonic()
+                    handed.append(outcome)
+                    continue
+                key = outcome.value if outcome else "skipped"
+                counts[key] = counts.get(key, 0) + 1
+            if handed and (not waiting or len(handed) >= RECORD_AT_MOST
+                           or time.monotonic() - oldest >= RECORD_EVERY):
+                _count_recorded(engine, worker, handed, counts)
+                handed = []
+    finally:
+        # Even when interrupted: a send that was accepted is recorded if it can be at all.
+        if handed:
+            _count_recorded(engine, worker, handed, counts)
+
+
+def _count_recorded(engine: Engine, worker: str, handed: list[Handed],
+                    counts: dict[str, int]) -> None:
+    recorded = record_accepted(engine, worker, handed)
+    counts["accepted"] = counts.get("accepted", 0) + recorded
+    if recorded < len(handed):
+        counts["skipped"] = counts.get("skipped", 0) + len(handed) - recorded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_SECONDS = 30.0
 
 
 def normalise_url(url: str) -> str:
@@ -24,11 +27,65 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class _WriterLock:
+    """One process's turn at SQLite's single write lock, handed over without busy-waiting.
+
+    Every transaction here starts with BEGIN IMMEDIATE, so they all queue for SQLite's write
+    lock anyway; SQLite's busy handler waits for it by sleeping in growing steps (up to 100 ms),
+    which let threads of one process idle while the lock was free. Queueing on a Python lock
+    first hands the turn over at once. Other processes still meet SQLite's busy timeout.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.lock = threading.Lock()
+        self.timeout = timeout
+
+    def connection_class(self) -> type[sqlite3.Connection]:
+        """A sqlite3 connection class that gives the turn back when its transaction ends."""
+        writer = self
+
+        class TurnConnection(sqlite3.Connection):
+            holds_turn = False
+
+            def take_turn(self) -> None:
+                # A thread that already holds a turn on another connection would wait for
+                # itself: after the timeout it goes on, and SQLite's busy timeout decides.
+                self.holds_turn = writer.lock.acquire(timeout=writer.timeout)
+
+            def give_turn(self) -> None:
+                if self.holds_turn:
+                    self.holds_turn = False
+                    writer.lock.release()
+
+            def commit(self) -> None:
+                try:
+                    super().commit()
+                finally:
+                    self.give_turn()
+
+            def rollback(self) -> None:
+                try:
+                    super().rollback()
+                finally:
+                    self.give_turn()
+
+            def close(self) -> None:
+                try:
+                    super().close()
+                finally:
+                    self.give_turn()
+
+        return TurnConnection
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the URL; SQLite gets WAL, foreign keys and a busy timeout."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        writer = _WriterLock(timeout=SQLITE_BUSY_SECONDS)
+        engine = sa.create_engine(url, connect_args={
+            "timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False,
+            "factory": writer.connection_class()})
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -42,7 +99,13 @@ def make_engine(url: str) -> Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi_conn = conn.connection.dbapi_connection
+            dbapi_conn.take_turn()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                dbapi_conn.give_turn()
+                raise
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
