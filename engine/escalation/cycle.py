@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from engine.audit.events import record
+from engine.audit.events import record_many
 from engine.escalation.roster import coordinators, on_call_at
-from engine.incidents.frozen import playbook_of
+from engine.incidents.frozen import load_incidents, playbook_of
 from engine.outreach.compose import (
     Bundle,
     Links,
@@ -29,7 +29,7 @@ from engine.outreach.compose import (
     select_level,
     staff_recipient,
 )
-from engine.outreach.outbox import enqueue
+from engine.outreach.outbox import enqueue_all
 from engine.store.models import (
     Community,
     Contact,
@@ -122,7 +122,7 @@ def fire_due(
     if not timers:
         return CycleReport()
     ics = lock_communities(session, {(t.incident_id, t.community_id) for t in timers})
-    incidents = {i: session.get(Incident, i) for i in {t.incident_id for t in timers}}
+    incidents = load_incidents(session, (t.incident_id for t in timers))
     _loaded = preload(session, timers, incidents)  # held: the session maps rows weakly
     with session.no_autoflush:  # one flush at commit, not one per query in the loop
         return _fire(session, timers, ics, incidents, now=now, links=links, worker=worker)
@@ -151,6 +151,13 @@ def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any]
           worker: str) -> CycleReport:
     bundles: dict[tuple[int, str, str], Bundle] = {}
     notes: dict[tuple[int, str, str], str | None] = {}
+    events: list[dict[str, Any]] = []
+
+    def event(kind: str, timer: Timer, **data: Any) -> None:
+        events.append({"at": now, "kind": kind, "incident_id": timer.incident_id,
+                       "community_id": timer.community_id, "actor": worker,
+                       "data": {"timer": timer.id, **data, "step": step_key(timer)}})
+
     fired = cancelled = 0
     for timer in timers:
         incident = incidents[timer.incident_id]
@@ -158,9 +165,7 @@ def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any]
         reason = _cancel_reason(incident, ic, timer)
         if reason:
             timer.state, timer.fired_at = "cancelled", now
-            record(session, kind="timer.cancelled", at=now, incident_id=incident.id,
-                   community_id=timer.community_id, actor=worker, timer=timer.id, reason=reason,
-                   step=step_key(timer))
+            event("timer.cancelled", timer, reason=reason)
             cancelled += 1
             continue
         late = max(0.0, (now - timer.due_at).total_seconds())
@@ -173,14 +178,12 @@ def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any]
             if timer.community_id not in bundle.community_ids:
                 bundle.community_ids.append(timer.community_id)
             notes[key] = note
-        record(session, kind="timer.fired", at=now, incident_id=incident.id,
-               community_id=timer.community_id, actor=worker, timer=timer.id,
-               step=step_key(timer), notify=timer.notify, late_seconds=round(late, 3),
-               recipients=[f"{r.kind}:{r.id}" for r in recipients], note=note)
+        event("timer.fired", timer, notify=timer.notify, late_seconds=round(late, 3),
+              recipients=[f"{r.kind}:{r.id}" for r in recipients], note=note)
         if not recipients:
-            record(session, kind="step.no_recipient", at=now, incident_id=incident.id,
-                   community_id=timer.community_id, actor=worker, step=step_key(timer))
+            event("step.no_recipient", timer)
         fired += 1
+    record_many(session.connection(), events)
     messages = _enqueue_bundles(session, bundles, notes, incidents, links, now)
     return CycleReport(fired=fired, cancelled=cancelled, messages=messages)
 
@@ -208,10 +211,9 @@ def _recipients(session: Session, incident: Incident, timer: Timer,
 def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundle],
                      notes: dict[tuple[int, str, str], str | None],
                      incidents: dict[int, Incident | None], links: Links, now: datetime) -> int:
-    added = 0
+    drafts = []
     for key, bundle in bundles.items():
-        incident_id = key[0]
-        incident = incidents[incident_id]
+        incident = incidents[key[0]]
         assert incident is not None
         communities = {c: row for c in bundle.community_ids
                        if (row := session.get(Community, c)) is not None}
@@ -220,12 +222,10 @@ def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundl
             not_reached(session, incident, bundle.community_ids, communities)
             if bundle.recipient.kind == "staff" else None
         )
-        draft = compose(session, incident=incident, playbook=playbook_of(incident),
-                        bundle=bundle, communities=ordered, links=links, now=now,
-                        not_reached=staff_info, escalation_note=notes.get(key))
-        if enqueue(session, draft, now):
-            added += 1
-    return added
+        drafts.append(compose(incident=incident, playbook=playbook_of(incident), bundle=bundle,
+                              communities=ordered, links=links, now=now,
+                              not_reached=staff_info, escalation_note=notes.get(key)))
+    return enqueue_all(session, drafts, now)
 
 
 def next_due(session: Session) -> datetime | None:

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -23,8 +24,7 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(
-    session: Session,
+def mint(
     *,
     secret: str,
     purpose: str,
@@ -36,19 +36,18 @@ def issue(
     now: datetime,
     valid_for: timedelta,
     form_id: str | None = None,
-) -> str:
-    """Create a link token for one recipient and return it (only its hash is stored)."""
+) -> tuple[str, dict[str, Any]]:
+    """A new link token and the row to store for it (only its hash); the outbox stores the row
+    with the message that carries the link."""
     nonce = secrets.token_urlsafe(15)
     token = f"{nonce}.{_sign(secret, nonce)}"
-    session.add(
-        IntakeToken(
-            token_hash=token_hash(token), purpose=purpose, incident_id=incident_id,
-            community_ids=list(community_ids), recipient_kind=recipient_kind,
-            recipient_id=recipient_id, form_id=form_id, locale=locale,
-            expires_at=now + valid_for,
-        )
-    )
-    return token
+    row = {
+        "token_hash": token_hash(token), "purpose": purpose, "incident_id": incident_id,
+        "community_ids": list(community_ids), "recipient_kind": recipient_kind,
+        "recipient_id": recipient_id, "form_id": form_id, "locale": locale,
+        "expires_at": now + valid_for, "used_at": None,
+    }
+    return token, row
 
 
 def signature_ok(secret: str, token: str) -> bool:

@@ -6,6 +6,7 @@ transaction the caller commits, and the time from the caller's clock.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -50,7 +51,7 @@ def declare_incident_flow(
     session.flush()
     assert row.id is not None
     doc["incident"]["id"] = row.id
-    row.checklist = doc
+    row.checklist, row.checklist_key = doc, uuid.uuid4().hex
     _add_rows(session, row, playbook, doc)
     record(session, kind="incident.declared", at=now, incident_id=row.id, actor=actor,
            type=row.type, severity=row.severity, exercise=row.exercise,

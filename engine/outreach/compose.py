@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlmodel import Session, select
@@ -170,7 +171,6 @@ def not_reached(session: Session, incident: Incident, community_ids: list[str],
 
 
 def compose(
-    session: Session,
     *,
     incident: Incident,
     playbook: Any,
@@ -193,20 +193,18 @@ def compose(
     form = None
     if r.kind == "contact":
         form = intake_form_for(incident, playbook, bundle.community_ids)
+    locale = chain[0] if chain else playbook.default_locale
+    mint = partial(tokens.mint, secret=links.secret, incident_id=incident.id,
+                   community_ids=bundle.community_ids, recipient_kind=r.kind, recipient_id=r.id,
+                   locale=locale, now=now, valid_for=links.valid_for)
+    token_rows = []
     intake_url = ""
     if form:
-        tok = tokens.issue(
-            session, secret=links.secret, purpose="intake", incident_id=incident.id,
-            community_ids=bundle.community_ids, recipient_kind=r.kind, recipient_id=r.id,
-            locale=chain[0] if chain else playbook.default_locale, now=now,
-            valid_for=links.valid_for, form_id=form,
-        )
+        tok, row = mint(purpose="intake", form_id=form)
+        token_rows.append(row)
         intake_url = f"{links.public_url.rstrip('/')}/i/{tok}"
-    ack = tokens.issue(
-        session, secret=links.secret, purpose="ack", incident_id=incident.id,
-        community_ids=bundle.community_ids, recipient_kind=r.kind, recipient_id=r.id,
-        locale=chain[0] if chain else playbook.default_locale, now=now, valid_for=links.valid_for,
-    )
+    ack, row = mint(purpose="ack")
+    token_rows.append(row)
     context: dict[str, Any] = {
         "incident": incident_context(incident, playbook),
         "community": community_context(communities[0]) if communities else {},
@@ -229,5 +227,5 @@ def compose(
         recipient_kind=r.kind, recipient_id=r.id, channel=r.channel, address=r.address,
         locale=rendered.locale, body=rendered.body, subject=rendered.subject,
         html=rendered.html, step=bundle.step, template=bundle.template,
-        not_before=bundle.not_before,
+        not_before=bundle.not_before, tokens=tuple(token_rows),
     )

@@ -101,7 +101,7 @@ def _queue(session: Session, incident: Incident, failed: Message, recipients: li
     for r in recipients:
         bundle = Bundle(r, failed.template or "", step, list(ids))
         staff_info = not_reached(session, incident, ids, rows) if r.kind == "staff" else None
-        draft = compose(session, incident=incident, playbook=playbook_of(incident),
+        draft = compose(incident=incident, playbook=playbook_of(incident),
                         bundle=bundle, communities=ordered, links=links, now=now,
                         not_reached=staff_info)
         added += enqueue(session, draft, now)

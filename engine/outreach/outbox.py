@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from engine.store.models import Message
+from engine.store.models import IntakeToken, Message
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Draft:
     html: str | None = None
     template: str | None = None
     not_before: datetime | None = None
+    tokens: tuple[dict[str, Any], ...] = ()  # rows of the link tokens the body carries
 
 
 def dedupe_key(incident_id: int | None, recipient: str, step: str, channel: str) -> str:
@@ -47,7 +48,7 @@ _INSERTS: dict[str, Any] = {}
 
 
 def _insert(session: Session) -> Any:
-    """INSERT .. ON CONFLICT DO NOTHING RETURNING id, built once per dialect.
+    """INSERT .. ON CONFLICT DO NOTHING RETURNING dedupe_key, built once per dialect.
 
     Building the statement anew for every message cost more than running it.
     """
@@ -57,18 +58,13 @@ def _insert(session: Session) -> Any:
         table = Message.__table__
         insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
         stmt = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
-            table.c.id)
+            table.c.dedupe_key)
         _INSERTS[dialect] = stmt
     return stmt
 
 
-def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
-    """Put a draft in the outbox unless its dedupe key is there already; True when added.
-
-    When the key exists, the draft's communities are added to that message, so a person who is
-    the contact of several communities still gets one message for the step.
-    """
-    values = {
+def _values(draft: Draft, now: datetime) -> dict[str, Any]:
+    return {
         "dedupe_key": draft.dedupe_key, "incident_id": draft.incident_id,
         "community_ids": list(draft.community_ids), "recipient_kind": draft.recipient_kind,
         "recipient_id": draft.recipient_id, "channel": draft.channel, "address": draft.address,
@@ -76,11 +72,35 @@ def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
         "step": draft.step, "template": draft.template, "state": "pending", "attempts": 0,
         "next_attempt_at": draft.not_before or now, "created_at": now, "updated_at": now,
     }
+
+
+def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
+    """Put a draft in the outbox unless its dedupe key is there already; True when added."""
+    return enqueue_all(session, [draft], now) == 1
+
+
+def enqueue_all(session: Session, drafts: list[Draft], now: datetime) -> int:
+    """Put drafts in the outbox, with their link tokens, in a few statements; how many added.
+
+    A draft whose dedupe key exists already adds its communities to that message instead, so a
+    person who is the contact of several communities still gets one message for the step; its
+    link tokens are not stored (its body is not sent).
+    """
+    if not drafts:
+        return 0
     # rowcount is not reliable for INSERT .. ON CONFLICT on every driver; RETURNING is.
-    added = session.execute(_insert(session), values).first() is not None
-    if not added:
-        _merge_communities(session, draft.dedupe_key, draft.community_ids, now)
-    return added
+    added = set(session.execute(_insert(session), [_values(d, now) for d in drafts]).scalars())
+    first: dict[str, Draft] = {}
+    for d in drafts:
+        first.setdefault(d.dedupe_key, d)
+    stored = [d for d in drafts if d.dedupe_key in added and first[d.dedupe_key] is d]
+    for d in drafts:
+        if d.dedupe_key not in added or first[d.dedupe_key] is not d:
+            _merge_communities(session, d.dedupe_key, d.community_ids, now)
+    token_rows = [row for d in stored for row in d.tokens]
+    if token_rows:
+        session.execute(sa.insert(IntakeToken.__table__), token_rows)
+    return len(added)
 
 
 def _merge_communities(session: Session, key: str, community_ids: list[str], now: datetime) -> None:

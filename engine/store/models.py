@@ -141,6 +141,8 @@ class Incident(SQLModel, table=True):
     playbook_digest: str
     playbook_files: dict[str, str] = _json_column(dict)  # relative path -> text, frozen
     checklist: dict[str, Any] = _json_column(dict)  # the checklist document, as previewed
+    # Random, set once with the checklist (which never changes): names it for in-process caches.
+    checklist_key: str | None = None
 
 
 class IncidentCommunity(SQLModel, table=True):
