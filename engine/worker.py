@@ -12,6 +12,7 @@ import secrets
 import socket
 import threading
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -56,17 +57,59 @@ def lock_key(worker_id: str) -> int:
     return zlib.crc32(worker_id.encode()) | (0x5645 << 32)
 
 
+class Turns:
+    """Runs a function in one thread at a time; a call while it runs makes it run once more.
+
+    So a wake-up that arrives mid-run is never lost, and never runs the function twice at once.
+    """
+
+    def __init__(self, name: str, fn: Callable[[], None]) -> None:
+        self.name = name
+        self.fn = fn
+        self.lock = threading.Lock()
+        self.again = threading.Event()
+
+    def run(self) -> None:
+        """Run now, or make the running call go round once more."""
+        if not self.lock.acquire(blocking=False):
+            self.again.set()
+            return
+        try:
+            while True:
+                self.again.clear()
+                try:
+                    self.fn()
+                except Exception:  # the next heartbeat tries again; nothing is lost
+                    log.exception("%s failed", self.name)
+                if not self.again.is_set():
+                    break
+        finally:
+            self.lock.release()
+
+    def wait_idle(self) -> None:
+        """Return once no call is running."""
+        with self.lock:
+            pass
+
+
 class Worker:
-    """Runs cycles against the shared store; several may run next to one PostgreSQL."""
+    """Runs cycles against the shared store; several may run next to one PostgreSQL.
+
+    Started, it fires timers on the scheduler's thread and sends on a thread of its own, so
+    that a long send never holds back a timer that comes due meanwhile.
+    """
 
     def __init__(self, ctx: AppContext, name: str | None = None) -> None:
         self.ctx = ctx
         self.id = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._cycle_lock = threading.Lock()
-        self._again = threading.Event()
         self._life: Connection | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._sender: ThreadPoolExecutor | None = None
+        self._send_queued = threading.Event()
+        self._plan_lock = threading.Lock()
+        self._firing = Turns("firing", self._fire_and_plan)
+        self._sending = Turns("sending", self._send_and_plan)
 
     @property
     def on_postgres(self) -> bool:
@@ -93,17 +136,27 @@ class Worker:
         return not got
 
     def run_cycle(self) -> CycleResult:
-        """One cycle: recover stale claims, fire due timers, raise silent ones, send."""
-        if self._scheduler is not None:
-            return self._cycle()
-        try:  # a one-off cycle (a command, a test) keeps no sending threads afterwards
-            return self._cycle()
-        finally:
-            if self._pool is not None:
+        """One whole cycle in this thread: recover, fire, raise silent ones, send everything.
+
+        For a command or a test; a started worker runs the same parts on its threads.
+        """
+        sent: dict[str, int] = {}
+
+        def send_a_batch() -> None:  # a big incident does not hold back the first messages
+            _add(sent, self._send(max_batches=1))
+
+        try:
+            result = self._fire_all(after_batch=send_a_batch)
+            _add(sent, self._send())
+        finally:  # a one-off cycle keeps no sending threads afterwards
+            if self._scheduler is None and self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
+        result.sent = sent
+        return result
 
-    def _cycle(self) -> CycleResult:
+    def _fire_all(self, after_batch: Callable[[], None]) -> CycleResult:
+        """Recover stale claims, fire every due timer in batches, raise silent communities."""
         ctx = self.ctx
         result = CycleResult()
         result.recovered = recover_stale(
@@ -111,23 +164,19 @@ class Worker:
             stale_after=timedelta(seconds=ctx.settings.claim_timeout_seconds),
             alive=self.is_alive if self.on_postgres else None,
         )
-        sent: dict[str, int] = {}
-        while True:  # fire a batch, send a batch: a big incident does not hold back sending
+        while True:
             with session_scope(ctx.engine) as session:
                 report = fire_due(session, now=ctx.clock.now(), links=ctx.links, worker=self.id,
                                   limit=FIRE_BATCH)
             result.fired += report.fired
             result.cancelled += report.cancelled
             result.queued += report.messages
-            batch = self._send(max_batches=1)
-            _add(sent, batch)
-            if report.fired + report.cancelled == 0 and not batch:
+            after_batch()
+            if report.fired + report.cancelled < FIRE_BATCH:
                 break
         with session_scope(ctx.engine) as session:
             result.silent = raise_silent(session, now=ctx.clock.now(), links=ctx.links,
                                          worker=self.id)
-        _add(sent, self._send())
-        result.sent = sent
         return result
 
     def _send(self, max_batches: int | None = None) -> dict[str, int]:
@@ -140,24 +189,34 @@ class Worker:
                         max_batches=max_batches)
 
     def wake(self) -> None:
-        """Run a cycle now, or right after the running one; then plan the next wake-up."""
-        if not self._cycle_lock.acquire(blocking=False):
-            self._again.set()
+        """Fire what is due now (or right after the running firing), then plan the next wake-up;
+        sending follows on the sending thread."""
+        self._firing.run()
+
+    def _fire_and_plan(self) -> None:
+        result = self._fire_all(after_batch=self._kick_sender)
+        if result.fired or result.cancelled or result.recovered or result.silent:
+            log.info("fired %s, cancelled %s, recovered %s, silent %s", result.fired,
+                     result.cancelled, result.recovered, result.silent)
+        self._kick_sender()
+        self._plan_next()
+
+    def _kick_sender(self) -> None:
+        """Have the sending thread send what is due, unless it is about to anyway."""
+        sender = self._sender
+        if sender is None or self._send_queued.is_set():
             return
+        self._send_queued.set()
         try:
-            while True:
-                self._again.clear()
-                try:
-                    result = self.run_cycle()
-                    if result.fired or result.recovered or result.sent:
-                        log.info("cycle: fired %s, sent %s, recovered %s", result.fired,
-                                 result.sent, result.recovered)
-                except Exception:  # the next heartbeat tries again; nothing is lost
-                    log.exception("cycle failed")
-                if not self._again.is_set():
-                    break
-        finally:
-            self._cycle_lock.release()
+            sender.submit(self._sending.run)
+        except RuntimeError:  # shut down meanwhile
+            self._send_queued.clear()
+
+    def _send_and_plan(self) -> None:
+        self._send_queued.clear()  # a kick from now on queues another round
+        sent = self._send()
+        if sent:
+            log.info("sent %s", sent)
         self._plan_next()
 
     def _plan_next(self) -> None:
@@ -172,13 +231,15 @@ class Worker:
         if not times:
             return
         when = min(times)
-        if self._scheduler is scheduler:  # not stopped meanwhile
-            scheduler.add_job(self.wake, "date", run_date=max(when, datetime.now(UTC)),
-                              id="due", replace_existing=True)
+        with self._plan_lock:
+            if self._scheduler is scheduler:  # not stopped meanwhile
+                scheduler.add_job(self.wake, "date", run_date=max(when, datetime.now(UTC)),
+                                  id="due", replace_existing=True)
 
     def start(self) -> BackgroundScheduler:
         """Start waking: once now, at due times, and on the heartbeat."""
         self.hold_life_lock()
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sending")
         scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -191,14 +252,20 @@ class Worker:
         return scheduler
 
     def stop(self) -> None:
-        """Stop waking and let go of the life lock."""
-        scheduler, self._scheduler = self._scheduler, None
+        """Stop waking, let the running firing and sending finish, let go of the life lock."""
+        with self._plan_lock:  # from here on nobody adds a wake-up
+            scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
+            # No job may be due while the scheduler stops: APScheduler's loop, finding one it
+            # ran, would fail to remove it from a store that stopping has emptied.
+            scheduler.remove_all_jobs()
             # Not shutdown(wait=True): it holds the job store's lock while it waits, and a
-            # running cycle needs that lock to plan its next wake-up. Wait for the cycle here.
+            # running firing needs that lock to plan its next wake-up. Wait for it here.
             scheduler.shutdown(wait=False)
-            with self._cycle_lock:
-                pass
+            self._firing.wait_idle()
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.shutdown(wait=True)
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None

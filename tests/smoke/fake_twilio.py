@@ -489,6 +489,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:  # the client died mid-request (a test's SIGKILL): nothing came
+            self.close_connection = True
+            return
         query = parse_qs(parts.query, keep_blank_values=True)
         try:
             form = parse_qs(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))

@@ -285,3 +285,18 @@ def test_inbound_sms_signed_and_parsed(fake_twilio: FakeTwilio) -> None:
         assert fake_twilio.send_inbound(url, BRAM, "JA", tamper={"Body": "NEE"}) == 403
         text = parse_inbound_sms(sink.received[0].form)
     assert (text.sender, text.body) == (BRAM, "STOP") and text.provider_id.startswith("SM")
+
+
+def test_a_request_cut_off_by_a_dying_client_is_not_taken(fake_twilio: FakeTwilio) -> None:
+    """A worker SIGKILLed mid-request sends headers and part of a body: the fake neither sends
+    a message nor reports the client as breaking Twilio's description."""
+    host, port = fake_twilio.url.removeprefix("http://").split(":")
+    head = (f"POST /2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json HTTP/1.1\r\n"
+            f"Host: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            "Content-Length: 200\r\n\r\nTo=%2B3161")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        conn.sendall(head.encode())
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(100) == b""  # the fake closed without an answer
+    assert fake_twilio.requests_log == []
+    assert fake_twilio.invalid_requests == []
