@@ -45,6 +45,9 @@ class CycleResult:
 
 
 FIRE_BATCH = 100
+# The auditor looks for communities quiet for 30 minutes; looking on every wake-up only
+# held the store's write lock. A started worker looks once a minute.
+AUDIT_EVERY = timedelta(minutes=1)
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:
@@ -108,6 +111,7 @@ class Worker:
         self._sender: ThreadPoolExecutor | None = None
         self._send_queued = threading.Event()
         self._plan_lock = threading.Lock()
+        self._next_audit: datetime | None = None
         self._firing = Turns("firing", self._fire_and_plan)
         self._sending = Turns("sending", self._send_and_plan)
 
@@ -155,7 +159,7 @@ class Worker:
         result.sent = sent
         return result
 
-    def _fire_all(self, after_batch: Callable[[], None]) -> CycleResult:
+    def _fire_all(self, after_batch: Callable[[], None], audit: bool = True) -> CycleResult:
         """Recover stale claims, fire every due timer in batches, raise silent communities."""
         ctx = self.ctx
         result = CycleResult()
@@ -174,9 +178,10 @@ class Worker:
             after_batch()
             if report.fired + report.cancelled < FIRE_BATCH:
                 break
-        with session_scope(ctx.engine) as session:
-            result.silent = raise_silent(session, now=ctx.clock.now(), links=ctx.links,
-                                         worker=self.id)
+        if audit:
+            with session_scope(ctx.engine) as session:
+                result.silent = raise_silent(session, now=ctx.clock.now(), links=ctx.links,
+                                             worker=self.id)
         return result
 
     def _send(self, max_batches: int | None = None) -> dict[str, int]:
@@ -194,7 +199,11 @@ class Worker:
         self._firing.run()
 
     def _fire_and_plan(self) -> None:
-        result = self._fire_all(after_batch=self._kick_sender)
+        now = self.ctx.clock.now()
+        audit = self._next_audit is None or now >= self._next_audit
+        if audit:
+            self._next_audit = now + AUDIT_EVERY
+        result = self._fire_all(after_batch=self._kick_sender, audit=audit)
         if result.fired or result.cancelled or result.recovered or result.silent:
             log.info("fired %s, cancelled %s, recovered %s, silent %s", result.fired,
                      result.cancelled, result.recovered, result.silent)

@@ -35,12 +35,13 @@ def silent_communities(session: Session, now: datetime, grace: timedelta = GRACE
     raised = select(Event.id).where(Event.incident_id == IncidentCommunity.incident_id,
                                     Event.community_id == IncidentCommunity.community_id,
                                     Event.kind == "community.silent")
+    quiet_since = sa.func.coalesce(last_fired, Incident.declared_at)
     stmt = (
         select(IncidentCommunity.incident_id, IncidentCommunity.community_id,
                Incident.declared_at, last_fired)
         .join(Incident, Incident.id == IncidentCommunity.incident_id)
         .where(Incident.status == "open", IncidentCommunity.status == "open",
-               ~sa.exists(pending), ~sa.exists(raised))
+               ~sa.exists(pending), quiet_since <= now - grace, ~sa.exists(raised))
         .order_by(IncidentCommunity.incident_id, IncidentCommunity.community_id)
     )
     out = []

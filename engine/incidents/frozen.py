@@ -45,8 +45,11 @@ def playbook_of(incident: Incident):  # type: ignore[no-untyped-def]
     return known
 
 
-CHECKLISTS_KEPT = 8
+# Checklists kept, counted in communities: firing interleaves many incidents' timers, and a
+# community's entry is a few kilobytes.
+CHECKLISTS_KEPT = 20_000
 _CHECKLISTS: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_kept = 0  # communities in the checklists kept
 _CHECKLISTS_LOCK = threading.Lock()
 
 
@@ -59,12 +62,19 @@ def _cached_checklist(key: str | None) -> dict[str, Any] | None:
 
 
 def _keep_checklist(key: str | None, checklist: dict[str, Any]) -> None:
+    global _kept
     if key is None:
         return
     with _CHECKLISTS_LOCK:
-        _CHECKLISTS[key] = checklist
-        while len(_CHECKLISTS) > CHECKLISTS_KEPT:
-            _CHECKLISTS.popitem(last=False)
+        if key not in _CHECKLISTS:
+            _CHECKLISTS[key] = checklist
+            _kept += _weight(checklist)
+        while _kept > CHECKLISTS_KEPT and len(_CHECKLISTS) > 1:
+            _kept -= _weight(_CHECKLISTS.popitem(last=False)[1])
+
+
+def _weight(checklist: dict[str, Any]) -> int:
+    return 1 + len(checklist.get("communities", ()))
 
 
 def load_incidents(session: Session, ids: Iterable[int]) -> dict[int, Incident | None]:

@@ -177,3 +177,29 @@ def test_dst_night_does_not_move_or_repeat_timers(sqlite_engine, tmp_path):
         again = list(session.exec(select(Event).where(Event.kind == "timer.fired",
                                                       Event.community_id == "kerk-c")))
     assert len(again) == 8
+
+
+def silent_events(ctx) -> list[str]:
+    with session_scope(ctx.engine) as session:
+        return [e.community_id for e in session.exec(
+            select(Event).where(Event.kind == "community.silent"))]
+
+
+def test_a_waking_worker_audits_once_a_minute(ctx, declare, worker):
+    """The auditor's query is not run on every wake-up, yet a quiet community is raised
+    within a minute of its 30 minutes of quiet."""
+    declare()
+    start = ctx.clock.now()
+    worker.wake()  # buurt-d's only step fires; it is quiet from now on
+    ctx.clock.set(start + timedelta(minutes=29, seconds=30))
+    worker.wake()  # audits: quiet for 29.5 minutes is not yet silent
+    assert silent_events(ctx) == []
+    ctx.clock.set(start + timedelta(minutes=30))
+    worker.wake()  # quiet long enough, but the last audit was 30 seconds ago
+    assert silent_events(ctx) == []
+    ctx.clock.set(start + timedelta(minutes=30, seconds=30))
+    worker.wake()
+    assert silent_events(ctx) == ["buurt-d"]
+    ctx.clock.advance(timedelta(minutes=5))
+    worker.wake()
+    assert silent_events(ctx) == ["buurt-d"], "raised once"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlmodel import select
 
 from engine.clock import FakeClock
 from engine.outreach.dispatcher import DispatchPolicy, dispatch
-from engine.outreach.outbox import Draft, dedupe_key, enqueue
+from engine.outreach.outbox import Draft, dedupe_key, enqueue, enqueue_all
 from engine.store.db import session_scope
-from engine.store.models import Message
+from engine.store.models import IntakeToken, Message
 from notifiers.console import ConsoleNotifier
 
 
@@ -52,3 +53,21 @@ def test_a_person_gets_no_burst_of_messages(any_engine, clock: FakeClock, tmp_pa
     assert run() == {}
     clock.advance(timedelta(seconds=1))
     assert run() == {"accepted": 1}
+
+
+def test_one_batch_with_a_key_twice_stores_one_message_and_its_links(any_engine,
+                                                                     clock: FakeClock) -> None:
+    token = {"purpose": "ack", "incident_id": 0, "community_ids": ["a"],
+             "recipient_kind": "contact", "recipient_id": "p1", "form_id": None, "locale": "nl",
+             "expires_at": clock.now(), "used_at": None}
+    first = replace(draft("s0", "a"), tokens=({**token, "token_hash": "h1"},))
+    second = replace(draft("s0", "b"), tokens=({**token, "token_hash": "h2"},))
+    other = replace(draft("s0", "c", address="+31611111102"),
+                    tokens=({**token, "token_hash": "h3"},))
+    with session_scope(any_engine) as session:
+        assert enqueue_all(session, [first, second, other], clock.now()) == 2
+    with session_scope(any_engine) as session:
+        rows = {m.address: m.community_ids for m in session.exec(select(Message))}
+        stored = sorted(t.token_hash for t in session.exec(select(IntakeToken)))
+    assert rows == {"+31611111101": ["a", "b"], "+31611111102": ["c"]}
+    assert stored == ["h1", "h3"], "the links of a body that is not sent are not stored"
