@@ -13,7 +13,7 @@ import socket
 import threading
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +30,18 @@ from engine.store.models import Message
 from engine.wiring import AppContext
 
 log = logging.getLogger(__name__)
+
+
+def _not_a_skipped_wake(record: logging.LogRecord) -> bool:
+    # A wake-up that comes while firing runs is skipped (max_instances=1) and loses nothing:
+    # firing plans its next wake-up from the store when it ends.
+    return "maximum number of running instances reached" not in str(record.msg)
+
+
+# The scheduler's own log: warnings only (it narrates every job at INFO), skipped wakes left out.
+scheduler_log = logging.getLogger("engine.worker.scheduler")
+scheduler_log.setLevel(logging.WARNING)
+scheduler_log.addFilter(_not_a_skipped_wake)
 
 
 @dataclass
@@ -140,18 +152,20 @@ class Worker:
         return not got
 
     def run_cycle(self) -> CycleResult:
-        """One whole cycle in this thread: recover, fire, raise silent ones, send everything.
+        """One whole cycle: recover, fire, raise silent ones, and send everything due.
 
-        For a command or a test; a started worker runs the same parts on its threads.
+        For a command or a test; it returns when done. Sending starts on a second thread after
+        the first batch of timers fired, as in a started worker.
         """
         sent: dict[str, int] = {}
-
-        def send_a_batch() -> None:  # a big incident does not hold back the first messages
-            _add(sent, self._send(max_batches=1))
-
         try:
-            result = self._fire_all(after_batch=send_a_batch)
-            _add(sent, self._send())
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sending") as sender:
+                rounds: list[Future[dict[str, int]]] = []
+                result = self._fire_all(after_batch=lambda: rounds.append(
+                    sender.submit(self._send)))
+                for done in rounds:
+                    _add(sent, done.result())
+            _add(sent, self._send())  # what fallbacks queued meanwhile
         finally:  # a one-off cycle keeps no sending threads afterwards
             if self._scheduler is None and self._pool is not None:
                 self._pool.shutdown()
@@ -250,7 +264,7 @@ class Worker:
         self.hold_life_lock()
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sending")
         scheduler = BackgroundScheduler(
-            timezone=UTC,
+            timezone=UTC, logger=scheduler_log,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._scheduler = scheduler

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -35,3 +36,14 @@ def test_started_worker_sends_and_stops_mid_cycle(ctx, declare) -> None:
     with session_scope(ctx.engine) as session:
         states = {m.state for m in session.exec(select(Message))}
     assert states == {"accepted"}
+
+
+def test_the_scheduler_log_leaves_out_only_skipped_wakes(caplog) -> None:
+    from engine.worker import scheduler_log
+
+    with caplog.at_level(logging.WARNING, logger=scheduler_log.name):
+        scheduler_log.warning('Execution of job "%s" skipped: maximum number of running '
+                              'instances reached (%d)', "Worker.wake", 1)
+        scheduler_log.warning("Run time of job %s was missed by %s", "Worker.wake", "0:00:02")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Run time of job Worker.wake was missed by 0:00:02"]
