@@ -9,6 +9,7 @@ goes back to `pending`.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, select
 
 from engine.audit.events import record, record_many
@@ -127,16 +128,23 @@ def send_claimed(
     channels: Mapping[str, Notifier],
     policy: DispatchPolicy,
     fallback: FallbackHook,
+    connection: Callable[[], Connection] | None = None,
 ) -> Handed | Outcome | None:
     """Send one message this worker claimed; None when it was no longer ours to send.
 
     The common path (one statement marks it `sending`, then the send) returns a `Handed` whose
     acceptance the caller records with others in one transaction; anything else is recorded
     here through the ORM path of `_finish`, with fallbacks, and its outcome returned.
+    `connection` gives this thread's held connection for the statement.
     """
-    with engine.begin() as conn:
-        row = conn.execute(_MARK_SENDING, {"m_id": message_id, "m_worker": worker,
-                                           "m_now": clock.now()}).first()
+    conn = connection() if connection else engine.connect()
+    try:
+        with conn.begin():
+            row = conn.execute(_MARK_SENDING, {"m_id": message_id, "m_worker": worker,
+                                               "m_now": clock.now()}).first()
+    finally:
+        if connection is None:
+            conn.close()
     if row is None:
         return _refuse_opted_out(engine, message_id, worker, clock.now(), policy, fallback)
     result = _safe_send(channels[row.channel], OutboundMessage(
@@ -319,6 +327,7 @@ def dispatch(
     counts: dict[str, int] = {}
     own_pool = pool is None
     pool = pool or ThreadPoolExecutor(max_workers=policy.concurrency)
+    held = HeldConnections(engine)
     batches = 0
     try:
         while max_batches is None or batches < max_batches:
@@ -327,13 +336,43 @@ def dispatch(
             if not ids:
                 return counts
             futures = [pool.submit(send_claimed, engine, i, worker=worker, clock=clock,
-                                   channels=channels, policy=policy, fallback=fallback)
+                                   channels=channels, policy=policy, fallback=fallback,
+                                   connection=held.get)
                        for i in ids]
             _collect(engine, worker, futures, counts)
         return counts
     finally:
         if own_pool:
             pool.shutdown()
+        held.close()
+
+
+class HeldConnections:
+    """One connection per sending thread for one `dispatch`: marking a message `sending` is
+    then one statement, not a pool check-out with its liveness ping around a statement."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Connection] = []
+
+    def get(self) -> Connection:
+        """This thread's connection, opened on first use (or again after it broke)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Give every connection back to the pool (the sends that used them are done)."""
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
 
 
 RECORD_EVERY = 0.02  # seconds an accepted send may wait to be recorded with others
