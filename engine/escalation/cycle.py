@@ -50,40 +50,41 @@ class CycleReport:
     messages: int = 0
 
 
-def due_timers(session: Session, now: datetime, limit: int) -> list[Timer]:
+def due_timers(session: Session, now: datetime, limit: int) -> list[Any]:
     """Claim pending timers that are due, oldest first, skipping rows other workers hold."""
+    table = Timer.__table__
     stmt = (
-        select(Timer)
-        .where(Timer.state == "pending", Timer.due_at <= now)
-        .order_by(Timer.due_at, Timer.id)
+        sa.select(table)
+        .where(table.c.state == "pending", table.c.due_at <= now)
+        .order_by(table.c.due_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(session.exec(stmt))
+    return list(session.connection().execute(stmt))
 
 
 def lock_communities(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Any]:
     """Lock the incident communities of these timers, in one fixed order (no deadlocks)."""
     if not keys:
         return {}
+    table = IncidentCommunity.__table__
     stmt = (
-        select(IncidentCommunity)
-        .where(sa.tuple_(IncidentCommunity.incident_id, IncidentCommunity.community_id).in_(
-            sorted(keys)))
-        .order_by(IncidentCommunity.incident_id, IncidentCommunity.community_id)
+        sa.select(table.c.incident_id, table.c.community_id, table.c.status)
+        .where(sa.tuple_(table.c.incident_id, table.c.community_id).in_(sorted(keys)))
+        .order_by(table.c.incident_id, table.c.community_id)
         .with_for_update()
     )
-    return {(ic.incident_id, ic.community_id): ic for ic in session.exec(stmt)}
+    return {(ic.incident_id, ic.community_id): ic for ic in session.connection().execute(stmt)}
 
 
-def step_key(timer: Timer) -> str:
+def step_key(timer: Any) -> str:
     """The step a message belongs to: one message per person per step."""
     if timer.kind == "followup":
         return f"followup:{timer.task_id}"
     return f"esc:r{timer.round}:s{timer.step_index}:{timer.notify}"
 
 
-def staff_targets(session: Session, notify: str, community: Community | None,
+def staff_targets(session: Session, notify: str, community: Any | None,
                   now: datetime) -> tuple[list[Any], str | None]:
     """The staff a step goes to, and a note when it went elsewhere than the playbook said."""
     if notify == "liaison":
@@ -100,18 +101,26 @@ def staff_targets(session: Session, notify: str, community: Community | None,
     return coordinators(session), None
 
 
-def contact_targets(session: Session, incident: Incident, community_id: str,
-                    notify: str) -> list[Recipient]:
+def contact_targets(incident: Incident, community_id: str, notify: str,
+                    contacts: dict[str, Any]) -> list[Recipient]:
     """The contacts of a community a step goes to, as frozen in the checklist."""
     out = []
     for entry in select_level(checklist_contacts(incident, community_id), notify):
-        row = session.get(Contact, entry["id"])
+        row = contacts.get(entry["id"])
         if row is None:
             continue
         recipient = contact_recipient(row, entry["channel"], entry.get("language"))
         if recipient is not None:
             out.append(recipient)
     return out
+
+
+@dataclass
+class Rows:
+    """The registry rows one batch of timers needs, read in two queries."""
+
+    contacts: dict[str, Any]
+    communities: dict[str, Any]
 
 
 def fire_due(
@@ -123,37 +132,36 @@ def fire_due(
         return CycleReport()
     ics = lock_communities(session, {(t.incident_id, t.community_id) for t in timers})
     incidents = load_incidents(session, (t.incident_id for t in timers))
-    _loaded = preload(session, timers, incidents)  # held: the session maps rows weakly
-    with session.no_autoflush:  # one flush at commit, not one per query in the loop
-        return _fire(session, timers, ics, incidents, now=now, links=links, worker=worker)
+    rows = preload(session, timers, incidents)
+    return _fire(session, timers, ics, incidents, rows, now=now, links=links, worker=worker)
 
 
-def preload(session: Session, timers: list[Timer],
-            incidents: dict[int, Incident | None]) -> list[Any]:
-    """Load the contacts and communities of these timers in two queries, so that firing reads
-    them from the session instead of asking the database once per timer."""
+def preload(session: Session, timers: list[Any], incidents: dict[int, Incident | None]) -> Rows:
+    """Read the contacts and communities of these timers in two queries, not one per timer."""
     wanted = {(t.incident_id, t.community_id) for t in timers}
     contact_ids: set[str] = set()
     for incident in incidents.values():
         for entry in (incident.checklist.get("communities", []) if incident else []):
             if (incident.id, entry["id"]) in wanted:
                 contact_ids.update(c["id"] for c in entry.get("contacts", []))
-    rows: list[Any] = []
-    if contact_ids:
-        rows += session.exec(select(Contact).where(Contact.id.in_(sorted(contact_ids)))).all()
-    community_ids = sorted({t.community_id for t in timers})
-    rows += session.exec(select(Community).where(Community.id.in_(community_ids))).all()
-    return rows
+    conn = session.connection()
+    contact, community = Contact.__table__, Community.__table__
+    contacts = {r.id: r for r in conn.execute(
+        sa.select(contact).where(contact.c.id.in_(sorted(contact_ids))))} if contact_ids else {}
+    communities = {r.id: r for r in conn.execute(sa.select(community).where(
+        community.c.id.in_(sorted({t.community_id for t in timers}))))}
+    return Rows(contacts, communities)
 
 
-def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any],
-          incidents: dict[int, Incident | None], *, now: datetime, links: Links,
+def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
+          incidents: dict[int, Incident | None], rows: Rows, *, now: datetime, links: Links,
           worker: str) -> CycleReport:
     bundles: dict[tuple[int, str, str], Bundle] = {}
     notes: dict[tuple[int, str, str], str | None] = {}
     events: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
 
-    def event(kind: str, timer: Timer, **data: Any) -> None:
+    def event(kind: str, timer: Any, **data: Any) -> None:
         events.append({"at": now, "kind": kind, "incident_id": timer.incident_id,
                        "community_id": timer.community_id, "actor": worker,
                        "data": {"timer": timer.id, **data, "step": step_key(timer)}})
@@ -164,14 +172,16 @@ def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any]
         ic = ics.get((timer.incident_id, timer.community_id))
         reason = _cancel_reason(incident, ic, timer)
         if reason:
-            timer.state, timer.fired_at = "cancelled", now
+            changes.append({"t_id": timer.id, "t_state": "cancelled", "t_at": now,
+                            "t_by": timer.claimed_by, "t_late": timer.late_seconds})
             event("timer.cancelled", timer, reason=reason)
             cancelled += 1
             continue
+        assert incident is not None
         late = max(0.0, (now - timer.due_at).total_seconds())
-        timer.state, timer.fired_at, timer.claimed_by = "fired", now, worker
-        timer.late_seconds = late
-        recipients, note = _recipients(session, incident, timer, now)
+        changes.append({"t_id": timer.id, "t_state": "fired", "t_at": now, "t_by": worker,
+                        "t_late": late})
+        recipients, note = _recipients(session, incident, timer, now, rows)
         for r in recipients:
             key = (incident.id, r.key, step_key(timer))
             bundle = bundles.setdefault(key, Bundle(r, timer.template, step_key(timer)))
@@ -183,13 +193,17 @@ def _fire(session: Session, timers: list[Timer], ics: dict[tuple[int, str], Any]
         if not recipients:
             event("step.no_recipient", timer)
         fired += 1
-    record_many(session.connection(), events)
-    messages = _enqueue_bundles(session, bundles, notes, incidents, links, now)
+    conn = session.connection()
+    table = Timer.__table__
+    conn.execute(sa.update(table).where(table.c.id == sa.bindparam("t_id")).values(
+        state=sa.bindparam("t_state"), fired_at=sa.bindparam("t_at"),
+        claimed_by=sa.bindparam("t_by"), late_seconds=sa.bindparam("t_late")), changes)
+    record_many(conn, events)
+    messages = _enqueue_bundles(session, bundles, notes, incidents, rows, links, now)
     return CycleReport(fired=fired, cancelled=cancelled, messages=messages)
 
 
-def _cancel_reason(incident: Incident | None, ic: IncidentCommunity | None,
-                   timer: Timer) -> str | None:
+def _cancel_reason(incident: Incident | None, ic: Any | None, timer: Any) -> str | None:
     if incident is None or incident.status != "open":
         return "incident_closed"
     if ic is None:
@@ -199,24 +213,25 @@ def _cancel_reason(incident: Incident | None, ic: IncidentCommunity | None,
     return None
 
 
-def _recipients(session: Session, incident: Incident, timer: Timer,
-                now: datetime) -> tuple[list[Recipient], str | None]:
+def _recipients(session: Session, incident: Incident, timer: Any, now: datetime,
+                rows: Rows) -> tuple[list[Recipient], str | None]:
     if timer.notify in STAFF_TARGETS:
-        community = session.get(Community, timer.community_id)
+        community = rows.communities.get(timer.community_id)
         staff, note = staff_targets(session, timer.notify, community, now)
         return [r for r in (staff_recipient(s) for s in staff) if r is not None], note
-    return contact_targets(session, incident, timer.community_id, timer.notify), None
+    return contact_targets(incident, timer.community_id, timer.notify, rows.contacts), None
 
 
 def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundle],
                      notes: dict[tuple[int, str, str], str | None],
-                     incidents: dict[int, Incident | None], links: Links, now: datetime) -> int:
+                     incidents: dict[int, Incident | None], rows: Rows, links: Links,
+                     now: datetime) -> int:
     drafts = []
     for key, bundle in bundles.items():
         incident = incidents[key[0]]
         assert incident is not None
-        communities = {c: row for c in bundle.community_ids
-                       if (row := session.get(Community, c)) is not None}
+        communities = {c: rows.communities[c] for c in bundle.community_ids
+                       if c in rows.communities}
         ordered = [communities[c] for c in bundle.community_ids if c in communities]
         staff_info = (
             not_reached(session, incident, bundle.community_ids, communities)

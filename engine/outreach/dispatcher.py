@@ -53,37 +53,44 @@ class DispatchPolicy:
 
 def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy) -> list[int]:
     """Claim due messages (skipping rows other workers hold) and apply per-address throttling."""
-    with session_scope(engine) as session:
-        rows = list(session.exec(
-            select(Message)
-            .where(Message.state.in_(("pending", "failed_temp")), Message.next_attempt_at <= now)
-            .order_by(Message.next_attempt_at, Message.id)
+    table = Message.__table__
+    with engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(table.c.id, table.c.address)
+            .where(table.c.state.in_(("pending", "failed_temp")), table.c.next_attempt_at <= now)
+            .order_by(table.c.next_attempt_at, table.c.id)
             .limit(policy.batch)
             .with_for_update(skip_locked=True)
-        ))
+        ).all()
         if not rows:
             return []
-        last = _last_sent(session, {m.address for m in rows}, now - policy.per_address_interval)
-        claimed = []
-        for m in rows:
-            previous = last.get(m.address)
+        last = _last_sent(conn, {r.address for r in rows}, now - policy.per_address_interval)
+        claimed, later = [], []
+        for r in rows:
+            previous = last.get(r.address)
             if previous is not None and previous + policy.per_address_interval > now:
-                m.next_attempt_at = previous + policy.per_address_interval
+                later.append({"m_id": r.id, "m_next": previous + policy.per_address_interval})
                 continue
-            last[m.address] = now
-            m.state, m.claimed_by, m.claimed_at, m.updated_at = "claimed", worker, now, now
-            claimed.append(m.id)
+            last[r.address] = now
+            claimed.append(r.id)
+        if claimed:
+            conn.execute(sa.update(table).where(table.c.id.in_(claimed)).values(
+                state="claimed", claimed_by=worker, claimed_at=now, updated_at=now))
+        if later:
+            conn.execute(sa.update(table).where(table.c.id == sa.bindparam("m_id"))
+                         .values(next_attempt_at=sa.bindparam("m_next")), later)
         return claimed
 
 
-def _last_sent(session: Session, addresses: set[str], since: datetime) -> dict[str, datetime]:
+def _last_sent(conn: Connection, addresses: set[str], since: datetime) -> dict[str, datetime]:
+    table = Message.__table__
     stmt = (
-        select(Message.address, sa.func.max(Message.claimed_at))
-        .where(Message.address.in_(addresses), Message.claimed_at > since,
-               Message.state.in_(("claimed", "sending", "accepted", "delivered")))
-        .group_by(Message.address)
+        sa.select(table.c.address, sa.func.max(table.c.claimed_at))
+        .where(table.c.address.in_(addresses), table.c.claimed_at > since,
+               table.c.state.in_(("claimed", "sending", "accepted", "delivered")))
+        .group_by(table.c.address)
     )
-    return {a: t for a, t in session.exec(stmt).all() if t is not None}
+    return {a: t for a, t in conn.execute(stmt).all() if t is not None}
 
 
 @dataclass
