@@ -134,7 +134,7 @@ def make_context(url: str, *, clock: Clock | None = None,
     values = {**base.__dict__, **settings}
     ctx = AppContext(settings=Settings(**values), clock=clock or SystemClock(),
                      channels_override=channels)
-    engine = make_engine(url)
+    engine = make_engine(url, connections=ctx.settings.send_concurrency + 10)
     migrate(engine)
     ctx.__dict__["engine"] = engine
     return ctx

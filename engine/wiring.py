@@ -78,7 +78,10 @@ class AppContext:
     @cached_property
     def engine(self) -> Engine:
         """The database engine, migrated to the newest schema on first use."""
-        engine = make_engine(self.db_url or self.settings.database_url)
+        # Each sending thread holds a connection while it sends; the rest is for firing,
+        # recording and web requests.
+        engine = make_engine(self.db_url or self.settings.database_url,
+                             connections=self.settings.send_concurrency + 10)
         migrate(engine)
         return engine
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, select
 
 from engine.audit.events import record, record_many
@@ -135,25 +136,22 @@ def send_claimed(
     channels: Mapping[str, Notifier],
     policy: DispatchPolicy,
     fallback: FallbackHook,
-    connection: Callable[[], Connection] | None = None,
+    connection: Callable[[], Connection | None] | None = None,
 ) -> Handed | Outcome | None:
     """Send one message this worker claimed; None when it was no longer ours to send.
 
     The common path (one statement marks it `sending`, then the send) returns a `Handed` whose
     acceptance the caller records with others in one transaction; anything else is recorded
     here through the ORM path of `_finish`, with fallbacks, and its outcome returned.
-    `connection` gives this thread's held connection for the statement.
+    `connection` gives this thread's held connection, if it may hold one.
     """
-    conn = connection() if connection else engine.connect()
-    try:
-        with conn.begin():
-            row = conn.execute(_MARK_SENDING, {"m_id": message_id, "m_worker": worker,
-                                               "m_now": clock.now()}).first()
-    finally:
-        if connection is None:
-            conn.close()
+    held = connection() if connection else None
+    # The rare paths below write through the same held connection: a sending thread never
+    # holds two.
+    bind: Engine | Connection = held if held is not None else engine
+    row = _mark_sending(bind, {"m_id": message_id, "m_worker": worker, "m_now": clock.now()})
     if row is None:
-        return _refuse_opted_out(engine, message_id, worker, clock.now(), policy, fallback)
+        return _refuse_opted_out(bind, message_id, worker, clock.now(), policy, fallback)
     result = _safe_send(channels[row.channel], OutboundMessage(
         channel=row.channel, to=row.address, body=row.body, reference=f"m{message_id}",
         subject=row.subject, html=row.html, locale=row.locale,
@@ -161,13 +159,21 @@ def send_claimed(
     if result.outcome is Outcome.ACCEPTED:
         return Handed(message_id, result, clock.now(), row.incident_id, row.channel, row.step,
                       f"{row.recipient_kind}:{row.recipient_id}", row.attempts + 1)
-    return _finish_ours(engine, message_id, worker, result, clock.now(), policy, fallback)
+    return _finish_ours(bind, message_id, worker, result, clock.now(), policy, fallback)
 
 
-def _refuse_opted_out(engine: Engine, message_id: int, worker: str, now: datetime,
+def _mark_sending(bind: Engine | Connection, params: dict[str, Any]) -> Any:
+    if isinstance(bind, Connection):
+        with bind.begin():
+            return bind.execute(_MARK_SENDING, params).first()
+    with bind.begin() as conn:
+        return conn.execute(_MARK_SENDING, params).first()
+
+
+def _refuse_opted_out(bind: Engine | Connection, message_id: int, worker: str, now: datetime,
                       policy: DispatchPolicy, fallback: FallbackHook) -> Outcome | None:
     """A claimed message that was not marked `sending`: opted out, or no longer ours."""
-    with session_scope(engine) as session:
+    with session_scope(bind) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
         if m.state != "claimed" or m.claimed_by != worker:
             return None
@@ -177,9 +183,9 @@ def _refuse_opted_out(engine: Engine, message_id: int, worker: str, now: datetim
     return Outcome.PERMANENT
 
 
-def _finish_ours(engine: Engine, message_id: int, worker: str, result: SendResult,
+def _finish_ours(bind: Engine | Connection, message_id: int, worker: str, result: SendResult,
                  now: datetime, policy: DispatchPolicy, fallback: FallbackHook) -> Outcome | None:
-    with session_scope(engine) as session:
+    with session_scope(bind) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
         if m.state != "sending" or m.claimed_by != worker:
             # recovered as ambiguous by another worker meanwhile: its record stands
@@ -356,7 +362,11 @@ def dispatch(
 
 class HeldConnections:
     """One connection per sending thread for one `dispatch`: marking a message `sending` is
-    then one statement, not a pool check-out with its liveness ping around a statement."""
+    then one statement, not a pool check-out with its liveness ping around a statement.
+
+    Only the pool's standing connections are held, never its overflow: were every connection
+    held, the thread recording acceptances would wait for one forever.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -364,14 +374,19 @@ class HeldConnections:
         self._lock = threading.Lock()
         self._all: list[Connection] = []
 
-    def get(self) -> Connection:
-        """This thread's connection, opened on first use (or again after it broke)."""
+    def get(self) -> Connection | None:
+        """This thread's connection, opened on first use (or again after it broke); None when
+        the pool has no standing connection to spare (check one out per use then)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
+        if conn is not None and not conn.closed and not conn.invalidated:
+            return conn
+        pool = self.engine.pool
+        with self._lock:
+            if isinstance(pool, QueuePool) and pool.checkedout() >= pool.size():
+                return None
             conn = self.engine.connect()
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+            self._all.append(conn)
+        self._local.conn = conn
         return conn
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -78,12 +78,14 @@ class _WriterLock:
         return TurnConnection
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the URL; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, *, connections: int = 10) -> Engine:
+    """An engine for the URL keeping `connections` open (and up to 20 more at a peak); SQLite
+    gets WAL, foreign keys and a busy timeout."""
     url = normalise_url(url)
+    pool = {"pool_size": connections, "max_overflow": 20}
     if url.startswith("sqlite"):
         writer = _WriterLock(timeout=SQLITE_BUSY_SECONDS)
-        engine = sa.create_engine(url, connect_args={
+        engine = sa.create_engine(url, **pool, connect_args={
             "timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False,
             "factory": writer.connection_class()})
 
@@ -108,7 +110,7 @@ def make_engine(url: str) -> Engine:
                 raise
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return sa.create_engine(url, pool_pre_ping=True, **pool)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -125,9 +127,10 @@ def migrate(engine: Engine) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(bind: Engine | Connection) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any error; on an engine,
+    or on a connection the caller holds (which must not be in a transaction)."""
+    with Session(bind, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

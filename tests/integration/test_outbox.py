@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 
@@ -10,8 +11,9 @@ from sqlmodel import select
 from engine.clock import FakeClock
 from engine.outreach.dispatcher import DispatchPolicy, dispatch
 from engine.outreach.outbox import Draft, dedupe_key, enqueue, enqueue_all
-from engine.store.db import session_scope
+from engine.store.db import make_engine, migrate, session_scope
 from engine.store.models import IntakeToken, Message
+from notifiers.base import OutboundMessage, Outcome, SendResult
 from notifiers.console import ConsoleNotifier
 
 
@@ -71,3 +73,37 @@ def test_one_batch_with_a_key_twice_stores_one_message_and_its_links(any_engine,
         stored = sorted(t.token_hash for t in session.exec(select(IntakeToken)))
     assert rows == {"+31611111101": ["a", "b"], "+31611111102": ["c"]}
     assert stored == ["h1", "h3"], "the links of a body that is not sent are not stored"
+
+
+class Refusing:
+    """A channel that refuses every message for good (the path that writes through the ORM),
+    answering only when `together` sends are in flight at once."""
+
+    channel = "sms"
+
+    def __init__(self, together: int) -> None:
+        self.barrier = threading.Barrier(together, timeout=10)
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        self.barrier.wait()
+        return SendResult(Outcome.PERMANENT, detail="refused")
+
+
+def test_more_sending_threads_than_connections_do_not_run_the_pool_dry(
+        sqlite_url: str, clock: FakeClock) -> None:
+    """25 sending threads, all in flight at once, on a pool of 1 + 20 connections: a thread
+    holds a connection only while the pool has a standing one to spare, and a refusal is
+    recorded through the connection its thread already has."""
+    engine = make_engine(sqlite_url, connections=1)
+    migrate(engine)
+    try:
+        with session_scope(engine) as session:
+            for i in range(50):
+                enqueue(session, draft("s0", f"c{i}", address=f"+316111112{i:02d}"), clock.now())
+        counts = dispatch(engine, worker="w", clock=clock, channels={"sms": Refusing(25)},
+                          policy=DispatchPolicy(concurrency=25), fallback=lambda *_: None)
+        assert counts == {"permanent": 50}
+        with session_scope(engine) as session:
+            assert {m.state for m in session.exec(select(Message))} == {"failed_perm"}
+    finally:
+        engine.dispose()
