@@ -146,12 +146,10 @@ def send_claimed(
     `connection` gives this thread's held connection, if it may hold one.
     """
     held = connection() if connection else None
-    # The rare paths below write through the same held connection: a sending thread never
-    # holds two.
-    bind: Engine | Connection = held if held is not None else engine
-    row = _mark_sending(bind, {"m_id": message_id, "m_worker": worker, "m_now": clock.now()})
+    row = _mark_sending(held if held is not None else engine,
+                        {"m_id": message_id, "m_worker": worker, "m_now": clock.now()})
     if row is None:
-        return _refuse_opted_out(bind, message_id, worker, clock.now(), policy, fallback)
+        return _refuse_opted_out(engine, message_id, worker, clock.now(), policy, fallback)
     result = _safe_send(channels[row.channel], OutboundMessage(
         channel=row.channel, to=row.address, body=row.body, reference=f"m{message_id}",
         subject=row.subject, html=row.html, locale=row.locale,
@@ -159,21 +157,21 @@ def send_claimed(
     if result.outcome is Outcome.ACCEPTED:
         return Handed(message_id, result, clock.now(), row.incident_id, row.channel, row.step,
                       f"{row.recipient_kind}:{row.recipient_id}", row.attempts + 1)
-    return _finish_ours(bind, message_id, worker, result, clock.now(), policy, fallback)
+    return _finish_ours(engine, message_id, worker, result, clock.now(), policy, fallback)
 
 
 def _mark_sending(bind: Engine | Connection, params: dict[str, Any]) -> Any:
-    if isinstance(bind, Connection):
+    if isinstance(bind, Connection):  # held: in autocommit on PostgreSQL, the statement alone
         with bind.begin():
             return bind.execute(_MARK_SENDING, params).first()
     with bind.begin() as conn:
         return conn.execute(_MARK_SENDING, params).first()
 
 
-def _refuse_opted_out(bind: Engine | Connection, message_id: int, worker: str, now: datetime,
+def _refuse_opted_out(engine: Engine, message_id: int, worker: str, now: datetime,
                       policy: DispatchPolicy, fallback: FallbackHook) -> Outcome | None:
     """A claimed message that was not marked `sending`: opted out, or no longer ours."""
-    with session_scope(bind) as session:
+    with session_scope(engine) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
         if m.state != "claimed" or m.claimed_by != worker:
             return None
@@ -183,9 +181,9 @@ def _refuse_opted_out(bind: Engine | Connection, message_id: int, worker: str, n
     return Outcome.PERMANENT
 
 
-def _finish_ours(bind: Engine | Connection, message_id: int, worker: str, result: SendResult,
+def _finish_ours(engine: Engine, message_id: int, worker: str, result: SendResult,
                  now: datetime, policy: DispatchPolicy, fallback: FallbackHook) -> Outcome | None:
-    with session_scope(bind) as session:
+    with session_scope(engine) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
         if m.state != "sending" or m.claimed_by != worker:
             # recovered as ambiguous by another worker meanwhile: its record stands
@@ -365,7 +363,7 @@ class HeldConnections:
     then one statement, not a pool check-out with its liveness ping around a statement.
 
     Only the pool's standing connections are held, never its overflow: were every connection
-    held, the thread recording acceptances would wait for one forever.
+    held, the thread recording acceptances (or a refusal) would wait for one forever.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -386,6 +384,9 @@ class HeldConnections:
                 return None
             conn = self.engine.connect()
             self._all.append(conn)
+        if self.engine.dialect.name == "postgresql":
+            # It only ever runs the one-statement mark: no BEGIN and COMMIT round trips.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         self._local.conn = conn
         return conn
 

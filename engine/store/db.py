@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -127,10 +127,9 @@ def migrate(engine: Engine) -> None:
 
 
 @contextmanager
-def session_scope(bind: Engine | Connection) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on any error; on an engine,
-    or on a connection the caller holds (which must not be in a transaction)."""
-    with Session(bind, expire_on_commit=False) as session:
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
