@@ -1,7 +1,9 @@
-"""The worker: one cycle fires due timers, raises silent communities and sends the outbox.
+"""The worker: it fires due timers, raises silent communities and sends the outbox.
 
 APScheduler only wakes the worker (at start, at the next due time it knows of, and on a short
-heartbeat); everything that matters is in the database, so a restart loses nothing.
+heartbeat); everything that matters is in the database, so a restart loses nothing. A started
+worker fires on the scheduler's thread and sends on a thread of its own; `run_cycle` does both
+once, for a command or a test.
 """
 
 from __future__ import annotations
