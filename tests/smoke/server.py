@@ -235,8 +235,8 @@ class Scenario:
         return show(self.ctx, self.incident_id)
 
 
-def start_scenario(app: AppServer, expected: Any) -> Scenario:
-    """Declare the attack and run the first cycle: SMS to Ahmed and Bora, email to Dirk."""
+def declare_scenario(app: AppServer, expected: Any) -> Scenario:
+    """Declare the attack and run the first cycle, which sends to Ahmed, Bora and Dirk."""
     from engine.worker import Worker
 
     expected.sms(AHMED, BORA)
@@ -244,6 +244,12 @@ def start_scenario(app: AppServer, expected: Any) -> Scenario:
     incident_id = declare(app.ctx)
     worker = Worker(app.ctx, name="smoke-worker")
     worker.run_cycle()
+    return Scenario(app, incident_id, worker)
+
+
+def start_scenario(app: AppServer, expected: Any) -> Scenario:
+    """Declare the attack and run the first cycle: SMS to Ahmed and Bora, email to Dirk."""
+    scenario = declare_scenario(app, expected)
     assert sorted((m.channel, m.address, m.state) for m in messages(app.ctx)) == [
         ("email", DIRK_EMAIL, "accepted"), ("sms", AHMED, "accepted"), ("sms", BORA, "accepted")]
-    return Scenario(app, incident_id, worker)
+    return scenario

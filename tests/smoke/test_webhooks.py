@@ -28,6 +28,7 @@ from .server import (
     Scenario,
     community,
     declare,
+    declare_scenario,
     events,
     import_fixture_registry,
     message_to,
@@ -245,7 +246,7 @@ def test_delivered_for_an_ambiguous_message_reconciles_it_by_ref(
     app: AppServer, fake_twilio: FakeTwilio, expected_sends: ExpectedSends
 ) -> None:
     fake_twilio.fail_for(AHMED, "drop", times=1)  # Twilio took it; we never heard back
-    scenario = start_scenario_with_unknown(app, expected_sends)
+    scenario = declare_scenario(app, expected_sends)  # Ahmed's send ends ambiguous
     ahmed = message_to(app.ctx, AHMED)
     assert (ahmed.state, ahmed.provider_id) == ("ambiguous", None)
     assert community(scenario.show(), "moskee-a")["messages"][0]["state"] == "unknown"
@@ -258,16 +259,6 @@ def test_delivered_for_an_ambiguous_message_reconciles_it_by_ref(
     doc = scenario.show()
     assert community(doc, "moskee-a")["messages"][0]["state"] == "delivered"
     assert doc["summary"]["unknown"] == 0
-
-
-def start_scenario_with_unknown(app: AppServer, expected: ExpectedSends) -> Scenario:
-    """Like start_scenario, but Ahmed's send ends ambiguous (the connection was dropped)."""
-    expected.sms(AHMED, BORA)
-    expected.email(DIRK_EMAIL)
-    incident_id = declare(app.ctx)
-    worker = Worker(app.ctx, name="smoke-worker")
-    worker.run_cycle()
-    return Scenario(app, incident_id, worker)
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
