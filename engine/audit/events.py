@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
+from engine.store.bulk import insert_rows
 from engine.store.models import Event
 
 
@@ -33,8 +33,7 @@ def record(
 
 def record_many(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert many events at once (rows carry at, kind, incident_id, community_id, actor, data)."""
-    if rows:
-        conn.execute(sa.insert(Event.__table__), rows)
+    insert_rows(conn, Event.__table__, rows)
 
 
 def timeline(session: Session, incident_id: int) -> list[Event]:

@@ -30,6 +30,7 @@ from engine.outreach.compose import (
     staff_recipient,
 )
 from engine.outreach.outbox import enqueue_all
+from engine.store.bulk import any_of, update_rows
 from engine.store.models import (
     Community,
     Contact,
@@ -68,13 +69,18 @@ def lock_communities(session: Session, keys: set[tuple[int, str]]) -> dict[tuple
     if not keys:
         return {}
     table = IncidentCommunity.__table__
+    conn = session.connection()
+    by_incident: dict[int, list[str]] = {}
+    for incident_id, community_id in sorted(keys):
+        by_incident.setdefault(incident_id, []).append(community_id)
     stmt = (
         sa.select(table.c.incident_id, table.c.community_id, table.c.status)
-        .where(sa.tuple_(table.c.incident_id, table.c.community_id).in_(sorted(keys)))
+        .where(sa.or_(*(sa.and_(table.c.incident_id == i, any_of(conn, table.c.community_id, c))
+                        for i, c in by_incident.items())))
         .order_by(table.c.incident_id, table.c.community_id)
         .with_for_update()
     )
-    return {(ic.incident_id, ic.community_id): ic for ic in session.connection().execute(stmt)}
+    return {(ic.incident_id, ic.community_id): ic for ic in conn.execute(stmt).all()}
 
 
 def step_key(timer: Any) -> str:
@@ -115,6 +121,12 @@ def contact_targets(incident: Incident, community_id: str, notify: str,
     return out
 
 
+# What recipients and templates use: reading every column (tags, attributes) cost a JSON
+# decode per row for nothing.
+CONTACT_COLUMNS = ("id", "name", "phone", "email", "active", "priority")
+COMMUNITY_COLUMNS = ("id", "name", "kind", "area", "languages", "liaison_id")
+
+
 @dataclass
 class Rows:
     """The registry rows one batch of timers needs, read in two queries."""
@@ -147,9 +159,11 @@ def preload(session: Session, timers: list[Any], incidents: dict[int, Incident |
     conn = session.connection()
     contact, community = Contact.__table__, Community.__table__
     contacts = {r.id: r for r in conn.execute(
-        sa.select(contact).where(contact.c.id.in_(sorted(contact_ids))))} if contact_ids else {}
-    communities = {r.id: r for r in conn.execute(sa.select(community).where(
-        community.c.id.in_(sorted({t.community_id for t in timers}))))}
+        sa.select(*(contact.c[c] for c in CONTACT_COLUMNS))
+        .where(any_of(conn, contact.c.id, sorted(contact_ids)))).all()} if contact_ids else {}
+    communities = {r.id: r for r in conn.execute(
+        sa.select(*(community.c[c] for c in COMMUNITY_COLUMNS))
+        .where(any_of(conn, community.c.id, sorted({t.community_id for t in timers})))).all()}
     return Rows(contacts, communities)
 
 
@@ -172,15 +186,15 @@ def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
         ic = ics.get((timer.incident_id, timer.community_id))
         reason = _cancel_reason(incident, ic, timer)
         if reason:
-            changes.append({"t_id": timer.id, "t_state": "cancelled", "t_at": now,
-                            "t_by": timer.claimed_by, "t_late": timer.late_seconds})
+            changes.append({"id": timer.id, "state": "cancelled", "fired_at": now,
+                            "claimed_by": timer.claimed_by, "late_seconds": timer.late_seconds})
             event("timer.cancelled", timer, reason=reason)
             cancelled += 1
             continue
         assert incident is not None
         late = max(0.0, (now - timer.due_at).total_seconds())
-        changes.append({"t_id": timer.id, "t_state": "fired", "t_at": now, "t_by": worker,
-                        "t_late": late})
+        changes.append({"id": timer.id, "state": "fired", "fired_at": now, "claimed_by": worker,
+                        "late_seconds": late})
         recipients, note = _recipients(session, incident, timer, now, rows)
         for r in recipients:
             key = (incident.id, r.key, step_key(timer))
@@ -194,10 +208,7 @@ def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
             event("step.no_recipient", timer)
         fired += 1
     conn = session.connection()
-    table = Timer.__table__
-    conn.execute(sa.update(table).where(table.c.id == sa.bindparam("t_id")).values(
-        state=sa.bindparam("t_state"), fired_at=sa.bindparam("t_at"),
-        claimed_by=sa.bindparam("t_by"), late_seconds=sa.bindparam("t_late")), changes)
+    update_rows(conn, Timer.__table__, changes)
     record_many(conn, events)
     messages = _enqueue_bundles(session, bundles, notes, incidents, rows, links, now)
     return CycleReport(fired=fired, cancelled=cancelled, messages=messages)

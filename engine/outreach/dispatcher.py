@@ -9,12 +9,15 @@ goes back to `pending`.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +27,7 @@ from sqlmodel import Session, select
 
 from engine.audit.events import record, record_many
 from engine.clock import Clock
+from engine.store.bulk import any_of, update_rows
 from engine.store.db import session_scope
 from engine.store.models import Message, OptOut
 from notifiers.base import Notifier, OutboundMessage, Outcome, SendResult
@@ -52,12 +56,17 @@ class DispatchPolicy:
         return backoff
 
 
-def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy) -> list[int]:
-    """Claim due messages (skipping rows other workers hold) and apply per-address throttling."""
+_TO_SEND = ("id", "address", "channel", "body", "subject", "html", "locale", "incident_id", "step",
+            "recipient_kind", "recipient_id", "attempts")
+
+
+def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy) -> list[Any]:
+    """Claim due messages (skipping rows other workers hold) and apply per-address throttling;
+    the claimed rows, with what sending them needs."""
     table = Message.__table__
     with engine.begin() as conn:
         rows = conn.execute(
-            sa.select(table.c.id, table.c.address)
+            sa.select(*(table.c[c] for c in _TO_SEND))
             .where(table.c.state.in_(("pending", "failed_temp")), table.c.next_attempt_at <= now)
             .order_by(table.c.next_attempt_at, table.c.id)
             .limit(policy.batch)
@@ -69,17 +78,16 @@ def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy)
         claimed, later = [], []
         for r in rows:
             previous = last.get(r.address)
-            if previous is not None and previous + policy.per_address_interval > now:
-                later.append({"m_id": r.id, "m_next": previous + policy.per_address_interval})
+            free_at = previous + policy.per_address_interval if previous is not None else now
+            if free_at > now:
+                later.append({"id": r.id, "next_attempt_at": free_at})
                 continue
             last[r.address] = now
-            claimed.append(r.id)
-        if claimed:
-            conn.execute(sa.update(table).where(table.c.id.in_(claimed)).values(
-                state="claimed", claimed_by=worker, claimed_at=now, updated_at=now))
-        if later:
-            conn.execute(sa.update(table).where(table.c.id == sa.bindparam("m_id"))
-                         .values(next_attempt_at=sa.bindparam("m_next")), later)
+            claimed.append(r)
+        update_rows(conn, table, [{"id": r.id} for r in claimed],
+                    fixed={"state": "claimed", "claimed_by": worker, "claimed_at": now,
+                           "updated_at": now})
+        update_rows(conn, table, later)
         return claimed
 
 
@@ -87,7 +95,7 @@ def _last_sent(conn: Connection, addresses: set[str], since: datetime) -> dict[s
     table = Message.__table__
     stmt = (
         sa.select(table.c.address, sa.func.max(table.c.claimed_at))
-        .where(table.c.address.in_(addresses), table.c.claimed_at > since,
+        .where(any_of(conn, table.c.address, sorted(addresses)), table.c.claimed_at > since,
                table.c.state.in_(("claimed", "sending", "accepted", "delivered")))
         .group_by(table.c.address)
     )
@@ -109,7 +117,7 @@ class Handed:
 
 
 def _sending_statement() -> Any:
-    """Mark one claimed message `sending` unless its address opted out; return what to send."""
+    """Mark one claimed message `sending` unless its address opted out."""
     table, opt = Message.__table__, OptOut.__table__
     opted_out = sa.exists().where(opt.c.address == table.c.address,
                                   opt.c.channel == table.c.channel)
@@ -118,9 +126,6 @@ def _sending_statement() -> Any:
         .where(table.c.id == sa.bindparam("m_id"), table.c.state == "claimed",
                table.c.claimed_by == sa.bindparam("m_worker"), ~opted_out)
         .values(state="sending", updated_at=sa.bindparam("m_now"))
-        .returning(table.c.channel, table.c.address, table.c.body, table.c.subject,
-                   table.c.html, table.c.locale, table.c.incident_id, table.c.step,
-                   table.c.recipient_kind, table.c.recipient_id, table.c.attempts)
     )
 
 
@@ -129,7 +134,7 @@ _MARK_SENDING = _sending_statement()  # built once: building it cost more than r
 
 def send_claimed(
     engine: Engine,
-    message_id: int,
+    row: Any,
     *,
     worker: str,
     clock: Clock,
@@ -138,7 +143,8 @@ def send_claimed(
     fallback: FallbackHook,
     connection: Callable[[], Connection | None] | None = None,
 ) -> Handed | Outcome | None:
-    """Send one message this worker claimed; None when it was no longer ours to send.
+    """Send one message this worker claimed (`row` as `claim` gave it); None when it was no
+    longer ours to send.
 
     The common path (one statement marks it `sending`, then the send) returns a `Handed` whose
     acceptance the caller records with others in one transaction; anything else is recorded
@@ -146,26 +152,29 @@ def send_claimed(
     `connection` gives this thread's held connection, if it may hold one.
     """
     held = connection() if connection else None
-    row = _mark_sending(held if held is not None else engine,
-                        {"m_id": message_id, "m_worker": worker, "m_now": clock.now()})
-    if row is None:
-        return _refuse_opted_out(engine, message_id, worker, clock.now(), policy, fallback)
+    params = {"m_id": row.id, "m_worker": worker, "m_now": clock.now()}
+    if not _mark_sending(held if held is not None else engine, params):
+        return _refuse_opted_out(engine, row.id, worker, clock.now(), policy, fallback)
     result = _safe_send(channels[row.channel], OutboundMessage(
-        channel=row.channel, to=row.address, body=row.body, reference=f"m{message_id}",
+        channel=row.channel, to=row.address, body=row.body, reference=f"m{row.id}",
         subject=row.subject, html=row.html, locale=row.locale,
     ))
     if result.outcome is Outcome.ACCEPTED:
-        return Handed(message_id, result, clock.now(), row.incident_id, row.channel, row.step,
+        return Handed(row.id, result, clock.now(), row.incident_id, row.channel, row.step,
                       f"{row.recipient_kind}:{row.recipient_id}", row.attempts + 1)
-    return _finish_ours(engine, message_id, worker, result, clock.now(), policy, fallback)
+    return _finish_ours(engine, row.id, worker, result, clock.now(), policy, fallback)
 
 
-def _mark_sending(bind: Engine | Connection, params: dict[str, Any]) -> Any:
-    if isinstance(bind, Connection):  # held: in autocommit on PostgreSQL, the statement alone
+def _mark_sending(bind: Engine | Connection, params: dict[str, Any]) -> bool:
+    """Whether the message was marked `sending` (and committed) by this one statement."""
+    if isinstance(bind, Connection):
+        if bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            # the statement alone: no BEGIN and COMMIT round trips
+            return bind.execute(_MARK_SENDING, params).rowcount == 1
         with bind.begin():
-            return bind.execute(_MARK_SENDING, params).first()
+            return bind.execute(_MARK_SENDING, params).rowcount == 1
     with bind.begin() as conn:
-        return conn.execute(_MARK_SENDING, params).first()
+        return conn.execute(_MARK_SENDING, params).rowcount == 1
 
 
 def _refuse_opted_out(engine: Engine, message_id: int, worker: str, now: datetime,
@@ -192,21 +201,6 @@ def _finish_ours(engine: Engine, message_id: int, worker: str, result: SendResul
     return result.outcome
 
 
-def _accepted_statement() -> Any:
-    table = Message.__table__
-    return (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("m_id"), table.c.state == "sending",
-               table.c.claimed_by == sa.bindparam("m_worker"))
-        .values(state="accepted", provider_id=sa.bindparam("m_provider_id"),
-                accepted_at=sa.bindparam("m_at"), updated_at=sa.bindparam("m_at"),
-                attempts=sa.bindparam("m_attempts"), detail=sa.bindparam("m_detail"))
-    )
-
-
-_MARK_ACCEPTED = _accepted_statement()
-
-
 def record_accepted(engine: Engine, worker: str, handed: list[Handed]) -> int:
     """Record accepted sends in one transaction, each with its event; how many were still ours.
 
@@ -215,21 +209,13 @@ def record_accepted(engine: Engine, worker: str, handed: list[Handed]) -> int:
     """
     if not handed:
         return 0
-    table = Message.__table__
     with engine.begin() as conn:
-        ours = set(conn.execute(
-            sa.select(table.c.id)
-            .where(table.c.id.in_([h.message_id for h in handed]), table.c.state == "sending",
-                   table.c.claimed_by == worker)
-            .with_for_update()
-        ).scalars())
+        ours = update_rows(conn, Message.__table__, [{
+            "id": h.message_id, "provider_id": h.result.provider_id, "accepted_at": h.at,
+            "updated_at": h.at, "attempts": h.attempts, "detail": _detail(h.result),
+        } for h in handed], fixed={"state": "accepted"},
+            only_where={"state": "sending", "claimed_by": worker})
         kept = [h for h in handed if h.message_id in ours]
-        if not kept:
-            return 0
-        conn.execute(_MARK_ACCEPTED, [{
-            "m_id": h.message_id, "m_worker": worker, "m_provider_id": h.result.provider_id,
-            "m_at": h.at, "m_attempts": h.attempts, "m_detail": _detail(h.result),
-        } for h in kept])
         record_many(conn, [{
             "at": h.at, "kind": "message.accepted", "incident_id": h.incident_id,
             "community_id": None, "actor": worker,
@@ -343,19 +329,69 @@ def dispatch(
     try:
         while max_batches is None or batches < max_batches:
             batches += 1
-            ids = claim(engine, worker=worker, now=clock.now(), policy=policy)
-            if not ids:
+            rows = claim(engine, worker=worker, now=clock.now(), policy=policy)
+            if not rows:
                 return counts
-            futures = [pool.submit(send_claimed, engine, i, worker=worker, clock=clock,
-                                   channels=channels, policy=policy, fallback=fallback,
-                                   connection=held.get)
-                       for i in ids]
-            _collect(engine, worker, futures, counts)
+            send = partial(send_claimed, engine, worker=worker, clock=clock, channels=channels,
+                           policy=policy, fallback=fallback, connection=held.get)
+            _collect(engine, worker, SendRound(pool, rows, send, policy.concurrency), counts)
         return counts
     finally:
         if own_pool:
             pool.shutdown()
         held.close()
+
+
+Sent = Handed | Outcome | None
+
+
+class SendRound:
+    """One claimed batch, sent by up to `concurrency` threads of the pool that each take the
+    next message when done with one; what each send gave comes back through a queue.
+
+    A future per message made collecting cost more the more messages were in flight.
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, rows: list[Any], send: Callable[[Any], Sent],
+                 concurrency: int) -> None:
+        self.todo = deque(rows)
+        self.left = len(rows)
+        self.results: queue.SimpleQueue[tuple[Sent, BaseException | None]] = queue.SimpleQueue()
+        self.stopped = False
+        for _ in range(min(concurrency, len(rows))):
+            pool.submit(self._drain, send)
+
+    def _drain(self, send: Callable[[Any], Sent]) -> None:
+        while not self.stopped:
+            try:
+                row = self.todo.popleft()
+            except IndexError:
+                return
+            try:
+                self.results.put((send(row), None))
+            except BaseException as exc:  # handed to the collecting thread, which raises it
+                self.results.put((None, exc))
+
+    def take(self, timeout: float) -> list[Sent]:
+        """What the sends gave since the last call, waiting up to `timeout` for the first."""
+        try:
+            got = [self.results.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                got.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        self.left -= len(got)
+        for _, error in got:
+            if error is not None:
+                raise error
+        return [sent for sent, _ in got]
+
+    def stop(self) -> None:
+        """Take no more messages: those not yet started stay `claimed`, for recovery."""
+        self.stopped = True
 
 
 class HeldConnections:
@@ -402,17 +438,14 @@ RECORD_EVERY = 0.02  # seconds an accepted send may wait to be recorded with oth
 RECORD_AT_MOST = 64
 
 
-def _collect(engine: Engine, worker: str, futures: list[Future[Handed | Outcome | None]],
-             counts: dict[str, int]) -> None:
+def _collect(engine: Engine, worker: str, sends: SendRound, counts: dict[str, int]) -> None:
     """Wait for the sends, recording accepted ones in small groups as they come in."""
     handed: list[Handed] = []
     oldest = 0.0
-    waiting: set[Future[Handed | Outcome | None]] = set(futures)
     try:
-        while waiting:
-            done, waiting = wait(waiting, timeout=RECORD_EVERY, return_when=FIRST_COMPLETED)
-            for f in done:
-                outcome = f.result()
+        while sends.left:
+            wait = max(0.0, oldest + RECORD_EVERY - time.monotonic()) if handed else RECORD_EVERY
+            for outcome in sends.take(wait):
                 if isinstance(outcome, Handed):
                     if not handed:
                         oldest = time.monotonic()
@@ -420,11 +453,12 @@ def _collect(engine: Engine, worker: str, futures: list[Future[Handed | Outcome 
                     continue
                 key = outcome.value if outcome else "skipped"
                 counts[key] = counts.get(key, 0) + 1
-            if handed and (not waiting or len(handed) >= RECORD_AT_MOST
+            if handed and (not sends.left or len(handed) >= RECORD_AT_MOST
                            or time.monotonic() - oldest >= RECORD_EVERY):
                 _count_recorded(engine, worker, handed, counts)
                 handed = []
     finally:
+        sends.stop()
         # Even when interrupted: a send that was accepted is recorded if it can be at all.
         if handed:
             _count_recorded(engine, worker, handed, counts)

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from engine.store.bulk import insert_rows
 from engine.store.models import IntakeToken, Message
 
 
@@ -44,25 +44,6 @@ def dedupe_key(incident_id: int | None, recipient: str, step: str, channel: str)
     return f"{incident_id or 0}|{recipient}|{step}|{channel}"
 
 
-_INSERTS: dict[str, Any] = {}
-
-
-def _insert(session: Session) -> Any:
-    """INSERT .. ON CONFLICT DO NOTHING RETURNING dedupe_key, built once per dialect.
-
-    Building the statement anew for every message cost more than running it.
-    """
-    dialect = session.get_bind().dialect.name
-    stmt = _INSERTS.get(dialect)
-    if stmt is None:
-        table = Message.__table__
-        insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-        stmt = insert.on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(
-            table.c.dedupe_key)
-        _INSERTS[dialect] = stmt
-    return stmt
-
-
 def _values(draft: Draft, now: datetime) -> dict[str, Any]:
     return {
         "dedupe_key": draft.dedupe_key, "incident_id": draft.incident_id,
@@ -89,7 +70,9 @@ def enqueue_all(session: Session, drafts: list[Draft], now: datetime) -> int:
     if not drafts:
         return 0
     # rowcount is not reliable for INSERT .. ON CONFLICT on every driver; RETURNING is.
-    added = set(session.execute(_insert(session), [_values(d, now) for d in drafts]).scalars())
+    conn = session.connection()
+    added = set(insert_rows(conn, Message.__table__, [_values(d, now) for d in drafts],
+                            skip_conflicts_on="dedupe_key", returning="dedupe_key"))
     first: dict[str, Draft] = {}
     for d in drafts:
         first.setdefault(d.dedupe_key, d)
@@ -99,7 +82,7 @@ def enqueue_all(session: Session, drafts: list[Draft], now: datetime) -> int:
             _merge_communities(session, d.dedupe_key, d.community_ids, now)
     token_rows = [row for d in stored for row in d.tokens]
     if token_rows:
-        session.execute(sa.insert(IntakeToken.__table__), token_rows)
+        insert_rows(conn, IntakeToken.__table__, token_rows)
     return len(added)
 
 

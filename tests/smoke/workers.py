@@ -58,8 +58,8 @@ worker = Worker(ctx, name=sys.argv[2])
 worker.hold_life_lock()
 with session_scope(ctx.engine) as session:
     fire_due(session, now=ctx.clock.now(), links=ctx.links, worker=worker.id)
-ids = claim(ctx.engine, worker=worker.id, now=ctx.clock.now(), policy=ctx.dispatch_policy)
-print(json.dumps(ids), flush=True)
+rows = claim(ctx.engine, worker=worker.id, now=ctx.clock.now(), policy=ctx.dispatch_policy)
+print(json.dumps([r.id for r in rows]), flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
