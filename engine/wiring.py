@@ -41,6 +41,7 @@ def build_channels(settings: Settings, console_stream: TextIO | None = None) -> 
             status_callback_url=settings.public_url.rstrip("/") + STATUS_PATH,
             validity_period=settings.twilio_validity_period,
             api_base_url=settings.twilio_api_base_url,
+            connections=settings.send_concurrency,
         )
     else:
         channels["sms"] = ConsoleNotifier("sms", settings.console_dir, console_stream)

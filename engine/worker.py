@@ -200,14 +200,13 @@ class Worker:
                                              worker=self.id)
         return result
 
-    def _send(self, max_batches: int | None = None) -> dict[str, int]:
+    def _send(self) -> dict[str, int]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.ctx.dispatch_policy.concurrency,
                                             thread_name_prefix="send")
         ctx = self.ctx
         return dispatch(ctx.engine, worker=self.id, clock=ctx.clock, channels=ctx.channels,
-                        policy=ctx.dispatch_policy, fallback=ctx.fallback, pool=self._pool,
-                        max_batches=max_batches)
+                        policy=ctx.dispatch_policy, fallback=ctx.fallback, pool=self._pool)
 
     def wake(self) -> None:
         """Fire what is due now (or right after the running firing), then plan the next wake-up;

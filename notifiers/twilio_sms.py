@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
@@ -27,12 +28,20 @@ _NOT_REACHED = ("NewConnectionError", "NameResolutionError", "ConnectTimeoutErro
 
 
 class RoutingHttpClient(TwilioHttpClient):
-    """Twilio's HTTP client, aimed at another base URL when set, remembering response headers."""
+    """Twilio's HTTP client, aimed at another base URL when set, remembering response headers,
+    and keeping `connections` connections open for as many sending threads."""
 
-    def __init__(self, api_base_url: str | None = None, timeout: float | None = None) -> None:
+    def __init__(self, api_base_url: str | None = None, timeout: float | None = None,
+                 connections: int | None = None) -> None:
         super().__init__(timeout=timeout, logger=logging.getLogger("notifiers.twilio_http"))
         self.api_base_url = api_base_url.rstrip("/") if api_base_url else None
         self._local = threading.local()
+        if connections and self.session is not None:
+            # The library keeps min(32, CPUs + 4) connections: with more sending threads than
+            # that, every send beyond opened (and TLS-negotiated) a connection of its own.
+            adapter = HTTPAdapter(pool_maxsize=connections)
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
 
     def request(
         self,
@@ -84,6 +93,7 @@ class TwilioSmsNotifier:
         validity_period: int | None = None,
         api_base_url: str | None = None,
         timeout: float = 10.0,
+        connections: int | None = None,
     ) -> None:
         if not (messaging_service_sid or from_):
             raise ValueError("TwilioSmsNotifier needs messaging_service_sid or from_")
@@ -91,7 +101,8 @@ class TwilioSmsNotifier:
         self.from_ = from_
         self.status_callback_url = status_callback_url
         self.validity_period = validity_period
-        self.http_client = RoutingHttpClient(api_base_url, timeout=timeout)
+        self.http_client = RoutingHttpClient(api_base_url, timeout=timeout,
+                                             connections=connections)
         self.client = Client(account_sid, auth_token, http_client=self.http_client)
 
     def send(self, message: OutboundMessage) -> SendResult:

@@ -10,7 +10,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit.events import record
@@ -18,6 +17,7 @@ from engine.errors import InputError, NotFoundError
 from engine.incidents.frozen import freeze_files
 from engine.outreach.outbox import cancel_settled
 from engine.registry.service import RegistrySnapshot
+from engine.store.bulk import insert_rows
 from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
 from playbook.builder import build_checklist, plan_steps
 from playbook.model import IncidentInput
@@ -82,8 +82,7 @@ def _add_rows(session: Session, incident: Incident, playbook: Any, doc: dict[str
             timers.append(_timer_row(incident, c["id"], "escalation", p.round, p.step_index,
                                      p.notify, p.template, p.due_at, ""))
     for table, rows in ((IncidentCommunity, ics), (IncidentTask, tasks), (Timer, timers)):
-        if rows:
-            conn.execute(sa.insert(table.__table__), rows)
+        insert_rows(conn, table.__table__, rows)
 
 
 def _has_staff_step(policy: Any) -> bool:

@@ -318,25 +318,38 @@ def dispatch(
     policy: DispatchPolicy,
     fallback: FallbackHook,
     pool: ThreadPoolExecutor | None = None,
-    max_batches: int | None = None,
 ) -> dict[str, int]:
-    """Claim and send until nothing is due (or `max_batches` claims); counts per outcome."""
+    """Claim and send until nothing is due; counts per outcome.
+
+    The next batch is claimed while the last sends of the one before are still out, so one
+    slow send does not leave the other sending threads idle.
+    """
     counts: dict[str, int] = {}
     own_pool = pool is None
     pool = pool or ThreadPoolExecutor(max_workers=policy.concurrency)
     held = HeldConnections(engine)
-    batches = 0
+    send = partial(send_claimed, engine, worker=worker, clock=clock, channels=channels,
+                   policy=policy, fallback=fallback, connection=held.get)
+    sends = SendQueue(pool, send, policy.concurrency)
+    collector = Collector(engine, worker, counts)
+    nothing_due = False
     try:
-        while max_batches is None or batches < max_batches:
-            batches += 1
-            rows = claim(engine, worker=worker, now=clock.now(), policy=policy)
-            if not rows:
-                return counts
-            send = partial(send_claimed, engine, worker=worker, clock=clock, channels=channels,
-                           policy=policy, fallback=fallback, connection=held.get)
-            _collect(engine, worker, SendRound(pool, rows, send, policy.concurrency), counts)
-        return counts
+        while True:
+            if not nothing_due and sends.left <= policy.concurrency:
+                rows = claim(engine, worker=worker, now=clock.now(), policy=policy)
+                sends.add(rows)
+                nothing_due = not rows
+            if not sends.left:
+                if nothing_due:
+                    return counts
+                continue
+            collector.collect(sends)
+            # Sends that ended meanwhile may have queued fallbacks: look once more when all
+            # have ended.
+            nothing_due = nothing_due and bool(sends.left)
     finally:
+        sends.stop()
+        collector.flush()
         if own_pool:
             pool.shutdown()
         held.close()
@@ -345,30 +358,42 @@ def dispatch(
 Sent = Handed | Outcome | None
 
 
-class SendRound:
-    """One claimed batch, sent by up to `concurrency` threads of the pool that each take the
-    next message when done with one; what each send gave comes back through a queue.
+class SendQueue:
+    """Claimed messages, sent by up to `concurrency` threads of the pool that each take the next
+    message when done with one; what each send gave comes back through a queue.
 
     A future per message made collecting cost more the more messages were in flight.
     """
 
-    def __init__(self, pool: ThreadPoolExecutor, rows: list[Any], send: Callable[[Any], Sent],
+    def __init__(self, pool: ThreadPoolExecutor, send: Callable[[Any], Sent],
                  concurrency: int) -> None:
-        self.todo = deque(rows)
-        self.left = len(rows)
+        self.pool, self.send, self.concurrency = pool, send, concurrency
+        self.todo: deque[Any] = deque()
+        self.left = 0  # added and not yet taken back
         self.results: queue.SimpleQueue[tuple[Sent, BaseException | None]] = queue.SimpleQueue()
         self.stopped = False
-        for _ in range(min(concurrency, len(rows))):
-            pool.submit(self._drain, send)
+        self._lock = threading.Lock()
+        self._draining = 0
 
-    def _drain(self, send: Callable[[Any], Sent]) -> None:
-        while not self.stopped:
-            try:
+    def add(self, rows: list[Any]) -> None:
+        """Queue claimed rows and have enough threads take from the queue."""
+        with self._lock:
+            self.todo.extend(rows)
+            self.left += len(rows)
+            more = min(self.concurrency - self._draining, len(self.todo))
+            self._draining += max(0, more)
+        for _ in range(more):
+            self.pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if self.stopped or not self.todo:
+                    self._draining -= 1
+                    return
                 row = self.todo.popleft()
-            except IndexError:
-                return
             try:
-                self.results.put((send(row), None))
+                self.results.put((self.send(row), None))
             except BaseException as exc:  # handed to the collecting thread, which raises it
                 self.results.put((None, exc))
 
@@ -391,7 +416,8 @@ class SendRound:
 
     def stop(self) -> None:
         """Take no more messages: those not yet started stay `claimed`, for recovery."""
-        self.stopped = True
+        with self._lock:
+            self.stopped = True
 
 
 class HeldConnections:
@@ -438,30 +464,36 @@ RECORD_EVERY = 0.02  # seconds an accepted send may wait to be recorded with oth
 RECORD_AT_MOST = 64
 
 
-def _collect(engine: Engine, worker: str, sends: SendRound, counts: dict[str, int]) -> None:
-    """Wait for the sends, recording accepted ones in small groups as they come in."""
-    handed: list[Handed] = []
-    oldest = 0.0
-    try:
-        while sends.left:
-            wait = max(0.0, oldest + RECORD_EVERY - time.monotonic()) if handed else RECORD_EVERY
-            for outcome in sends.take(wait):
-                if isinstance(outcome, Handed):
-                    if not handed:
-                        oldest = time.monotonic()
-                    handed.append(outcome)
-                    continue
-                key = outcome.value if outcome else "skipped"
-                counts[key] = counts.get(key, 0) + 1
-            if handed and (not sends.left or len(handed) >= RECORD_AT_MOST
-                           or time.monotonic() - oldest >= RECORD_EVERY):
-                _count_recorded(engine, worker, handed, counts)
-                handed = []
-    finally:
-        sends.stop()
-        # Even when interrupted: a send that was accepted is recorded if it can be at all.
-        if handed:
-            _count_recorded(engine, worker, handed, counts)
+class Collector:
+    """Takes what the sends gave, recording accepted ones in small groups as they come in."""
+
+    def __init__(self, engine: Engine, worker: str, counts: dict[str, int]) -> None:
+        self.engine, self.worker, self.counts = engine, worker, counts
+        self.handed: list[Handed] = []
+        self.oldest = 0.0
+
+    def collect(self, sends: SendQueue) -> None:
+        """Take what came in within RECORD_EVERY; record a group when it is due."""
+        now = time.monotonic()
+        wait = max(0.0, self.oldest + RECORD_EVERY - now) if self.handed else RECORD_EVERY
+        for outcome in sends.take(wait):
+            if isinstance(outcome, Handed):
+                if not self.handed:
+                    self.oldest = time.monotonic()
+                self.handed.append(outcome)
+                continue
+            key = outcome.value if outcome else "skipped"
+            self.counts[key] = self.counts.get(key, 0) + 1
+        if self.handed and (not sends.left or len(self.handed) >= RECORD_AT_MOST
+                            or time.monotonic() - self.oldest >= RECORD_EVERY):
+            self.flush()
+
+    def flush(self) -> None:
+        """Record the accepted sends taken so far (also when interrupted: a send that was
+        accepted is recorded if it can be at all)."""
+        if self.handed:
+            handed, self.handed = self.handed, []
+            _count_recorded(self.engine, self.worker, handed, self.counts)
 
 
 def _count_recorded(engine: Engine, worker: str, handed: list[Handed],

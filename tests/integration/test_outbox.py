@@ -107,3 +107,53 @@ def test_more_sending_threads_than_connections_do_not_run_the_pool_dry(
             assert {m.state for m in session.exec(select(Message))} == {"failed_perm"}
     finally:
         engine.dispose()
+
+
+class HoldingFirst:
+    """A channel that holds the message to one address until released, and accepts the rest."""
+
+    channel = "sms"
+
+    def __init__(self, held: str, others: int) -> None:
+        self.held, self.others = held, others
+        self.release = threading.Event()
+        self.others_sent = threading.Event()
+        self.sent: list[str] = []
+        self._lock = threading.Lock()
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        if message.to == self.held:
+            assert self.release.wait(timeout=10), "never released"
+        with self._lock:
+            self.sent.append(message.to)
+            if len([to for to in self.sent if to != self.held]) == self.others:
+                self.others_sent.set()
+        return SendResult(Outcome.ACCEPTED, provider_id=f"SM{len(self.sent)}")
+
+
+def test_one_slow_send_does_not_hold_back_the_next_batch(any_engine, clock: FakeClock) -> None:
+    """Batches of 2 on 2 threads: while the first message hangs at the provider, the other
+    thread goes on through the next batches instead of waiting for its batch to end."""
+    addresses = [f"+3161111130{i}" for i in range(6)]
+    with session_scope(any_engine) as session:
+        for i, address in enumerate(addresses):
+            enqueue(session, draft("s0", f"c{i}", address=address), clock.now())
+    channel = HoldingFirst(addresses[0], others=5)
+    result: dict[str, dict[str, int]] = {}
+
+    def run() -> None:
+        result["counts"] = dispatch(any_engine, worker="w", clock=clock, channels={"sms": channel},
+                                    policy=DispatchPolicy(concurrency=2, batch=2),
+                                    fallback=lambda *_: None)
+
+    sender = threading.Thread(target=run)
+    sender.start()
+    try:
+        assert channel.others_sent.wait(timeout=10), f"only {channel.sent} went out"
+        assert addresses[0] not in channel.sent
+    finally:
+        channel.release.set()
+        sender.join(timeout=10)
+    assert result["counts"] == {"accepted": 6}
+    with session_scope(any_engine) as session:
+        assert {m.state for m in session.exec(select(Message))} == {"accepted"}

@@ -53,6 +53,14 @@ _ERRORS: dict[str, tuple[int, int, str]] = {
 FAULT_KINDS = (*_ERRORS, "hang", "drop")
 
 
+class Server(ThreadingHTTPServer):
+    """A threading HTTP server with a listen backlog like a real one's: socketserver's 5 made
+    the kernel drop connection attempts when 16 or 32 clients connected at once, and each
+    dropped attempt stalled its client for a second (TCP's first retransmission)."""
+
+    request_queue_size = 128
+
+
 @dataclass
 class Fault:
     """One programmed misbehaviour: an error answer, a held request or a dropped connection."""
@@ -115,6 +123,7 @@ class _State:
     next_faults: list[Fault] = field(default_factory=list)
     faults_for: dict[str, Fault] = field(default_factory=dict)
     held: int = 0
+    connections: int = 0
 
 
 class FakeTwilio:
@@ -143,7 +152,7 @@ class FakeTwilio:
     def start(self) -> FakeTwilio:
         """Listen on a random port of 127.0.0.1 in a background thread."""
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = Server(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -212,6 +221,12 @@ class FakeTwilio:
         with self._changed:
             return list(self._state.internal_errors)
 
+    @property
+    def connections(self) -> int:
+        """TCP connections clients opened to the fake so far."""
+        with self._changed:
+            return self._state.connections
+
     def recipients(self) -> list[str]:
         """The To of every accepted message, in order."""
         return [message.to for message in self.messages]
@@ -276,6 +291,10 @@ class FakeTwilio:
     def release(self) -> None:
         """Let every held request answer now."""
         self._release.set()
+
+    def reset_release(self) -> None:
+        """Hold `hang` requests again after release() (messages and logs are kept)."""
+        self._release = threading.Event()
 
     def _take_fault(self, to: str) -> Fault | None:
         with self._changed:
@@ -475,6 +494,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: request lines hold nothing useful and the tests read `requests_log`."""
+
+    def setup(self) -> None:
+        """Count the connection (one handler serves one connection)."""
+        super().setup()
+        with self.fake._changed:
+            self.fake._state.connections += 1
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -696,7 +721,7 @@ class CallbackSink:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -300,3 +301,22 @@ def test_a_request_cut_off_by_a_dying_client_is_not_taken(fake_twilio: FakeTwili
         assert conn.recv(100) == b""  # the fake closed without an answer
     assert fake_twilio.requests_log == []
     assert fake_twilio.invalid_requests == []
+
+
+def test_as_many_sending_threads_as_connections_reuse_them(
+    fake_twilio: FakeTwilio, expected_sends: ExpectedSends
+) -> None:
+    """Twice 12 sends in flight at once: a channel keeping 12 connections opens 12, not a new
+    one for every send beyond the library's own pool size."""
+    numbers = [f"+316123453{i:02d}" for i in range(12)]
+    notifier = _notifier(fake_twilio, connections=12)
+    for burst in range(2):
+        expected_sends.sms(*numbers)
+        fake_twilio.fail_next("hang", times=12)
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            results = [pool.submit(notifier.send, _sms(n, f"m-{burst}-{n}")) for n in numbers]
+            assert fake_twilio.wait_for_held(12), "12 sends were not in flight at once"
+            fake_twilio.release()
+            assert {r.result(timeout=10).outcome for r in results} == {Outcome.ACCEPTED}
+        fake_twilio.reset_release()
+    assert fake_twilio.connections == 12
