@@ -8,7 +8,9 @@ Figures:
 - declaration → first message accepted by the fake: p50 over `--runs` small incidents (25
   contacts each, distinct numbers), and for the big incident;
 - declaration → all accepted, and throughput, against a plain loop of
-  `Client.messages.create` in a ThreadPoolExecutor of the same concurrency against the same fake.
+  `Client.messages.create` in a ThreadPoolExecutor of the same concurrency against the same fake;
+  and against that loop with a connection kept per thread, as the engine's SMS channel keeps
+  (the library keeps 10 for http, so above 10 threads the plain loop opens connections anew).
 
 The engine path is what `verbinder incident declare` does: the `declare_incident_flow`
 transaction, then `Worker(ctx).run_cycle()` in the same process. The fake runs in a child
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from requests.adapters import HTTPAdapter
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -136,11 +139,14 @@ def big_run(backend: str, fake: FakeTwilioProcess, playbook: Any, contacts: int,
 
 
 class RoutedHttpClient(TwilioHttpClient):
-    """Twilio's own HTTP client, with api.twilio.com replaced by the fake's address."""
+    """Twilio's own HTTP client, with api.twilio.com replaced by the fake's address; with
+    `connections`, keeping that many connections open (as the engine's channel does)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, connections: int | None = None) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
+        if connections and self.session is not None:
+            self.session.mount("http://", HTTPAdapter(pool_maxsize=connections))
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         """Send to the fake instead of Twilio."""
@@ -148,11 +154,13 @@ class RoutedHttpClient(TwilioHttpClient):
                                *args, **kwargs)
 
 
-def plain_loop(fake: FakeTwilioProcess, count: int, concurrency: int) -> float:
-    """Seconds for `count` Client.messages.create calls in a pool of `concurrency` threads."""
+def plain_loop(fake: FakeTwilioProcess, count: int, concurrency: int,
+               sized: bool = False) -> float:
+    """Seconds for `count` Client.messages.create calls in a pool of `concurrency` threads;
+    `sized`: with a connection kept per thread (the library keeps 10 for http)."""
     env = fake.environment
     client = Client(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"],
-                    http_client=RoutedHttpClient(fake.url))
+                    http_client=RoutedHttpClient(fake.url, concurrency if sized else None))
     callback = f"https://verbinder.example.org{STATUS_PATH}"
 
     def create(i: int) -> None:
@@ -192,16 +200,17 @@ def report_latency(backend: str, runs: list[Run]) -> list[Any]:
 
 
 def big_row(backend: str, concurrency: int, contacts: int,
-            trials: list[tuple[Run, float]]) -> list[Any]:
+            trials: list[tuple[Run, float, float]]) -> list[Any]:
     """One table row: the median trial by end-to-end ratio, and the spread of that ratio."""
-    ratios = sorted((run.count / run.last / loop, n) for n, (run, loop) in enumerate(trials))
-    run, loop_rate = trials[ratios[len(ratios) // 2][1]]
+    ratios = sorted((run.count / run.last / loop, n) for n, (run, loop, _) in enumerate(trials))
+    run, loop_rate, sized_rate = trials[ratios[len(ratios) // 2][1]]
     engine_rate = run.count / run.last
     send_rate = run.count / max(run.last - run.first, 1e-9)
     spread = f"{ratios[0][0]:.2f}–{ratios[-1][0]:.2f}"
     return [backend, concurrency, f"{run.count}/{contacts}", ms(run.declare), ms(run.first),
             run.last, engine_rate, send_rate, loop_rate, f"{engine_rate / loop_rate:.2f}",
-            spread, f"{send_rate / loop_rate:.2f}", outcomes(run.sent)]
+            spread, f"{send_rate / loop_rate:.2f}", f"{engine_rate / sized_rate:.2f}",
+            outcomes(run.sent)]
 
 
 def main() -> None:
@@ -235,20 +244,22 @@ def main() -> None:
 
         print(f"\noutreach: one incident reaching {contacts} contacts; plain loop = "
               "Client.messages.create in a ThreadPoolExecutor of the same size; median of "
-              f"{repeat} turns (loop, then engine), each ratio against its own turn's loop")
+              f"{repeat} turns (loop, then engine), each ratio against its own turn's loop; "
+              "sized loop = the same with a connection kept per thread, as the engine's channel")
         rows = []
         for c in levels:
-            trials: dict[str, list[tuple[Run, float]]] = {b: [] for b in chosen}
-            for _ in range(repeat):  # the loop and the engine in turns: drift hits both alike
+            trials: dict[str, list[tuple[Run, float, float]]] = {b: [] for b in chosen}
+            for _ in range(repeat):  # the loops and the engine in turns: drift hits all alike
                 loop_rate = contacts / plain_loop(fake, contacts, c)
+                sized_rate = contacts / plain_loop(fake, contacts, c, sized=True)
                 for b in chosen:
                     trials[b].append((big_run(b, fake, playbook, contacts, c, args.profile),
-                                      loop_rate))
+                                      loop_rate, sized_rate))
             for b in chosen:
                 rows.append(big_row(b, c, contacts, trials[b]))
         print_table(["backend", "conc", "accepted", "declare ms", "first ms", "all s",
                      "msg/s e2e", "msg/s send", "msg/s loop", "ratio e2e", "e2e range",
-                     "ratio send", "outcomes"], rows)
+                     "ratio send", "ratio e2e/sized loop", "outcomes"], rows)
         invalid, internal = fake.problems()
         print(f"\n  requests breaking Twilio's description: {invalid}; fake errors: {internal}")
 

@@ -320,3 +320,26 @@ def test_as_many_sending_threads_as_connections_reuse_them(
             assert {r.result(timeout=10).outcome for r in results} == {Outcome.ACCEPTED}
         fake_twilio.reset_release()
     assert fake_twilio.connections == 12
+
+
+def test_proxy_settings_of_the_environment_hold_and_are_read_once(
+    fake_twilio: FakeTwilio, expected_sends: ExpectedSends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY aimed at a closed port: the send never reaches Twilio (retry); with NO_PROXY
+    naming the host it goes straight there. Both as set when the channel was made."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    through_proxy = _notifier(fake_twilio)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = _notifier(fake_twilio)
+    monkeypatch.delenv("NO_PROXY")  # read once: changing it now changes neither channel
+
+    refused = through_proxy.send(_sms(ANNA, "m-1"))
+    assert refused.outcome is Outcome.RETRY and "not reached" in (refused.detail or "")
+    expected_sends.sms(BRAM)
+    assert direct.send(_sms(BRAM, "m-2")).outcome is Outcome.ACCEPTED
+    assert fake_twilio.recipients() == [BRAM]
