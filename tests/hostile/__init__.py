@@ -1,0 +1,1 @@
+"""Hostile inputs that must stay refused (issue: hardening)."""
