@@ -20,7 +20,7 @@ from engine.registry.service import RegistrySnapshot
 from engine.store.bulk import insert_rows
 from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
 from engine.store.states import CommunityStatus, IncidentStatus, TimerState, move
-from playbook.builder import build_checklist, plan_steps
+from playbook.builder import build_checklist, followup_due, plan_steps
 from playbook.model import IncidentInput
 
 
@@ -63,23 +63,24 @@ def declare_incident_flow(
 
 def _add_rows(session: Session, incident: Incident, playbook: Any, doc: dict[str, Any]) -> None:
     conn = session.connection()
-    declared = incident.declared_at
+    declared, zone = incident.declared_at, playbook.timezone
     ics, tasks, timers = [], [], []
     for t in doc["incident_tasks"]:
-        tasks.append(_task_row(incident, "", playbook.tasks[t["id"]], declared))
+        tasks.append(_task_row(incident, "", playbook.tasks[t["id"]], declared, zone))
     for c in doc["communities"]:
         ics.append({"incident_id": incident.id, "community_id": c["id"], "role": c["role"],
                     "escalation": c.get("escalation"), "status": CommunityStatus.OPEN})
         for t in c["tasks"]:
             task = playbook.tasks[t["id"]]
-            tasks.append(_task_row(incident, c["id"], task, declared))
+            tasks.append(_task_row(incident, c["id"], task, declared, zone))
             if task.kind == "followup":
                 timers.append(_timer_row(incident, c["id"], "followup", 0, 0, "primary",
-                                         task.template, declared + task.due, task.id))
+                                         task.template, followup_due(task, declared, zone),
+                                         task.id))
         policy = playbook.policies.get(c.get("escalation") or "")
         if policy is None or (not c["contacts"] and not _has_staff_step(policy)):
             continue
-        for p in plan_steps(policy, declared):
+        for p in plan_steps(policy, declared, zone):
             timers.append(_timer_row(incident, c["id"], "escalation", p.round, p.step_index,
                                      p.notify, p.template, p.due_at, ""))
     for table, rows in ((IncidentCommunity, ics), (IncidentTask, tasks), (Timer, timers)):
@@ -90,9 +91,10 @@ def _has_staff_step(policy: Any) -> bool:
     return any(s.notify in ("liaison", "oncall", "coordinator") for s in policy.steps)
 
 
-def _task_row(incident: Incident, community_id: str, task: Any, declared: datetime) -> dict:
+def _task_row(incident: Incident, community_id: str, task: Any, declared: datetime,
+              zone: str) -> dict:
     return {"incident_id": incident.id, "community_id": community_id, "task_id": task.id,
-            "kind": task.kind, "due_at": declared + task.due}
+            "kind": task.kind, "due_at": followup_due(task, declared, zone)}
 
 
 def _timer_row(incident: Incident, community_id: str, kind: str, rnd: int, index: int,
