@@ -57,7 +57,6 @@ class DispatchPolicy:
         return backoff
 
 
-_CLAIMABLE = sources(MessageState.CLAIMED, MessageState.PENDING, MessageState.FAILED_TEMP)
 _TO_SEND = ("id", "address", "channel", "body", "subject", "html", "locale", "incident_id", "step",
             "recipient_kind", "recipient_id", "attempts")
 
@@ -69,7 +68,9 @@ def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy)
     with engine.begin() as conn:
         rows = conn.execute(
             sa.select(*(table.c[c] for c in _TO_SEND))
-            .where(table.c.state.in_(_CLAIMABLE), table.c.next_attempt_at <= now)
+            .where(table.c.state.in_(sources(MessageState.CLAIMED, MessageState.PENDING,
+                                             MessageState.FAILED_TEMP)),
+                   table.c.next_attempt_at <= now)
             .order_by(table.c.next_attempt_at, table.c.id)
             .limit(policy.batch)
             .with_for_update(skip_locked=True)
@@ -270,9 +271,6 @@ def _finish(session: Session, m: Message, result: SendResult, now: datetime,
         fallback(session, m, now)
 
 
-_RECOVERABLE = (MessageState.CLAIMED, MessageState.SENDING)
-
-
 def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
                   alive: Callable[[str], bool] | None = None) -> int:
     """Give back claims of dead workers: `claimed` to pending, `sending` to ambiguous.
@@ -286,7 +284,8 @@ def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
         dead = _dead_workers(session, alive)
         stale = Message.claimed_at <= now - stale_after
         rows = list(session.exec(
-            select(Message).where(Message.state.in_(_RECOVERABLE),
+            select(Message).where(Message.state.in_((MessageState.CLAIMED,
+                                                     MessageState.SENDING)),
                                   sa.or_(stale, Message.claimed_by.in_(dead)) if dead else stale)
             .with_for_update(skip_locked=True)
         ))
@@ -313,7 +312,8 @@ def _dead_workers(session: Session, alive: Callable[[str], bool] | None) -> list
         return []
     workers = session.exec(
         select(Message.claimed_by).distinct()
-        .where(Message.state.in_(_RECOVERABLE), Message.claimed_by.is_not(None))
+        .where(Message.state.in_((MessageState.CLAIMED, MessageState.SENDING)),
+               Message.claimed_by.is_not(None))
     ).all()
     return [w for w in workers if w is not None and not alive(w)]
 
