@@ -11,6 +11,7 @@ from datetime import timedelta
 from functools import cached_property, partial
 from typing import TextIO
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -19,7 +20,8 @@ from engine.clock import Clock, SystemClock
 from engine.outreach.compose import Links
 from engine.outreach.dispatcher import DispatchPolicy, FallbackHook
 from engine.outreach.fallback import fall_back
-from engine.store.db import make_engine, migrate, session_scope
+from engine.store.bulk import insert_rows
+from engine.store.db import make_engine, migrate
 from engine.store.models import Meta
 from notifiers.base import Notifier
 from notifiers.console import ConsoleNotifier
@@ -58,12 +60,13 @@ def build_channels(settings: Settings, console_stream: TextIO | None = None) -> 
 
 def stored_secret(engine: Engine) -> str:
     """The development secret key: generated and stored on first run."""
-    with session_scope(engine) as session:
-        row = session.get(Meta, "secret_key")
-        if row is None:
-            row = Meta(key="secret_key", value=secrets.token_urlsafe(32))
-            session.add(row)
-        return row.value
+    with engine.begin() as conn:
+        # Processes started together may each make one: the first stored is everyone's.
+        insert_rows(conn, Meta.__table__, [{"key": "secret_key",
+                                            "value": secrets.token_urlsafe(32)}],
+                    skip_conflicts_on="key")
+        return conn.execute(sa.select(Meta.__table__.c.value)
+                            .where(Meta.__table__.c.key == "secret_key")).scalar_one()
 
 
 @dataclass

@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+from playbook.durations import due_after
 from playbook.errors import IncidentInputError
 from playbook.expressions import Record
 from playbook.model import (
@@ -17,6 +18,7 @@ from playbook.model import (
     ROLES,
     CommunityData,
     ContactData,
+    Duration,
     EscalationPolicy,
     IncidentInput,
     IncidentType,
@@ -405,7 +407,8 @@ def _task_items(playbook: Playbook, task_ids: list[str], declared_at: datetime,
         item = cache.get(tid)
         if item is None:
             task = playbook.tasks[tid]
-            item = TaskItem(task, declared_at + task.due, playbook.text(task.title, tid))
+            item = TaskItem(task, followup_due(task, declared_at, playbook.timezone),
+                            playbook.text(task.title, tid))
             cache[tid] = item
         items.append(item)
     return tuple(items)
@@ -522,12 +525,18 @@ def _sort_community_warnings(warnings: _Warnings, items: list[CommunityItem]) ->
 # --- timers --------------------------------------------------------------------------------
 
 
-def plan_steps(policy: EscalationPolicy, declared_at: datetime) -> list[PlannedStep]:
-    """Every step of every round in time: round k starts k x period after the declaration."""
+def plan_steps(policy: EscalationPolicy, declared_at: datetime,
+               zone: str) -> list[PlannedStep]:
+    """Every step of every round in time: round k starts k x period after the declaration.
+
+    `zone` is the playbook's timezone: the days of `k x period + after` are calendar days
+    there, the rest elapsed time (playbook.durations.due_after).
+    """
     rounds = policy.repeat + 1 if policy.period else 1
+    period = policy.period or Duration()
     planned = [
         PlannedStep(round=k, step_index=i,
-                    due_at=declared_at + (policy.period or timedelta(0)) * k + step.after,
+                    due_at=due_after(declared_at, period * k + step.after, zone),
                     notify=step.notify, template=step.template)
         for k in range(rounds) for i, step in enumerate(policy.steps)
     ]
@@ -535,6 +544,7 @@ def plan_steps(policy: EscalationPolicy, declared_at: datetime) -> list[PlannedS
     return planned
 
 
-def followup_due(task: Task, declared_at: datetime) -> datetime:
-    """When a task is due (for a followup: when its message is sent)."""
-    return declared_at + task.due
+def followup_due(task: Task, declared_at: datetime, zone: str) -> datetime:
+    """When a task is due (for a followup: when its message is sent); `zone` is the
+    playbook's timezone, where its days are calendar days."""
+    return due_after(declared_at, task.due, zone)

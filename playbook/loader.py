@@ -7,13 +7,13 @@ import hashlib
 import posixpath
 import re
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import TemplateSyntaxError, nodes
 
+from playbook.durations import HINT, parse_duration
 from playbook.errors import PlaybookError, Problem
 from playbook.expressions import HTML_ENV, TEXT_ENV, ExpressionError, compile_expression
 from playbook.locales import ISO_639_1, is_language_code
@@ -22,6 +22,7 @@ from playbook.model import (
     ROLES,
     TASK_KINDS,
     TASK_OWNERS,
+    Duration,
     EscalationPolicy,
     FieldSpec,
     IncidentType,
@@ -44,26 +45,6 @@ FIELD_TYPES = ("string", "int", "bool", "enum")
 QUESTION_TYPES = ("choice", "multi", "text", "bool")
 TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt", ".html", ".md")
 MAX_REPEAT = 5
-
-_SHORT_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
-_ISO_DURATION = re.compile(
-    r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
-)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`90s`, `30m`, `1h`, `36h`, `7d` or ISO 8601 (`PT1H`, `P7D`, `P1W`); ValueError otherwise."""
-    value = text.strip()
-    short = _SHORT_DURATION.match(value)
-    if short:
-        return timedelta(seconds=int(short.group(1)) * _UNIT_SECONDS[short.group(2)])
-    iso = _ISO_DURATION.match(value.upper())
-    if iso and value[:1] in "Pp":
-        weeks, days, hours, minutes, seconds = (float(g) if g else 0.0 for g in iso.groups())
-        return timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
-    raise ValueError(f"bad duration '{text}': use 90s, 30m, 1h, 7d or ISO 8601 such as PT1H")
-
 
 def is_template_path(text: str) -> bool:
     """True when a template value names a file rather than holding the text inline."""
@@ -217,17 +198,17 @@ class _Loader:
         return y.value
 
     def duration(self, y: Y | None, where: str, parent: Y | None = None,
-                 required: bool = False) -> timedelta | None:
+                 required: bool = False) -> Duration | None:
         if y is None or y.value is None:
             if required and parent is not None:
                 self.key_err(parent, f"{where}: required")
             return None
         if y.value == 0 and not isinstance(y.value, bool):
-            return timedelta(0)
+            return Duration()
         text = y.text() if y.is_scalar else None
         try:
             if text is None:
-                raise ValueError("bad duration: use 90s, 30m, 1h, 7d or ISO 8601 such as PT1H")
+                raise ValueError(f"bad duration: {HINT}")
             return parse_duration(text)
         except ValueError as exc:
             self.err(y, f"{where}: {exc}")
@@ -401,7 +382,7 @@ class _Loader:
             template = self.string(fields.get("template"), f"{where}: template")
             form = self.string(fields.get("intake_form"), f"{where}: intake_form")
             self.task_kind_rules(ty, fields, where, kind, template, form, names)
-            out[tid] = Task(id=tid, title=title, due=due or timedelta(0), kind=kind, owner=owner,
+            out[tid] = Task(id=tid, title=title, due=due or Duration(), kind=kind, owner=owner,
                             template=template, intake_form=form)
         return out
 
@@ -432,7 +413,7 @@ class _Loader:
             period = self.duration(fields.get("period"), f"{where}: period")
             if repeat > 0 and period is None and "period" not in fields:
                 self.err(fields["repeat"], f"{where}: repeat needs a period")
-            if period is not None and period <= timedelta(0):
+            if period is not None and not period:
                 self.err(fields["period"], f"{where}: period must be longer than zero")
             steps = []
             step_items = self.items(fields.get("steps"), f"{where}: steps")
@@ -446,12 +427,12 @@ class _Loader:
         return out
 
     def step(self, y: Y, where: str, templates: set[str],
-             period: timedelta | None) -> Step | None:
+             period: Duration | None) -> Step | None:
         fields = self.mapping(y, where, ("after", "notify", "template"))
         if not y.is_map:
             return None
         after = self.duration(fields.get("after"), f"{where}: after", parent=y, required=True)
-        if after is not None and period is not None and period > timedelta(0) and after >= period:
+        if after is not None and period and after.nominal >= period.nominal:
             self.err(fields["after"], f"{where}: after must be shorter than the period")
         notify = self.string(fields.get("notify"), f"{where}: notify", required=True, parent=y)
         if notify is not None and notify not in NOTIFY_TARGETS:

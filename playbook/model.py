@@ -123,12 +123,38 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Duration:
+    """A playbook duration: whole calendar days and an elapsed rest (`P1DT2H`: 1 day, 2 hours).
+
+    The days are counted on the calendar of the playbook's timezone (a day may be 23 or 25
+    hours long), the rest as elapsed time (playbook.durations.due_after).
+    """
+
+    days: int = 0
+    elapsed: timedelta = timedelta(0)
+
+    @property
+    def nominal(self) -> timedelta:
+        """The length with days of 24 hours: to compare durations, not to add to a time."""
+        return timedelta(days=self.days) + self.elapsed
+
+    def __add__(self, other: Duration) -> Duration:
+        return Duration(self.days + other.days, self.elapsed + other.elapsed)
+
+    def __mul__(self, times: int) -> Duration:
+        return Duration(self.days * times, self.elapsed * times)
+
+    def __bool__(self) -> bool:
+        return bool(self.days or self.elapsed)
+
+
+@dataclass(frozen=True)
 class Task:
     """A task template of the playbook."""
 
     id: str
     title: dict[str, str]
-    due: timedelta
+    due: Duration
     kind: str
     owner: str | None = None
     template: str | None = None  # followup only
@@ -139,7 +165,7 @@ class Task:
 class Step:
     """One escalation step: who to notify `after` the start of a round, with which template."""
 
-    after: timedelta
+    after: Duration
     notify: str
     template: str
 
@@ -151,7 +177,7 @@ class EscalationPolicy:
     id: str
     steps: tuple[Step, ...]
     repeat: int = 0
-    period: timedelta | None = None
+    period: Duration | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from engine.store.models import (
     Staff,
     Timer,
 )
+from engine.store.states import CommunityStatus, IncidentStatus, TimerState, check
 from playbook.model import STAFF_TARGETS
 
 
@@ -56,7 +57,7 @@ def due_timers(session: Session, now: datetime, limit: int) -> list[Any]:
     table = Timer.__table__
     stmt = (
         sa.select(table)
-        .where(table.c.state == "pending", table.c.due_at <= now)
+        .where(table.c.state == TimerState.PENDING, table.c.due_at <= now)
         .order_by(table.c.due_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -186,14 +187,16 @@ def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
         ic = ics.get((timer.incident_id, timer.community_id))
         reason = _cancel_reason(incident, ic, timer)
         if reason:
-            changes.append({"id": timer.id, "state": "cancelled", "fired_at": now,
+            changes.append({"id": timer.id, "state": check(timer.state, TimerState.CANCELLED),
+                            "fired_at": None, "cancelled_at": now,
                             "claimed_by": timer.claimed_by, "late_seconds": timer.late_seconds})
             event("timer.cancelled", timer, reason=reason)
             cancelled += 1
             continue
         assert incident is not None
         late = max(0.0, (now - timer.due_at).total_seconds())
-        changes.append({"id": timer.id, "state": "fired", "fired_at": now, "claimed_by": worker,
+        changes.append({"id": timer.id, "state": check(timer.state, TimerState.FIRED),
+                        "fired_at": now, "cancelled_at": None, "claimed_by": worker,
                         "late_seconds": late})
         recipients, note = _recipients(session, incident, timer, now, rows)
         for r in recipients:
@@ -215,11 +218,11 @@ def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
 
 
 def _cancel_reason(incident: Incident | None, ic: Any | None, timer: Any) -> str | None:
-    if incident is None or incident.status != "open":
+    if incident is None or incident.status != IncidentStatus.OPEN:
         return "incident_closed"
     if ic is None:
         return "unknown_community"
-    if timer.kind == "escalation" and ic.status != "open":
+    if timer.kind == "escalation" and ic.status != CommunityStatus.OPEN:
         return "acknowledged"
     return None
 
@@ -256,14 +259,15 @@ def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundl
 
 def next_due(session: Session) -> datetime | None:
     """The due time of the earliest pending timer, for the scheduler to wake at."""
-    return session.exec(select(sa.func.min(Timer.due_at)).where(Timer.state == "pending")).one()
+    return session.exec(select(sa.func.min(Timer.due_at))
+                        .where(Timer.state == TimerState.PENDING)).one()
 
 
 def pending_steps(session: Session, incident_id: int) -> dict[str, int]:
     """Pending escalation steps per community of an incident."""
     rows = session.exec(
         select(Timer.community_id, sa.func.count()).where(
-            Timer.incident_id == incident_id, Timer.state == "pending",
+            Timer.incident_id == incident_id, Timer.state == TimerState.PENDING,
             Timer.kind == "escalation").group_by(Timer.community_id)
     )
     return dict(rows.all())

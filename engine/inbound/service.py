@@ -26,6 +26,7 @@ from engine.store.models import (
     OptOut,
     ProviderReceipt,
 )
+from engine.store.states import CommunityStatus, IncidentStatus, MessageState, is_final, move
 from notifiers.base import DeliveryState, InboundText, StatusEvent
 
 ACK_WORDS = frozenset({"ok", "oke", "oké", "okay", "ja", "yes", "tamam", "evet", "نعم"})
@@ -62,22 +63,23 @@ def apply_status(session: Session, event: StatusEvent, *, now: datetime,
                          .with_for_update()).first()
         if m is not None:
             m.provider_id = event.provider_id
-            if m.state in ("ambiguous", "sending"):
+            if m.state in (MessageState.AMBIGUOUS, MessageState.SENDING):
                 record(session, kind="message.reconciled", at=now, incident_id=m.incident_id,
                        actor="provider", message=m.id, channel=m.channel)
-                m.state, m.accepted_at = "accepted", m.accepted_at or now
+                move(m, MessageState.ACCEPTED)
+                m.accepted_at = m.accepted_at or now
     if m is None:
         return "unknown_message"
-    final = ("delivered", "failed_perm", "cancelled")
-    target = {DeliveryState.DELIVERED: "delivered", DeliveryState.FAILED: "failed_perm"}.get(
-        event.state)
-    if m.state in final:
+    target = {DeliveryState.DELIVERED: MessageState.DELIVERED,
+              DeliveryState.FAILED: MessageState.FAILED_PERM}.get(event.state)
+    if is_final(m.state):
         return "no_change"  # a late or repeated status never moves a message back
     m.provider_status = event.status
     if target is None:
         return "progress"
-    m.state, m.updated_at = target, now
-    if target == "delivered":
+    move(m, target)
+    m.updated_at = now
+    if target == MessageState.DELIVERED:
         m.delivered_at = now
     else:
         m.detail = f"provider status {event.status}" + (
@@ -85,7 +87,7 @@ def apply_status(session: Session, event: StatusEvent, *, now: datetime,
     record(session, kind=f"message.{target}", at=now, incident_id=m.incident_id,
            actor="provider", message=m.id, channel=m.channel, status=event.status,
            error_code=event.error_code, recipient=f"{m.recipient_kind}:{m.recipient_id}")
-    if target == "failed_perm":
+    if target == MessageState.FAILED_PERM:
         fallback(session, m, now)
     return target
 
@@ -134,8 +136,10 @@ def _recent_targets(session: Session, sender: str) -> dict[int, tuple[str, list[
     communities named in those messages are still open."""
     rows = session.exec(
         select(Message).join(Incident, Incident.id == Message.incident_id)
-        .where(Message.address == sender, Message.channel == "sms", Incident.status == "open",
-               Message.state.in_(("accepted", "delivered", "sending", "ambiguous")))
+        .where(Message.address == sender, Message.channel == "sms",
+               Incident.status == IncidentStatus.OPEN,
+               Message.state.in_((MessageState.ACCEPTED, MessageState.DELIVERED,
+                                  MessageState.SENDING, MessageState.AMBIGUOUS)))
         .order_by(Message.id)
     )
     found: dict[int, tuple[str, list[str]]] = {}
@@ -153,7 +157,7 @@ def _recent_targets(session: Session, sender: str) -> dict[int, tuple[str, list[
 
 def _is_open(session: Session, incident_id: int, community_id: str) -> bool:
     ic = session.get(IncidentCommunity, (incident_id, community_id))
-    return ic is not None and ic.status == "open"
+    return ic is not None and ic.status == CommunityStatus.OPEN
 
 
 def _apply_intake_digits(session: Session, targets: dict[int, tuple[str, list[str]]],

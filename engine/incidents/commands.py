@@ -77,7 +77,7 @@ def first_message_segments(playbook: Playbook, checklist: Checklist, item: Commu
     policy = playbook.policies.get(item.escalation or "")
     if policy is None or not policy.steps:
         return {}
-    template = min(policy.steps, key=lambda s: s.after).template
+    template = min(policy.steps, key=lambda s: s.after.nominal).template
     has_intake = any(t.task.kind == "intake" for t in item.tasks)
     intake_url = f"{public_url.rstrip('/')}/i/{_SAMPLE_TOKEN}" if has_intake else ""
     segments: dict[str, int] = {}

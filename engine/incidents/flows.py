@@ -19,7 +19,8 @@ from engine.outreach.outbox import cancel_settled
 from engine.registry.service import RegistrySnapshot
 from engine.store.bulk import insert_rows
 from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
-from playbook.builder import build_checklist, plan_steps
+from engine.store.states import CommunityStatus, IncidentStatus, TimerState, move
+from playbook.builder import build_checklist, followup_due, plan_steps
 from playbook.model import IncidentInput
 
 
@@ -62,23 +63,24 @@ def declare_incident_flow(
 
 def _add_rows(session: Session, incident: Incident, playbook: Any, doc: dict[str, Any]) -> None:
     conn = session.connection()
-    declared = incident.declared_at
+    declared, zone = incident.declared_at, playbook.timezone
     ics, tasks, timers = [], [], []
     for t in doc["incident_tasks"]:
-        tasks.append(_task_row(incident, "", playbook.tasks[t["id"]], declared))
+        tasks.append(_task_row(incident, "", playbook.tasks[t["id"]], declared, zone))
     for c in doc["communities"]:
         ics.append({"incident_id": incident.id, "community_id": c["id"], "role": c["role"],
-                    "escalation": c.get("escalation"), "status": "open"})
+                    "escalation": c.get("escalation"), "status": CommunityStatus.OPEN})
         for t in c["tasks"]:
             task = playbook.tasks[t["id"]]
-            tasks.append(_task_row(incident, c["id"], task, declared))
+            tasks.append(_task_row(incident, c["id"], task, declared, zone))
             if task.kind == "followup":
                 timers.append(_timer_row(incident, c["id"], "followup", 0, 0, "primary",
-                                         task.template, declared + task.due, task.id))
+                                         task.template, followup_due(task, declared, zone),
+                                         task.id))
         policy = playbook.policies.get(c.get("escalation") or "")
         if policy is None or (not c["contacts"] and not _has_staff_step(policy)):
             continue
-        for p in plan_steps(policy, declared):
+        for p in plan_steps(policy, declared, zone):
             timers.append(_timer_row(incident, c["id"], "escalation", p.round, p.step_index,
                                      p.notify, p.template, p.due_at, ""))
     for table, rows in ((IncidentCommunity, ics), (IncidentTask, tasks), (Timer, timers)):
@@ -89,16 +91,17 @@ def _has_staff_step(policy: Any) -> bool:
     return any(s.notify in ("liaison", "oncall", "coordinator") for s in policy.steps)
 
 
-def _task_row(incident: Incident, community_id: str, task: Any, declared: datetime) -> dict:
+def _task_row(incident: Incident, community_id: str, task: Any, declared: datetime,
+              zone: str) -> dict:
     return {"incident_id": incident.id, "community_id": community_id, "task_id": task.id,
-            "kind": task.kind, "due_at": declared + task.due}
+            "kind": task.kind, "due_at": followup_due(task, declared, zone)}
 
 
 def _timer_row(incident: Incident, community_id: str, kind: str, rnd: int, index: int,
                notify: str, template: str, due: datetime, task_id: str) -> dict:
     return {"incident_id": incident.id, "community_id": community_id, "kind": kind,
             "round": rnd, "step_index": index, "notify": notify, "template": template,
-            "due_at": due, "task_id": task_id, "state": "pending"}
+            "due_at": due, "task_id": task_id, "state": TimerState.PENDING}
 
 
 def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> Incident:
@@ -140,9 +143,10 @@ def acknowledge(
         raise InputError([f"community {c}: not part of incident {incident_id}" for c in missing])
     changed = []
     for ic in rows:
-        if ic.status != "open":
+        if ic.status != CommunityStatus.OPEN:
             continue
-        ic.status, ic.acknowledged_at, ic.acknowledged_by = "acknowledged", now, by
+        move(ic, CommunityStatus.ACKNOWLEDGED, "status")
+        ic.acknowledged_at, ic.acknowledged_by = now, by
         if by.startswith("staff:") and via in ("sms", "link"):
             ic.taken_over_by = by.removeprefix("staff:")
         changed.append(ic.community_id)
@@ -152,7 +156,7 @@ def acknowledge(
         _tick_tasks(session, incident_id, changed, ("outreach",), by, now)
         settled = {r.community_id for r in session.exec(
             select(IncidentCommunity).where(IncidentCommunity.incident_id == incident_id,
-                                            IncidentCommunity.status != "open"))}
+                                            IncidentCommunity.status != CommunityStatus.OPEN))}
         cancel_settled(session, incident_id=incident.id, settled=settled, now=now,
                        reason="acknowledged")
     return changed
@@ -178,14 +182,16 @@ def complete_intake(session: Session, *, incident_id: int, community_ids: list[s
 def close_incident(session: Session, *, incident_id: int, now: datetime, actor: str) -> bool:
     """Close an incident: timers stop, unsent messages are cancelled, the record stays."""
     incident = get_incident(session, incident_id, lock=True)
-    if incident.status == "closed":
+    if incident.status == IncidentStatus.CLOSED:
         return False
-    incident.status, incident.closed_at = "closed", now
+    move(incident, IncidentStatus.CLOSED, "status")
+    incident.closed_at = now
     timers = session.exec(select(Timer).where(Timer.incident_id == incident_id,
-                                              Timer.state == "pending"))
+                                              Timer.state == TimerState.PENDING))
     stopped = 0
     for timer in timers:
-        timer.state = "cancelled"
+        move(timer, TimerState.CANCELLED)
+        timer.cancelled_at = now
         stopped += 1
     cancelled = cancel_settled(session, incident_id=incident_id, settled=None, now=now,
                                reason="incident closed")

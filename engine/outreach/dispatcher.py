@@ -30,6 +30,7 @@ from engine.clock import Clock
 from engine.store.bulk import any_of, update_rows
 from engine.store.db import session_scope
 from engine.store.models import Message, OptOut
+from engine.store.states import MessageState, check, move, sources
 from notifiers.base import Notifier, OutboundMessage, Outcome, SendResult
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy)
     with engine.begin() as conn:
         rows = conn.execute(
             sa.select(*(table.c[c] for c in _TO_SEND))
-            .where(table.c.state.in_(("pending", "failed_temp")), table.c.next_attempt_at <= now)
+            .where(table.c.state.in_(sources(MessageState.CLAIMED, MessageState.PENDING,
+                                             MessageState.FAILED_TEMP)),
+                   table.c.next_attempt_at <= now)
             .order_by(table.c.next_attempt_at, table.c.id)
             .limit(policy.batch)
             .with_for_update(skip_locked=True)
@@ -85,7 +88,7 @@ def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy)
             last[r.address] = now
             claimed.append(r)
         update_rows(conn, table, [{"id": r.id} for r in claimed],
-                    fixed={"state": "claimed", "claimed_by": worker, "claimed_at": now,
+                    fixed={"state": MessageState.CLAIMED, "claimed_by": worker, "claimed_at": now,
                            "updated_at": now})
         update_rows(conn, table, later)
         return claimed
@@ -96,7 +99,8 @@ def _last_sent(conn: Connection, addresses: set[str], since: datetime) -> dict[s
     stmt = (
         sa.select(table.c.address, sa.func.max(table.c.claimed_at))
         .where(any_of(conn, table.c.address, sorted(addresses)), table.c.claimed_at > since,
-               table.c.state.in_(("claimed", "sending", "accepted", "delivered")))
+               table.c.state.in_((MessageState.CLAIMED, MessageState.SENDING,
+                                  MessageState.ACCEPTED, MessageState.DELIVERED)))
         .group_by(table.c.address)
     )
     return {a: t for a, t in conn.execute(stmt).all() if t is not None}
@@ -123,9 +127,10 @@ def _sending_statement() -> Any:
                                   opt.c.channel == table.c.channel)
     return (
         sa.update(table)
-        .where(table.c.id == sa.bindparam("m_id"), table.c.state == "claimed",
+        .where(table.c.id == sa.bindparam("m_id"), table.c.state == MessageState.CLAIMED,
                table.c.claimed_by == sa.bindparam("m_worker"), ~opted_out)
-        .values(state="sending", updated_at=sa.bindparam("m_now"))
+        .values(state=check(MessageState.CLAIMED, MessageState.SENDING),
+                updated_at=sa.bindparam("m_now"))
     )
 
 
@@ -182,9 +187,9 @@ def _refuse_opted_out(engine: Engine, message_id: int, worker: str, now: datetim
     """A claimed message that was not marked `sending`: opted out, or no longer ours."""
     with session_scope(engine) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
-        if m.state != "claimed" or m.claimed_by != worker:
+        if m.state != MessageState.CLAIMED or m.claimed_by != worker:
             return None
-        m.state = "sending"
+        move(m, MessageState.SENDING)
         _finish(session, m, SendResult(Outcome.PERMANENT, detail="opted out"), now, policy,
                 fallback)
     return Outcome.PERMANENT
@@ -194,7 +199,7 @@ def _finish_ours(engine: Engine, message_id: int, worker: str, result: SendResul
                  now: datetime, policy: DispatchPolicy, fallback: FallbackHook) -> Outcome | None:
     with session_scope(engine) as session:
         m = session.exec(select(Message).where(Message.id == message_id).with_for_update()).one()
-        if m.state != "sending" or m.claimed_by != worker:
+        if m.state != MessageState.SENDING or m.claimed_by != worker:
             # recovered as ambiguous by another worker meanwhile: its record stands
             return None
         _finish(session, m, result, now, policy, fallback)
@@ -213,8 +218,8 @@ def record_accepted(engine: Engine, worker: str, handed: list[Handed]) -> int:
         ours = update_rows(conn, Message.__table__, [{
             "id": h.message_id, "provider_id": h.result.provider_id, "accepted_at": h.at,
             "updated_at": h.at, "attempts": h.attempts, "detail": _detail(h.result),
-        } for h in handed], fixed={"state": "accepted"},
-            only_where={"state": "sending", "claimed_by": worker})
+        } for h in handed], fixed={"state": check(MessageState.SENDING, MessageState.ACCEPTED)},
+            only_where={"state": MessageState.SENDING, "claimed_by": worker})
         kept = [h for h in handed if h.message_id in ours]
         record_many(conn, [{
             "at": h.at, "kind": "message.accepted", "incident_id": h.incident_id,
@@ -248,20 +253,21 @@ def _finish(session: Session, m: Message, result: SendResult, now: datetime,
         outcome = Outcome.PERMANENT
         m.detail = f"retries exhausted after {m.attempts} attempts; last: {m.detail or ''}"
     if outcome is Outcome.ACCEPTED:
-        m.state, m.provider_id, m.accepted_at = "accepted", result.provider_id, now
+        move(m, MessageState.ACCEPTED)
+        m.provider_id, m.accepted_at = result.provider_id, now
     elif outcome is Outcome.RETRY:
-        m.state = "failed_temp"
+        move(m, MessageState.FAILED_TEMP)
         m.next_attempt_at = now + policy.delay(m.attempts, result.retry_after)
     elif outcome is Outcome.PERMANENT:
-        m.state = "failed_perm"
+        move(m, MessageState.FAILED_PERM)
     else:
-        m.state = "ambiguous"
+        move(m, MessageState.AMBIGUOUS)
     record(session, kind=f"message.{m.state}", at=now, incident_id=m.incident_id,
            actor=m.claimed_by or "system", message=m.id, channel=m.channel, step=m.step,
            recipient=f"{m.recipient_kind}:{m.recipient_id}", attempts=m.attempts,
            detail=m.detail, next_attempt_at=m.next_attempt_at.isoformat()
-           if m.state == "failed_temp" and m.next_attempt_at else None)
-    if m.state == "failed_perm":
+           if m.state == MessageState.FAILED_TEMP and m.next_attempt_at else None)
+    if m.state == MessageState.FAILED_PERM:
         fallback(session, m, now)
 
 
@@ -278,22 +284,24 @@ def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
         dead = _dead_workers(session, alive)
         stale = Message.claimed_at <= now - stale_after
         rows = list(session.exec(
-            select(Message).where(Message.state.in_(("claimed", "sending")),
+            select(Message).where(Message.state.in_((MessageState.CLAIMED,
+                                                     MessageState.SENDING)),
                                   sa.or_(stale, Message.claimed_by.in_(dead)) if dead else stale)
             .with_for_update(skip_locked=True)
         ))
         count = 0
         for m in rows:
             before = m.state
-            m.state = "pending" if before == "claimed" else "ambiguous"
+            move(m, MessageState.PENDING if before == MessageState.CLAIMED
+                 else MessageState.AMBIGUOUS)
             m.updated_at = now
-            if before == "sending":
+            if before == MessageState.SENDING:
                 m.detail = "worker died while the provider held the request"
             record(session, kind=f"message.{m.state}", at=now, incident_id=m.incident_id,
                    actor="recovery", message=m.id, channel=m.channel, step=m.step,
                    recipient=f"{m.recipient_kind}:{m.recipient_id}", recovered_from=before,
                    worker=m.claimed_by)
-            if before == "claimed":
+            if before == MessageState.CLAIMED:
                 m.claimed_by = None
             count += 1
         return count
@@ -304,7 +312,8 @@ def _dead_workers(session: Session, alive: Callable[[str], bool] | None) -> list
         return []
     workers = session.exec(
         select(Message.claimed_by).distinct()
-        .where(Message.state.in_(("claimed", "sending")), Message.claimed_by.is_not(None))
+        .where(Message.state.in_((MessageState.CLAIMED, MessageState.SENDING)),
+               Message.claimed_by.is_not(None))
     ).all()
     return [w for w in workers if w is not None and not alive(w)]
 

@@ -29,12 +29,13 @@ from engine.store.models import (
     OptOut,
     Staff,
 )
+from engine.store.states import CommunityStatus, IncidentStatus
 
 
 def fall_back(session: Session, failed: Message, now: datetime, *, links: Links) -> None:
     """Queue the fallback of a message that failed permanently, in the same transaction."""
     incident = session.get(Incident, failed.incident_id) if failed.incident_id else None
-    if incident is None or incident.status != "open" or not failed.template:
+    if incident is None or incident.status != IncidentStatus.OPEN or not failed.template:
         return
     person = _person(session, failed)
     other = other_channel(failed.channel)
@@ -73,7 +74,7 @@ def _next_contacts(session: Session, incident: Incident, failed: Message,
     communities = []
     for cid in failed.community_ids:
         ic = session.get(IncidentCommunity, (incident.id, cid))
-        if ic is None or ic.status != "open":
+        if ic is None or ic.status != CommunityStatus.OPEN:
             continue
         contacts = checklist_contacts(incident, cid)
         later = sorted({c["priority"] for c in contacts if c["priority"] > priority})

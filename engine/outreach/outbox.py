@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from engine.store.bulk import insert_rows
 from engine.store.models import IntakeToken, Message
+from engine.store.states import MessageState, sources
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ def _values(draft: Draft, now: datetime) -> dict[str, Any]:
         "community_ids": list(draft.community_ids), "recipient_kind": draft.recipient_kind,
         "recipient_id": draft.recipient_id, "channel": draft.channel, "address": draft.address,
         "locale": draft.locale, "subject": draft.subject, "body": draft.body, "html": draft.html,
-        "step": draft.step, "template": draft.template, "state": "pending", "attempts": 0,
-        "next_attempt_at": draft.not_before or now, "created_at": now, "updated_at": now,
+        "step": draft.step, "template": draft.template, "state": MessageState.PENDING,
+        "attempts": 0, "next_attempt_at": draft.not_before or now, "created_at": now,
+        "updated_at": now,
     }
 
 
@@ -108,17 +110,19 @@ def cancel_settled(
     kept unless the incident is closed: aftercare is owed also to communities that answered.
     """
     table = Message.__table__
+    unsent = sources(MessageState.CANCELLED, MessageState.PENDING, MessageState.FAILED_TEMP)
     stmt = sa.select(table.c.id, table.c.community_ids, table.c.step).where(
-        table.c.incident_id == incident_id, table.c.state.in_(("pending", "failed_temp"))
+        table.c.incident_id == incident_id, table.c.state.in_(unsent)
     )
     ids = [
         r.id for r in session.execute(stmt)
         if settled is None
         or (not r.step.startswith("followup:") and set(r.community_ids) <= settled)
     ]
-    if ids:
-        session.execute(
-            sa.update(table).where(table.c.id.in_(ids))
-            .values(state="cancelled", detail=reason, updated_at=now)
-        )
-    return len(ids)
+    if not ids:
+        return 0
+    # Only while still unsent: a worker may have claimed one since it was read.
+    return session.execute(
+        sa.update(table).where(table.c.id.in_(ids), table.c.state.in_(unsent))
+        .values(state=MessageState.CANCELLED, detail=reason, updated_at=now)
+    ).rowcount

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -121,9 +121,50 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+# The PostgreSQL advisory lock that one migrating process holds. Workers' life locks carry
+# 0x5645 in their upper half (engine.worker.lock_key); this one can never be one of them.
+MIGRATION_LOCK = 0x564D_0000_0001
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database schema to the newest migration."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the database schema to the newest migration, one process at a time.
+
+    Every process migrates on first use, so several started together would otherwise create
+    the same tables at once. The whole upgrade is one transaction that first takes the
+    migration lock (PostgreSQL: a transaction advisory lock; SQLite: the write lock, by BEGIN
+    IMMEDIATE); a process that waited finds the schema at head and does nothing.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            _migrate_sqlite(conn)
+            return
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            _upgrade(conn)
+
+
+def _upgrade(conn: Connection) -> None:
+    cfg = alembic_config(conn.engine)
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, "head")
+
+
+def _migrate_sqlite(conn: Connection) -> None:
+    # A batch migration rebuilds a table by copy, drop and rename, which foreign key
+    # enforcement would refuse for a parent table; SQLite only lets it be switched off outside
+    # a transaction. The keys are checked before the upgrade commits instead.
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with conn.begin():
+            _upgrade(conn)
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 @contextmanager

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from engine.store.states import (
+    CommunityStatus,
+    IncidentStatus,
+    MessageState,
+    TimerState,
+    values_of,
+)
 
 
 class UTCDateTime(TypeDecorator):
@@ -34,6 +43,36 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class StateType(TypeDecorator):
+    """A state column: stored as its text, read back as its enum member; any other text is
+    refused before it reaches the database (which refuses it too, by a CHECK constraint)."""
+
+    impl = sa.String()
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        """The text of a known state."""
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> StrEnum | None:
+        """The enum member."""
+        return None if value is None else self.enum(value)
+
+
+def _state_column(enum: type[StrEnum], default: StrEnum, index: bool = False) -> Any:
+    return Field(default=default,
+                 sa_column=sa.Column(StateType(enum), nullable=False, index=index))
+
+
+def _state_check(column: str, enum: type[StrEnum], table: str) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values_of(enum))
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{table}_{column}")
 
 
 def _utc_column(nullable: bool = True, index: bool = False) -> Any:
@@ -133,7 +172,7 @@ class Incident(SQLModel, table=True):
     lon: float | None = None
     fields: dict[str, Any] = _json_column(dict)
     exercise: bool = False
-    status: str = Field(default="open", index=True)  # open | closed
+    status: IncidentStatus = _state_column(IncidentStatus, IncidentStatus.OPEN, index=True)
     declared_at: datetime = _utc_column(nullable=False, index=True)
     closed_at: datetime | None = _utc_column()
     playbook_id: str
@@ -144,6 +183,8 @@ class Incident(SQLModel, table=True):
     # Random, set once with the checklist (which never changes): names it for in-process caches.
     checklist_key: str | None = None
 
+    __table_args__ = (_state_check("status", IncidentStatus, "incident"),)
+
 
 class IncidentCommunity(SQLModel, table=True):
     """One matched community of an incident and whether it has been reached."""
@@ -152,10 +193,12 @@ class IncidentCommunity(SQLModel, table=True):
     community_id: str = Field(primary_key=True)
     role: str
     escalation: str | None = None
-    status: str = "open"  # open | acknowledged | closed
+    status: CommunityStatus = _state_column(CommunityStatus, CommunityStatus.OPEN)
     acknowledged_at: datetime | None = _utc_column()
     acknowledged_by: str | None = None  # "contact:ID" or "staff:ID"
     taken_over_by: str | None = None  # staff id who took over after an escalation
+
+    __table_args__ = (_state_check("status", CommunityStatus, "incidentcommunity"),)
 
 
 class IncidentTask(SQLModel, table=True):
@@ -193,9 +236,7 @@ class Message(SQLModel, table=True):
     html: str | None = None
     step: str  # e.g. "esc:r0:s1:backup", "followup:aftercare-d7", "audit"
     template: str | None = None
-    state: str = Field(default="pending", index=True)
-    # pending | claimed | sending | accepted | delivered | failed_temp | failed_perm | ambiguous
-    # | cancelled
+    state: MessageState = _state_column(MessageState, MessageState.PENDING, index=True)
     attempts: int = 0
     next_attempt_at: datetime | None = _utc_column(index=True)
     claimed_by: str | None = None
@@ -207,6 +248,8 @@ class Message(SQLModel, table=True):
     updated_at: datetime = _utc_column(nullable=False)
     accepted_at: datetime | None = _utc_column()
     delivered_at: datetime | None = _utc_column()
+
+    __table_args__ = (_state_check("state", MessageState, "message"),)
 
 
 class ProviderReceipt(SQLModel, table=True):
@@ -260,16 +303,18 @@ class Timer(SQLModel, table=True):
     template: str
     task_id: str = ""  # the follow-up task; "" for escalation steps
     due_at: datetime = _utc_column(nullable=False, index=True)
-    state: str = Field(default="pending", index=True)  # pending | claimed | fired | cancelled
+    state: TimerState = _state_column(TimerState, TimerState.PENDING, index=True)
     claimed_by: str | None = None
     claimed_at: datetime | None = _utc_column()
-    fired_at: datetime | None = _utc_column()
+    fired_at: datetime | None = _utc_column()  # only a fired timer has one
+    cancelled_at: datetime | None = _utc_column()
     late_seconds: float | None = None
 
     __table_args__ = (
         sa.UniqueConstraint("incident_id", "community_id", "kind", "round", "step_index",
                             "task_id", name="uq_timer_step"),
         sa.Index("ix_timer_pending_due", "state", "due_at"),
+        _state_check("state", TimerState, "timer"),
     )
 
 

@@ -428,16 +428,16 @@ def test_coerce_fields_from_strings(tmp_path: Path) -> None:
 
 def test_plan_steps_rounds_start_k_periods_after_declaration(tmp_path: Path) -> None:
     pb = make(tmp_path, "- {id: r, tasks: [t1]}")
-    planned = plan_steps(pb.policies["std"], AT)
+    planned = plan_steps(pb.policies["std"], AT, pb.timezone)
     assert [(s.round, s.step_index, s.due_at - AT) for s in planned] == [
         (0, 0, timedelta(0)), (0, 1, timedelta(minutes=15)),
         (1, 0, timedelta(hours=2)), (1, 1, timedelta(hours=2, minutes=15)),
         (2, 0, timedelta(hours=4)), (2, 1, timedelta(hours=4, minutes=15)),
     ]
     assert [s.notify for s in planned[:2]] == ["primary", "backup"]
-    assert len(plan_steps(pb.policies["alt"], AT)) == 1
+    assert len(plan_steps(pb.policies["alt"], AT, pb.timezone)) == 1
 
 
 def test_followup_due(tmp_path: Path) -> None:
     pb = make(tmp_path, "- {id: r, tasks: [t1]}")
-    assert followup_due(pb.tasks["fu"], AT) == AT + timedelta(days=7)
+    assert followup_due(pb.tasks["fu"], AT, pb.timezone) == AT + timedelta(days=7)

@@ -12,6 +12,7 @@ import pytest
 
 from playbook.errors import PlaybookError, Problem
 from playbook.loader import load_playbook, load_playbook_files, parse_duration
+from playbook.model import Duration
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "playbooks"
 DEFAULT = Path(__file__).resolve().parents[2] / "playbook" / "default" / "playbook.yaml"
@@ -98,7 +99,7 @@ def test_the_default_playbook_checks_clean() -> None:
         assert {"nl", "en", "ar", "tr"} <= set(pb.templates[tid].sms)
         assert {"nl", "en", "ar", "tr"} <= set(pb.templates[tid].body)
     assert {t.due for t in pb.tasks.values() if t.kind == "followup"} >= {
-        timedelta(days=1), timedelta(days=7), timedelta(days=30)}
+        Duration(days=1), Duration(days=7), Duration(days=30)}
 
 
 def test_frozen_files_reload_to_the_same_playbook() -> None:
@@ -154,18 +155,25 @@ def test_x_keys_are_ignored_everywhere(tmp_path: Path) -> None:
     assert list(pb.incident_types) == ["t"] and list(pb.tasks) == ["a"]
 
 
+def hours(n: float) -> Duration:
+    return Duration(elapsed=timedelta(hours=n))
+
+
 @pytest.mark.parametrize(("text", "expected"), [
-    ("90s", timedelta(seconds=90)), ("30m", timedelta(minutes=30)), ("1h", timedelta(hours=1)),
-    ("36h", timedelta(hours=36)), ("7d", timedelta(days=7)), ("PT1H", timedelta(hours=1)),
-    ("P7D", timedelta(days=7)), ("PT15M", timedelta(minutes=15)), ("P1DT2H", timedelta(hours=26)),
-    ("PT90S", timedelta(seconds=90)), ("P1W", timedelta(days=7)), ("0m", timedelta(0)),
+    ("90s", Duration(elapsed=timedelta(seconds=90))), ("30m", hours(0.5)), ("1h", hours(1)),
+    ("36h", hours(36)), ("7d", Duration(days=7)), ("PT1H", hours(1)), ("P7D", Duration(days=7)),
+    ("PT15M", hours(0.25)), ("P1DT2H", Duration(days=1, elapsed=timedelta(hours=2))),
+    ("PT90S", Duration(elapsed=timedelta(seconds=90))), ("P1W", Duration(days=7)),
+    ("P1W2D", Duration(days=9)), ("0m", Duration()), ("PT1.5S", Duration(
+        elapsed=timedelta(seconds=1.5))), ("3660d", Duration(days=3660)),
 ])
-def test_durations(text: str, expected: timedelta) -> None:
+def test_durations(text: str, expected: Duration) -> None:
+    """Days (d, D, W) are kept apart from the elapsed rest: 36h is not 1 day and 12 hours."""
     assert parse_duration(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "1", "1 hour", "h1", "-1h", "P", "PT", "P1M", "1.5h",
-                                  "P1Y", "1w"])
+                                  "P1Y", "1w", "3661d", "87841h", "P523W", "9" * 5000 + "d"])
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="bad duration"):
         parse_duration(text)

@@ -6,7 +6,6 @@ Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
 
 
 revision = '0002'
@@ -17,7 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table('incident', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('checklist_key', sqlmodel.sql.sqltypes.AutoString(),
+        batch_op.add_column(sa.Column('checklist_key', sa.String(),
                                       nullable=True))
 
 
