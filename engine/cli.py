@@ -33,7 +33,13 @@ def _root(
     try:
         settings = load_settings()
     except SettingsError as exc:
-        raise InputError(f"settings: {exc}") from exc
+        raise InputError([f"settings: {line}" for line in str(exc).splitlines()]) from exc
+    if db is not None:
+        try:
+            settings.replace(database_url=db)
+        except SettingsError as exc:
+            raise InputError([line.replace("VERBINDER_DATABASE_URL", "--db", 1)
+                              for line in str(exc).splitlines()]) from exc
     configure_logging(settings.log_level)
     ctx.obj = AppContext(settings=settings, db_url=db, playbook_path=playbook)
 

@@ -10,7 +10,6 @@ and email go to the console channel, written to a folder.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -48,7 +47,7 @@ def run_demo(base: AppContext, folder: Path, out: Console) -> int:
         stale.unlink()
     for stale in folder.glob("*.jsonl"):
         stale.unlink()
-    settings = replace(base.settings, database_url=f"sqlite:///{db}", console_dir=str(folder))
+    settings = base.settings.replace(database_url=f"sqlite:///{db}", console_dir=str(folder))
     clock = FakeClock(START)
     with open(os.devnull, "w") as quiet:
         ctx = AppContext(settings=settings, clock=clock, playbook_path=base.playbook_path,
