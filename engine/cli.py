@@ -9,7 +9,7 @@ import typer
 from config.logging import configure_logging
 from config.settings import SettingsError, load_settings
 from engine.errors import InputError
-from engine.output import stderr
+from engine.output import silence, stderr, stdout
 from engine.wiring import AppContext
 
 app = typer.Typer(
@@ -67,7 +67,7 @@ def worker_command(ctx: typer.Context) -> None:
 
     worker = Worker(ctx.obj)
     worker.start()
-    stderr.print(f"worker {worker.id} running; Ctrl-C stops it", highlight=False)
+    stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
     _wait_for_signal()
     worker.stop()
 
@@ -107,8 +107,6 @@ def demo_command(
     from pathlib import Path
 
     from engine.demo import run_demo
-    from engine.output import stdout
-
     run_demo(ctx.obj, Path(folder).resolve(), stdout)
 
 
@@ -123,30 +121,44 @@ def _wait_for_signal() -> None:
         pass
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """ClickException of the click that typer runs on (vendored in typer >= 0.20) and of click:
+    a bad option, a missing argument. Checked by class, as the vendored one is not click's."""
+    kinds: list[type[Exception]] = [k for k in typer.BadParameter.__mro__
+                                    if k.__name__ == "ClickException"]
+    try:
+        import click
+
+        kinds.append(click.ClickException)
+    except ImportError:  # pragma: no cover - typer no longer needs click itself
+        pass
+    return tuple(kinds)
+
+
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
+    stdout.quiet = stderr.quiet = False  # in-process runs (tests) share the consoles
     try:
         code = app(standalone_mode=False)
     except InputError as exc:
         for problem in exc.problems:
-            stderr.print(problem, markup=False, highlight=False)
+            stderr.print(problem)
         sys.exit(2)
     except typer.Abort:
         stderr.print("aborted")
         sys.exit(1)
-    except (typer.BadParameter, typer.Exit) as exc:
-        raise exc
+    except BrokenPipeError:  # the reader of our output went away: nothing more to say
+        silence(stdout)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
     except SystemExit:
         raise
+    except _usage_errors() as exc:
+        exc.show()  # type: ignore[attr-defined]  # the usage line and what is wrong
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]  # 2 for usage errors
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        stderr.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        stderr.print(f"error: {type(exc).__name__}: {exc}")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 
