@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import engine.output
 from engine.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,7 +58,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         if name.startswith(("VERBINDER_", "TWILIO_", "SMTP_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("VERBINDER_CONSOLE_DIR", str(tmp_path / "outbox"))
-    monkeypatch.setattr(engine.output.stdout, "width", 300)  # no wrapping inside a name
+    monkeypatch.setenv("COLUMNS", "300")  # no wrapping inside a name
     return f"sqlite:///{tmp_path / 'v.db'}"
 
 
