@@ -76,7 +76,7 @@ def worker_command(ctx: typer.Context) -> None:
 def serve_command(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the worker too."),
 ) -> None:
     """Web side (webhooks, links, intake forms) and the worker in one process."""

@@ -138,3 +138,10 @@ def test_a_separate_process_exits_2(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "VERBINDER_WORKER_HEARTBEAT_SECONDS=-5" in done.stderr and "0.05..3600" in done.stderr
     assert not (tmp_path / "v.db").exists()
+
+
+@pytest.mark.parametrize("port", ["70000", "-1"])
+def test_serve_refuses_a_port_out_of_range(run, port: str) -> None:
+    code, _, err = run("serve", "--no-worker", "--port", port)
+    assert code == 2, err
+    assert "--port" in err
