@@ -176,8 +176,17 @@ class Budget:
         return self.check(value, "the result")
 
 
-_NOT_IN_AN_EVALUATION = Budget(TEMPLATE_LIMITS)
-_NOT_IN_AN_EVALUATION.deadline = math.inf
+class _Unscoped(Budget):
+    """Outside any evaluation (no entry point of ours set a budget): sizes are still checked,
+    steps are not counted, as no evaluation would ever start them again."""
+
+    __slots__ = ()
+
+    def tick(self, steps: int = 1) -> None:
+        """Count nothing."""
+
+
+_NOT_IN_AN_EVALUATION = _Unscoped(TEMPLATE_LIMITS)
 _state = threading.local()
 
 
