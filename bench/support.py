@@ -131,8 +131,7 @@ def make_context(url: str, *, clock: Clock | None = None,
     """An AppContext on a migrated store at `url`, with bench defaults for links and secrets."""
     base = Settings(database_url=url, public_url=PUBLIC_URL, secret_key=SECRET_KEY,
                     log_level="WARNING")
-    values = {**base.__dict__, **settings}
-    ctx = AppContext(settings=Settings(**values), clock=clock or SystemClock(),
+    ctx = AppContext(settings=base.replace(**settings), clock=clock or SystemClock(),
                      channels_override=channels)
     engine = make_engine(url, connections=ctx.settings.send_concurrency + 10)
     migrate(engine)

@@ -9,7 +9,7 @@ import typer
 from config.logging import configure_logging
 from config.settings import SettingsError, load_settings
 from engine.errors import InputError
-from engine.output import stderr
+from engine.output import silence, stderr, stdout
 from engine.wiring import AppContext
 
 app = typer.Typer(
@@ -33,7 +33,13 @@ def _root(
     try:
         settings = load_settings()
     except SettingsError as exc:
-        raise InputError(f"settings: {exc}") from exc
+        raise InputError([f"settings: {line}" for line in str(exc).splitlines()]) from exc
+    if db is not None:
+        try:
+            settings.replace(database_url=db)
+        except SettingsError as exc:
+            raise InputError([line.replace("VERBINDER_DATABASE_URL", "--db", 1)
+                              for line in str(exc).splitlines()]) from exc
     configure_logging(settings.log_level)
     ctx.obj = AppContext(settings=settings, db_url=db, playbook_path=playbook)
 
@@ -61,7 +67,7 @@ def worker_command(ctx: typer.Context) -> None:
 
     worker = Worker(ctx.obj)
     worker.start()
-    stderr.print(f"worker {worker.id} running; Ctrl-C stops it", highlight=False)
+    stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
     _wait_for_signal()
     worker.stop()
 
@@ -70,7 +76,7 @@ def worker_command(ctx: typer.Context) -> None:
 def serve_command(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the worker too."),
 ) -> None:
     """Web side (webhooks, links, intake forms) and the worker in one process."""
@@ -101,8 +107,6 @@ def demo_command(
     from pathlib import Path
 
     from engine.demo import run_demo
-    from engine.output import stdout
-
     run_demo(ctx.obj, Path(folder).resolve(), stdout)
 
 
@@ -117,30 +121,44 @@ def _wait_for_signal() -> None:
         pass
 
 
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """ClickException of the click that typer runs on (vendored in typer >= 0.20) and of click:
+    a bad option, a missing argument. Checked by class, as the vendored one is not click's."""
+    kinds: list[type[Exception]] = [k for k in typer.BadParameter.__mro__
+                                    if k.__name__ == "ClickException"]
+    try:
+        import click
+
+        kinds.append(click.ClickException)
+    except ImportError:  # pragma: no cover - typer no longer needs click itself
+        pass
+    return tuple(kinds)
+
+
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
+    stdout.quiet = stderr.quiet = False  # in-process runs (tests) share the consoles
     try:
         code = app(standalone_mode=False)
     except InputError as exc:
         for problem in exc.problems:
-            stderr.print(problem, markup=False, highlight=False)
+            stderr.print(problem)
         sys.exit(2)
     except typer.Abort:
         stderr.print("aborted")
         sys.exit(1)
-    except (typer.BadParameter, typer.Exit) as exc:
-        raise exc
+    except BrokenPipeError:  # the reader of our output went away: nothing more to say
+        silence(stdout)
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
     except SystemExit:
         raise
+    except _usage_errors() as exc:
+        exc.show()  # type: ignore[attr-defined]  # the usage line and what is wrong
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]  # 2 for usage errors
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        stderr.print(f"error: {type(exc).__name__}: {exc}", markup=False, highlight=False)
+        stderr.print(f"error: {type(exc).__name__}: {exc}")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 

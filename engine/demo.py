@@ -10,7 +10,6 @@ and email go to the console channel, written to a folder.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from engine.escalation.roster import import_roster, on_call_at
 from engine.inbound.service import apply_inbound_text
 from engine.incidents.flows import close_incident, declare_incident_flow
 from engine.incidents.views import show_incident
+from engine.output import plain, styled
 from engine.playbooks.service import load_configured
 from engine.registry.health import check_health
 from engine.registry.importer import import_registry
@@ -48,7 +48,7 @@ def run_demo(base: AppContext, folder: Path, out: Console) -> int:
         stale.unlink()
     for stale in folder.glob("*.jsonl"):
         stale.unlink()
-    settings = replace(base.settings, database_url=f"sqlite:///{db}", console_dir=str(folder))
+    settings = base.settings.replace(database_url=f"sqlite:///{db}", console_dir=str(folder))
     clock = FakeClock(START)
     with open(os.devnull, "w") as quiet:
         ctx = AppContext(settings=settings, clock=clock, playbook_path=base.playbook_path,
@@ -61,16 +61,16 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
     _title(out, "1. Sociale kaart / social map")
     report = import_registry(ctx.engine, [SAMPLE], clock=clock)
     counts = report.as_dict()
-    out.print(f"Voorbeeldstad: {counts['communities']['added']} gemeenschappen/communities, "
-              f"{counts['contacts']['added']} sleutelfiguren/contacts, "
-              f"{counts['staff']['added']} medewerkers/staff")
+    out.print(plain(f"Voorbeeldstad: {counts['communities']['added']} gemeenschappen/communities, "
+                    f"{counts['contacts']['added']} sleutelfiguren/contacts, "
+                    f"{counts['staff']['added']} medewerkers/staff"))
     with ctx.engine.connect() as conn:
         health = check_health(conn, now=clock.now(), consent_stale_days=365).as_dict()
-    out.print(f"Gezondheid/health: {_health_line(health)}")
+    out.print(plain(f"Gezondheid/health: {_health_line(health)}"))
     with session_scope(ctx.engine) as session:
         import_roster(session, SAMPLE / "oncall.csv")
         on_call = [s.name for s in on_call_at(session, clock.now())]
-    out.print(f"Dienst nu/on call now: {', '.join(on_call) or '-'}")
+    out.print(plain(f"Dienst nu/on call now: {', '.join(on_call) or '-'}"))
 
     _title(out, "2. Incident om 02:57 / declared at 02:57")
     playbook = load_configured(ctx)
@@ -83,13 +83,15 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
         row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
                                          snapshot=load_snapshot(session.connection()),
                                          now=clock.now(), actor="demo")
-    out.print(f"Draaiboek/playbook {playbook.id} {playbook.version} ({playbook.digest[:19]}…)")
+    out.print(plain(f"Draaiboek/playbook {playbook.id} {playbook.version} "
+                    f"({playbook.digest[:19]}…)"))
     roles: dict[str, int] = {}
     for c in doc["communities"]:
         roles[c["role"]] = roles.get(c["role"], 0) + 1
-    out.print("Gemeenschappen/communities: " + ", ".join(f"{r} {n}" for r, n in roles.items()))
+    out.print(plain("Gemeenschappen/communities: "
+                    + ", ".join(f"{r} {n}" for r, n in roles.items())))
     for warning in doc["warnings"][:5]:
-        out.print(f"  [yellow]let op/warning:[/yellow] {warning}", highlight=False)
+        out.print(styled("  ", ("let op/warning:", "yellow"), f" {warning}"))
 
     _phase(ctx, worker, out, "02:57 eerste berichten / first messages")
     first = _messages(ctx)
@@ -101,8 +103,8 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
         with session_scope(ctx.engine) as session:
             what = apply_inbound_text(session, InboundText(f"SMdemo{n}", m.address, body),
                                       now=clock.now())
-        out.print(f"  {_local(clock.now())} sms-antwoord/reply '{body}' "
-                  f"({', '.join(m.community_ids)}): {what}", highlight=False)
+        out.print(plain(f"  {_local(clock.now())} sms-antwoord/reply '{body}' "
+                        f"({', '.join(m.community_ids)}): {what}"))
     for minutes, label in ((15, "backup"), (30, "liaison"), (60, "on call / dienst"),
                            (180, "bridging: liaison")):
         clock.set(START + timedelta(minutes=minutes))
@@ -113,8 +115,8 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
         with session_scope(ctx.engine) as session:
             apply_inbound_text(session, InboundText("SMdemo-staff", staff[0].address, "ok"),
                                now=clock.now())
-        out.print(f"  {_local(clock.now())} medewerker/staff {staff[0].recipient_id} neemt over "
-                  "/ takes over")
+        out.print(plain(f"  {_local(clock.now())} medewerker/staff {staff[0].recipient_id} "
+                        "neemt over / takes over"))
     clock.set(START + timedelta(days=1, minutes=1))
     _phase(ctx, worker, out, "dag 1 nazorg / day 1 aftercare")
 
@@ -123,9 +125,10 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
         view = show_incident(session, row.id)
         close_incident(session, incident_id=row.id, now=clock.now(), actor="demo")
     _summary(out, view)
-    out.print(f"\nIncident {row.id} gesloten/closed. Berichten/messages: {folder}/*.jsonl")
-    out.print(f"Meer/more: verbinder --db sqlite:///{folder}/verbinder-demo.db incident show "
-              f"{row.id}")
+    out.print(plain(f"\nIncident {row.id} gesloten/closed. Berichten/messages: "
+                    f"{folder}/*.jsonl"))
+    out.print(plain(f"Meer/more: verbinder --db sqlite:///{folder}/verbinder-demo.db incident "
+                    f"show {row.id}"))
     return row.id
 
 
@@ -146,17 +149,17 @@ def _phase(ctx: AppContext, worker: Worker, out: Console, label: str) -> None:
     before = {m.id for m in _messages(ctx)}
     worker.run_cycle()
     new = [m for m in _messages(ctx) if m.id not in before]
-    out.print(f"[bold]{label}[/bold]: {len(new)} bericht(en)/message(s)")
+    out.print(styled((label, "bold"), f": {len(new)} bericht(en)/message(s)"))
     table = Table(show_header=True, box=None, pad_edge=False)
     for column in ("aan/to", "kanaal", "taal", "voor/for", "status"):
         table.add_column(column)
     for m in new[:12]:
-        table.add_row(f"{m.recipient_kind} {m.recipient_id}", m.channel, m.locale,
-                      ", ".join(m.community_ids)[:48], m.state)
+        table.add_row(plain(f"{m.recipient_kind} {m.recipient_id}"), plain(m.channel),
+                      plain(m.locale), plain(", ".join(m.community_ids)[:48]), plain(m.state))
     if new:
         out.print(table)
     if len(new) > 12:
-        out.print(f"  … +{len(new) - 12}")
+        out.print(plain(f"  … +{len(new) - 12}"))
 
 
 def _messages(ctx: AppContext) -> list[Message]:
@@ -166,17 +169,16 @@ def _messages(ctx: AppContext) -> list[Message]:
 
 def _summary(out: Console, view: dict) -> None:
     s = view["summary"]
-    out.print(f"Bereikt/reached {s['reached']} van/of {s['communities']}; "
-              f"berichten/messages {s['messages']}")
+    out.print(plain(f"Bereikt/reached {s['reached']} van/of {s['communities']}; "
+                    f"berichten/messages {s['messages']}"))
     for c in view["communities"][:8]:
         who = c["acknowledged_by"] or "-"
-        out.print(f"  {c['role']:<9} {c['name'][:40]:<40} {c['status']:<13} {who}",
-                  highlight=False)
-    out.print(f"Tijdlijn/timeline: {len(view['timeline'])} gebeurtenissen/events")
+        out.print(plain(f"  {c['role']:<9} {c['name'][:40]:<40} {c['status']:<13} {who}"))
+    out.print(plain(f"Tijdlijn/timeline: {len(view['timeline'])} gebeurtenissen/events"))
 
 
 def _title(out: Console, text: str) -> None:
-    out.rule(f"[bold]{text}[/bold]")
+    out.rule(plain(text, "bold"))
 
 
 def _local(when: datetime) -> str:

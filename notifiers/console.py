@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import uuid
@@ -16,6 +17,14 @@ from notifiers.base import OutboundMessage, Outcome, SendResult
 
 MARKER = "CONSOLE CHANNEL — not sent"
 _LOCK = threading.Lock()
+# Shown on a terminal: control characters (ESC sequences, carriage returns, bidi overrides) in a
+# message become visible escapes; the JSON line keeps the text as it is.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _shown(text: object) -> str:
+    return _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) <= 0xFF
+                       else f"\\u{ord(m.group()):04x}", str(text))
 
 
 def mask_address(address: str) -> str:
@@ -85,8 +94,8 @@ class ConsoleNotifier:
             f"to: {record['to']}   ref: {record['reference']}   locale: {record['locale']}",
         ]
         if record["subject"]:
-            lines.append(f"subject: {record['subject']}")
-        lines += [str(record["body"]), "=" * 40, ""]
+            lines.append(f"subject: {_shown(record['subject'])}")
+        lines += [_shown(record["body"]), "=" * 40, ""]
         stream.write("\n".join(lines))
         stream.flush()
 

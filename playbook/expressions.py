@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateSyntaxError
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
 MAX_EXPRESSION_LENGTH = 1000
-MAX_SEQUENCE = 10_000  # longest string or list an expression may build
+MAX_SEQUENCE = 10_000  # longest string or list that * or + may build
 MAX_INT_BITS = 512  # largest integer operand of * (keeps big-number arithmetic cheap)
 
 _SAFE_FILTERS = (
@@ -91,15 +97,273 @@ class SafeUndefined(ChainableUndefined):
         return False
 
 
+# --- the budget ------------------------------------------------------------------------------
+#
+# The sandbox keeps a hostile author away from Python; the budget keeps them from using all of
+# the machine. Every value that an operator, filter, method call or `~` builds is measured
+# (a string counts its characters, a list or mapping one per item plus what the items hold,
+# shared items as often as they occur) and refused past `max_size`; the operators that
+# multiply (`*`, a `join` separator) are checked before they run, so nothing oversized is ever
+# built; filter calls, method calls and loop iterations count as steps; and a deadline stops
+# whatever is left. Blowing the budget raises BudgetExceeded (a SecurityError), which a rule
+# evaluation treats like any expression that raises (PLAYBOOK.md: a warning naming the rule).
+
+
+class BudgetExceeded(SecurityError):
+    """An expression or template needed more than its budget (size, steps or time)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one evaluation (or one rendering) may use."""
+
+    max_size: int  # of any value built, in characters / items (see _size)
+    max_steps: int  # filter and method calls, operators, loop iterations
+    seconds: float  # wall-clock backstop
+    max_output: int  # characters a template renders
+    max_total_steps: int = 0  # over all evaluations of one rule in one checklist (0: none)
+
+
+# A rule is evaluated once per community: what one evaluation may use is small, and what all
+# of them together may use is bounded too (a legitimate rule takes a few steps per community).
+EXPRESSION_LIMITS = Limits(max_size=100_000, max_steps=10_000, seconds=1.0, max_output=0,
+                           max_total_steps=2_000_000)
+TEMPLATE_LIMITS = Limits(max_size=1_000_000, max_steps=1_000_000, seconds=2.0,
+                         max_output=1_000_000)
+
+
+class Budget:
+    """What is left of the limits in the evaluation that runs on this thread."""
+
+    __slots__ = ("deadline", "limits", "steps", "total")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.steps = 0
+        self.total = 0
+        self.deadline = 0.0
+
+    def start(self) -> None:
+        """Begin an evaluation: no steps used, the clock running."""
+        self.steps = 0
+        self.deadline = time.monotonic() + self.limits.seconds
+
+    def tick(self, steps: int = 1) -> None:
+        """Count steps; raise when the steps or the time are used up."""
+        self.steps += steps
+        self.total += steps
+        if self.steps > self.limits.max_steps:
+            raise BudgetExceeded(f"more than {self.limits.max_steps} steps "
+                                 "(filters, calls, loop iterations)")
+        if self.limits.max_total_steps and self.total > self.limits.max_total_steps:
+            raise BudgetExceeded(f"more than {self.limits.max_total_steps} steps over all "
+                                 "communities")
+        if not self.steps & 0xFF and time.monotonic() > self.deadline:
+            raise BudgetExceeded(f"took longer than {self.limits.seconds:g} s")
+
+    def check(self, value: Any, what: str = "a value") -> Any:
+        """Return the value when its size is within the limit, else raise."""
+        size = _size(value, self.limits.max_size)
+        if size > self.limits.max_size:
+            raise BudgetExceeded(f"{what} would be larger than {self.limits.max_size} "
+                                 "characters/items; the result would be too long")
+        return value
+
+    def result(self, value: Any) -> Any:
+        """A built value, checked; a lazy one (map, select) is counted as it is consumed."""
+        if isinstance(value, Iterator) and not isinstance(value, str | bytes):
+            return _counted(value, self)
+        return self.check(value, "the result")
+
+
+class _Unscoped(Budget):
+    """Outside any evaluation (no entry point of ours set a budget): sizes are still checked,
+    steps are not counted, as no evaluation would ever start them again."""
+
+    __slots__ = ()
+
+    def tick(self, steps: int = 1) -> None:
+        """Count nothing."""
+
+
+_NOT_IN_AN_EVALUATION = _Unscoped(TEMPLATE_LIMITS)
+_state = threading.local()
+
+
+def current_budget() -> Budget:
+    """The budget of the evaluation running on this thread."""
+    return getattr(_state, "budget", None) or _NOT_IN_AN_EVALUATION
+
+
+class BudgetScope:
+    """Run an evaluation under a budget (nested scopes restore the outer one)."""
+
+    __slots__ = ("budget", "outer")
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+
+    def __enter__(self) -> Budget:
+        self.outer = getattr(_state, "budget", None)
+        self.budget.start()
+        _state.budget = self.budget
+        return self.budget
+
+    def __exit__(self, *exc: object) -> None:
+        _state.budget = self.outer
+
+
+def _size(value: Any, limit: int) -> int:
+    """Characters and items in a value, counting shared items each time; stops past `limit`.
+
+    Each item is counted when its container is opened, so the work done (and the list of
+    items still to open) never exceeds `limit`, however deeply a value shares its parts.
+    """
+    total = 1
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += len(item)
+            if total <= limit:
+                pending.extend(item)
+        elif isinstance(item, Record):
+            total += len(item._data)
+            if total <= limit:
+                pending.extend(item._data.values())
+        elif isinstance(item, Mapping):
+            total += 2 * len(item)
+            if total <= limit:
+                pending.extend(item.keys())
+                pending.extend(item.values())
+        if total > limit:
+            return total
+    return total
+
+
+def _counted(items: Iterator[Any], budget: Budget) -> Iterator[Any]:
+    used = 1
+    for item in items:
+        budget.tick()
+        used += _size(item, budget.limits.max_size)
+        if used > budget.limits.max_size:
+            raise BudgetExceeded(f"a sequence would be larger than {budget.limits.max_size} "
+                                 "characters/items; the result would be too long")
+        yield item
+
+
+def _budgeted(func: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """A filter that counts a step, checks its input and its result."""
+    skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # context, eval context, environment
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        budget = current_budget()
+        budget.tick()
+        budget.check((*args[skip:], *kwargs.values()), f"the input of '{name}'")
+        return budget.result(func(*args, **kwargs))
+
+    return run
+
+
+def _budgeted_join(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`join`: the separator is repeated between items, so the size is known before joining."""
+
+    @functools.wraps(func)
+    def run(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> Any:
+        budget = current_budget()
+        budget.tick()
+        items = list(budget.result(iter(value)) if not isinstance(value, str) else value)
+        budget.check(d, "the separator of 'join'")
+        separators = max(len(items) - 1, 0) * len(str(d))
+        if _size(items, budget.limits.max_size) + separators > budget.limits.max_size:
+            raise BudgetExceeded(f"'join' would build more than {budget.limits.max_size} "
+                                 "characters; the result would be too long")
+        return budget.result(func(eval_ctx, items, d, attribute))
+
+    return run
+
+
+def _budgeted_sum(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`sum`: numbers as Jinja does; lists added one after another, in linear time."""
+
+    @functools.wraps(func)
+    def run(environment: Any, iterable: Iterable[Any], attribute: Any = None,
+            start: Any = 0) -> Any:
+        budget = current_budget()
+        budget.tick()
+        if not isinstance(start, list | tuple):
+            return budget.result(func(environment, budget.result(iter(iterable)), attribute,
+                                      start))
+        if attribute is not None:
+            iterable = map(make_attrgetter(environment, attribute), iterable)
+        out = list(start)
+        for part in budget.result(iter(iterable)):
+            if not isinstance(part, list | tuple):
+                raise TypeError(f"can only add a list to a list (not {type(part).__name__})")
+            out.extend(part)
+        return budget.result(out if isinstance(start, list) else tuple(out))
+
+    return run
+
+
+def _counted_loop(value: Any) -> Iterator[Any]:
+    """Every iteration of a template's `for` loop is a step."""
+    budget = current_budget()
+    for item in value:
+        budget.tick()
+        yield item
+
+
+def _bounded_concat(parts: Iterable[str]) -> str:
+    """A template's output, refused once it grows past the output limit."""
+    budget = current_budget()
+    limit = budget.limits.max_output or budget.limits.max_size
+    out: list[str] = []
+    used = 0
+    for part in parts:
+        used += len(part)
+        if used > limit:
+            raise BudgetExceeded(f"the text would be longer than {limit} characters")
+        out.append(part)
+    return "".join(out)
+
+
+class _BudgetedCodeGenerator(CodeGenerator):
+    """Compiles `a ~ b` so that the joined text is measured like any built value."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        """`~`: join as Jinja does, then check the size."""
+        self.write("environment.checked_concat(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+class BudgetedTemplate(Template):
+    """A message template: every rendering runs under the template budget."""
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        """Render under a fresh template budget."""
+        with BudgetScope(Budget(TEMPLATE_LIMITS)):
+            return super().render(*args, **kwargs)
+
+
 def _sized(value: Any) -> bool:
     return isinstance(value, str | list | tuple)
 
 
 def _guard_multiply(left: Any, right: Any) -> Any:
     for seq, count in ((left, right), (right, left)):
-        if _sized(seq) and isinstance(count, int):
-            if len(seq) * max(count, 0) > MAX_SEQUENCE:
+        if _sized(seq) and isinstance(count, int) and not isinstance(count, bool):
+            times = max(count, 0)
+            if len(seq) * times > MAX_SEQUENCE:
                 raise SecurityError("the result would be too long")
+            limit = current_budget().limits.max_size
+            if times and _size(seq, limit) * times > limit:
+                raise BudgetExceeded(f"the result would be larger than {limit} "
+                                     "characters/items; the result would be too long")
             return seq * count
     for number in (left, right):
         if isinstance(number, int) and abs(number).bit_length() > MAX_INT_BITS:
@@ -108,8 +372,10 @@ def _guard_multiply(left: Any, right: Any) -> Any:
 
 
 def _guard_add(left: Any, right: Any) -> Any:
-    if _sized(left) and _sized(right) and len(left) + len(right) > MAX_SEQUENCE:
-        raise SecurityError("the result would be too long")
+    if _sized(left) and _sized(right):
+        if len(left) + len(right) > MAX_SEQUENCE:
+            raise SecurityError("the result would be too long")
+        return current_budget().check(left + right, "the result")
     return left + right
 
 
@@ -138,10 +404,27 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
     """The sandbox with size guards, no power operator and a short list of allowed methods."""
 
     intercepted_binops = frozenset(_BINOPS)
+    code_generator_class = _BudgetedCodeGenerator
+    template_class = BudgetedTemplate
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         """Apply a binary operator under the guards."""
+        current_budget().tick()
         return _BINOPS[operator](left, right)
+
+    def checked_concat(self, joined: str) -> str:
+        """The text `a ~ b` built, within the budget."""
+        budget = current_budget()
+        budget.tick()
+        return budget.check(joined, "the text")
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Parse a template; each `for` loop iterates through a step counter."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "_counted_loop", [], [], None, None,
+                                     lineno=loop.iter.lineno)
+        return tree
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         """Plain-data records answer from their data (fast path); everything else as sandboxed."""
@@ -168,7 +451,9 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         """Our own helpers are called directly (fast path); everything else as sandboxed."""
         if __obj is within or __obj is distance_km:
             return __obj(*args, **kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+        budget = current_budget()
+        budget.tick()
+        return budget.result(super().call(__context, __obj, *args, **kwargs))
 
     def wrap_str_format(self, value: Any) -> None:
         """No str.format / format_map at all: a width like {:999999999} allocates unbounded."""
@@ -243,8 +528,14 @@ def distance_km(x: Any, y: Any) -> float | None:
 def make_environment(autoescape: bool = False) -> GuardedSandbox:
     """A guarded sandbox with only the safe filters and the area helpers as globals."""
     env = GuardedSandbox(undefined=SafeUndefined, autoescape=autoescape)
-    env.filters = {name: env.filters[name] for name in _SAFE_FILTERS if name in env.filters}
-    env.filters["e"] = env.filters["escape"] = escape
+    special = {"join": _budgeted_join, "sum": _budgeted_sum}
+    env.filters = {
+        name: special.get(name, functools.partial(_budgeted, name=name))(env.filters[name])
+        for name in _SAFE_FILTERS if name in env.filters
+    }
+    env.filters["e"] = env.filters["escape"] = _budgeted(escape, "escape")
+    env.filters["_counted_loop"] = _counted_loop
+    env.concat = _bounded_concat  # type: ignore[method-assign]
     env.globals = {"within": within, "distance_km": distance_km}
     return env
 
@@ -302,12 +593,14 @@ class Expression:
         """A fast evaluator: fixed names bound once, one varying name set per call."""
         context = self._template.new_context(dict(fixed))
         render, variables = self._render, context.vars
+        scope = BudgetScope(Budget(EXPRESSION_LIMITS))
 
         def run(name: str | None, value: Any) -> Any:
             if name is not None:
                 variables[name] = value
-            for _ in render(context):
-                pass
+            with scope:
+                for _ in render(context):
+                    pass
             return variables["result"]
 
         return run
@@ -325,7 +618,8 @@ def compile_expression(source: str) -> Expression:
 
 
 __all__ = [
-    "MAX_EXPRESSION_LENGTH", "Expression", "ExpressionError", "GuardedSandbox", "Record",
-    "SafeUndefined", "compile_expression", "distance_km", "is_true", "make_environment",
-    "within",
+    "EXPRESSION_LIMITS", "MAX_EXPRESSION_LENGTH", "TEMPLATE_LIMITS", "Budget", "BudgetExceeded",
+    "BudgetScope", "Expression", "ExpressionError", "GuardedSandbox", "Limits", "Record",
+    "SafeUndefined", "compile_expression", "current_budget", "distance_km", "is_true",
+    "make_environment", "within",
 ]

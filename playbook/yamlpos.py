@@ -6,9 +6,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from playbook.errors import Problem
+
+# Values a playbook may hold once its aliases (`*name`) are expanded. The shipped playbook has
+# about 1,200; "a billion laughs" (ten levels of nine aliases) would have 3.5 billion.
+MAX_VALUES = 100_000
 
 
 @dataclass
@@ -61,14 +72,58 @@ def _pos(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _alias_problem(text: str, file: str) -> Problem | None:
+    """The alias at which expanding aliases passes MAX_VALUES, before anything is expanded.
+
+    Counted on the parser's events: each value counts one, each alias as many as the value it
+    repeats, so a file that would expand to billions is refused after reading it once.
+    """
+    if "&" not in text:  # no anchor, so no alias can repeat anything
+        return None
+    sizes: dict[str, int] = {}
+    open_values: list[tuple[str | None, int]] = []  # (anchor, total when it started)
+    total = 0
+    for event in yaml.parse(text, Loader=_FastLoader):
+        if isinstance(event, AliasEvent):
+            size = sizes.get(event.anchor or "")
+            if size is None:
+                line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                return Problem(file, line, col, f"alias '*{event.anchor}' repeats a value that "
+                                                "contains it")
+            total += size
+        elif isinstance(event, ScalarEvent):
+            total += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, CollectionStartEvent):
+            open_values.append((event.anchor, total))
+            total += 1
+        elif isinstance(event, CollectionEndEvent) and open_values:
+            anchor, start = open_values.pop()
+            if anchor:
+                sizes[anchor] = total - start
+        if total > MAX_VALUES and isinstance(event, NodeEvent | CollectionEndEvent):
+            line, col = event.start_mark.line + 1, event.start_mark.column + 1
+            return Problem(file, line, col, f"aliases expand the file to more than "
+                                            f"{MAX_VALUES} values")
+    return None
+
+
 class _Converter:
     def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
         self.file = file
         self.loader = loader
         self.problems: list[Problem] = []
+        self.values = 0
 
     def convert(self, node: Node, depth: int = 0) -> Y:
         line, col = _pos(node)
+        self.values += 1
+        if self.values > MAX_VALUES:  # a second guard; _alias_problem refuses such files first
+            if self.values == MAX_VALUES + 1:
+                self.problems.append(Problem(self.file, line, col,
+                                             f"more than {MAX_VALUES} values"))
+            return Y(None, self.file, line, col)
         if depth > 50:
             self.problems.append(Problem(self.file, line, col, "nested too deeply"))
             return Y(None, self.file, line, col)
@@ -121,5 +176,11 @@ def parse_yaml(text: str, file: str) -> tuple[Y | None, list[Problem]]:
         loader.dispose()
     if node is None:
         return None, [Problem(file, 1, 1, "the file is empty")]
+    try:
+        too_many = _alias_problem(text, file)
+    except yaml.YAMLError as exc:  # the composer read it; the event scan should too
+        return None, [Problem(file, 1, 1, f"YAML error: {exc}")]
+    if too_many is not None:
+        return None, [too_many]
     conv = _Converter(file, yaml.SafeLoader(""))
     return conv.convert(node), conv.problems

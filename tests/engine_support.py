@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ def make_ctx(engine: Engine, clock: FakeClock, tmp_path: Path, **settings: objec
     base = Settings(database_url=str(engine.url.render_as_string(hide_password=False)),
                     console_dir=str(tmp_path / "outbox"), secret_key="test-secret",
                     public_url="https://verbinder.example.org")
-    ctx = AppContext(settings=replace(base, **settings), clock=clock)
+    ctx = AppContext(settings=base.replace(**settings), clock=clock)
     ctx.__dict__["engine"] = engine  # the test's own, already migrated
     return ctx
 

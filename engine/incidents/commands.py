@@ -20,7 +20,7 @@ from engine.incidents.options import (
     IncidentOptions,
     incident_input_from_options,
 )
-from engine.output import emit_json, stdout
+from engine.output import emit_json, plain, stdout, styled
 from engine.playbooks.service import load_configured
 from engine.registry.service import load_snapshot
 from playbook.builder import Checklist, CommunityItem, build_checklist
@@ -94,18 +94,19 @@ def first_message_segments(playbook: Playbook, checklist: Checklist, item: Commu
 
 
 def print_checklist(checklist: Checklist, public_url: str) -> None:
-    """The checklist as readable tables (Dutch / English headings)."""
+    """The checklist as readable tables (Dutch / English headings); data printed as text."""
     doc = checklist.to_json()
     incident = doc["incident"]
-    stdout.print(f"[bold]{incident['title']}[/bold] ({incident['type']}), "
-                 f"ernst/severity {incident['severity']}, {incident['declared_at']}"
-                 + (" [yellow]OEFENING / EXERCISE[/yellow]" if incident["exercise"] else ""))
+    stdout.print(styled((incident["title"], "bold"),
+                        f" ({incident['type']}), ernst/severity {incident['severity']}, "
+                        f"{incident['declared_at']}",
+                        (" OEFENING / EXERCISE" if incident["exercise"] else "", "yellow")))
     if checklist.incident_tasks:
         tasks = Table(title="Incidenttaken / Incident tasks")
         for column in ("taak/task", "titel/title", "deadline/due"):
             tasks.add_column(column)
         for task in doc["incident_tasks"]:
-            tasks.add_row(task["id"], task["title"], task["due"])
+            tasks.add_row(plain(task["id"]), plain(task["title"]), plain(task["due"]))
         stdout.print(tasks)
     table = Table(title="Gemeenschappen / Communities")
     for column in ("gemeenschap/community", "rol/role", "regels/rules", "escalatie",
@@ -114,14 +115,15 @@ def print_checklist(checklist: Checklist, public_url: str) -> None:
     playbook = checklist.playbook
     for item in checklist.communities:
         contacts = ", ".join(f"{c.contact.priority}:{c.channel}/{c.language}"
-                             for c in item.contacts) or "[red]-[/red]"
+                             for c in item.contacts)
         segments = first_message_segments(playbook, checklist, item, public_url)
-        table.add_row(f"{item.community.name} ({item.community.id})", item.role,
-                      ", ".join(item.rules), item.escalation or "-", contacts,
-                      ", ".join(f"{lang}: {n}" for lang, n in segments.items()) or "-",
-                      ", ".join(t.task.id for t in item.tasks))
+        table.add_row(plain(f"{item.community.name} ({item.community.id})"), plain(item.role),
+                      plain(", ".join(item.rules)), plain(item.escalation or "-"),
+                      plain(contacts) if contacts else plain("-", "red"),
+                      plain(", ".join(f"{lang}: {n}" for lang, n in segments.items()) or "-"),
+                      plain(", ".join(t.task.id for t in item.tasks)))
     stdout.print(table)
     for warning in checklist.warnings:
-        stdout.print(f"[yellow]![/yellow] {warning}", highlight=False)
+        stdout.print(styled(("!", "yellow"), " ", warning))
     if not checklist.communities:
         stdout.print("Geen gemeenschap geselecteerd / no community matched.")

@@ -22,7 +22,7 @@ from engine.incidents.options import (
     incident_input_from_options,
 )
 from engine.incidents.views import list_incidents, show_incident
-from engine.output import emit_json, stderr, stdout
+from engine.output import AfterCommit, emit_json, plain, stderr, stdout, styled
 from engine.playbooks.service import load_configured
 from engine.registry.service import load_snapshot
 from engine.store.db import session_scope
@@ -58,22 +58,34 @@ def declare_command(
         snapshot = load_snapshot(session.connection())
         row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
                                          snapshot=snapshot, now=as_utc(app.clock.now()))
-    stderr.print(f"incident {row.id} declared", highlight=False)
+    # Committed: from here on nothing may turn into a failing exit status, or a person or
+    # script that retries would declare the incident twice.
+    incident_id = int(doc["incident"]["id"])
+    say = AfterCommit(incident_id)
+    say.err(f"incident {incident_id} declared")
     if send:
-        result = Worker(app, name=f"cli-{row.id}").run_cycle()
-        stderr.print(f"outreach started: {result.queued} messages queued, sent: {result.sent}",
-                     highlight=False)
+        try:
+            result = Worker(app, name=f"cli-{row.id}").run_cycle()
+        except (Exception, KeyboardInterrupt) as exc:
+            say.sending_failed(exc)
+        else:
+            say.err(f"outreach started: {result.queued} messages queued, sent: {result.sent}")
     if as_json:
-        emit_json(doc)
+        say.out(lambda: emit_json(doc))
         return
-    table = Table(title=f"Incident {row.id}: {row.title}")
+    say.out(lambda: stdout.print(_declared_table(incident_id, doc)))
+    for warning in doc["warnings"]:
+        say.err(f"warning: {warning}")
+
+
+def _declared_table(incident_id: int, doc: dict) -> Table:
+    table = Table(title=plain(f"Incident {incident_id}: {doc['incident']['title']}"))
     for column in ("community", "role", "contacts", "escalation"):
         table.add_column(column)
     for c in doc["communities"]:
-        table.add_row(c["name"], c["role"], str(len(c["contacts"])), c.get("escalation") or "-")
-    stdout.print(table)
-    for warning in doc["warnings"]:
-        stderr.print(f"warning: {warning}", markup=False, highlight=False)
+        table.add_row(plain(c["name"]), plain(c["role"]), plain(len(c["contacts"])),
+                      plain(c.get("escalation") or "-"))
+    return table
 
 
 @incident_app.command("list")
@@ -90,9 +102,10 @@ def list_command(ctx: typer.Context,
     for column in ("id", "declared (UTC)", "type", "title", "status", "reached"):
         table.add_column(column)
     for r in rows:
-        table.add_row(str(r["id"]), r["declared_at"], r["type"], r["title"],
-                      r["status"] + (" (exercise)" if r["exercise"] else ""),
-                      f"{r['reached']}/{r['communities']}")
+        table.add_row(plain(r["id"]), plain(r["declared_at"]), plain(r["type"]),
+                      plain(r["title"]),
+                      plain(r["status"] + (" (exercise)" if r["exercise"] else "")),
+                      plain(f"{r['reached']}/{r['communities']}"))
     stdout.print(table)
 
 
@@ -107,17 +120,17 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
         emit_json(doc)
         return
     head, summary = doc["incident"], doc["summary"]
-    stdout.print(f"[bold]Incident {head['id']}[/bold]: {head['title']} ({head['type']}, "
-                 f"severity {head['severity']}, {head['status']})")
+    stdout.print(styled((f"Incident {head['id']}", "bold"), f": {head['title']} ({head['type']}, "
+                        f"severity {head['severity']}, {head['status']})"))
     stdout.print(f"reached {summary['reached']}/{summary['communities']}; messages "
                  f"{summary['messages']}")
     for channel, h in doc["channels"].items():
         if h["failing"]:
-            stdout.print(f"[bold red]{channel.upper()} is failing[/bold red]: "
-                         f"{h['failed']} failed, {h['accepted']} sent")
+            stdout.print(styled((f"{channel.upper()} is failing", "bold red"),
+                                f": {h['failed']} failed, {h['accepted']} sent"))
     if summary["unknown"]:
-        stdout.print(f"[yellow]{summary['unknown']} message(s) in unknown state: the provider "
-                     "may or may not have sent them; they are not resent.[/yellow]")
+        stdout.print(plain(f"{summary['unknown']} message(s) in unknown state: the provider "
+                           "may or may not have sent them; they are not resent.", "yellow"))
     table = Table()
     for column in ("community", "role", "status", "messages", "next step"):
         table.add_column(column)
@@ -126,14 +139,13 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
         for m in c["messages"]:
             states[m["state"]] = states.get(m["state"], 0) + 1
         nxt = c["next_step"]
-        table.add_row(c["name"], c["role"], c["status"] + (
-            f" ({c['acknowledged_by']})" if c["acknowledged_by"] else ""),
-            ", ".join(f"{k} {v}" for k, v in states.items()) or "-",
-            f"{nxt['notify']} at {nxt['due']}" if nxt else "-")
+        table.add_row(plain(c["name"]), plain(c["role"]), plain(c["status"] + (
+            f" ({c['acknowledged_by']})" if c["acknowledged_by"] else "")),
+            plain(", ".join(f"{k} {v}" for k, v in states.items()) or "-"),
+            plain(f"{nxt['notify']} at {nxt['due']}" if nxt else "-"))
     stdout.print(table)
     for e in doc["timeline"][-30:]:
-        stdout.print(f"{e['at']} {e['kind']} {e.get('community') or ''}", markup=False,
-                     highlight=False)
+        stdout.print(f"{e['at']} {e['kind']} {e.get('community') or ''}")
 
 
 @incident_app.command("ack")
@@ -150,8 +162,7 @@ def ack_command(
     with session_scope(app.engine) as session:
         changed = acknowledge(session, incident_id=incident_id, community_ids=[community], by=by,
                               now=app.clock.now(), via="staff", note=note)
-    stderr.print(f"{community}: " + ("marked reached" if changed else "was already reached"),
-                 highlight=False)
+    stderr.print(f"{community}: " + ("marked reached" if changed else "was already reached"))
 
 
 @incident_app.command("close")
@@ -162,5 +173,4 @@ def close_command(ctx: typer.Context,
     with session_scope(app.engine) as session:
         closed = close_incident(session, incident_id=incident_id, now=app.clock.now(),
                                 actor="staff:cli")
-    stderr.print(f"incident {incident_id} " + ("closed" if closed else "was already closed"),
-                 highlight=False)
+    stderr.print(f"incident {incident_id} " + ("closed" if closed else "was already closed"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,26 @@ FIELD_OPTION = typer.Option([], "--field", help="NAME=VALUE, repeatable: the typ
 TITLE_OPTION = typer.Option(None, "--title", help="Title (default: the type's label).")
 EXERCISE_OPTION = typer.Option(False, "--exercise", help="An exercise, not a real event.")
 AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with offset or Z.")
+
+MAX_TITLE = 200  # characters; a title goes into SMS bodies, email subjects and every listing
+MAX_AREA = 100
+MAX_FIELD_VALUE = 500
+# Control characters (and bidirectional overrides) in a title reach terminals, mail headers
+# and SMS bodies; no real title needs them.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def text_problem(option: str, value: str | None, limit: int) -> str | None:
+    """What is wrong with a free-text option: a control character or too many characters."""
+    if value is None:
+        return None
+    found = _CONTROL.search(value)
+    if found:
+        return (f"{option}: holds a control character (U+{ord(found.group()):04X}) at position "
+                f"{found.start() + 1}; use plain text")
+    if len(value) > limit:
+        return f"{option}: {len(value)} characters long; at most {limit}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -82,7 +103,12 @@ def incident_input_from_options(playbook: Playbook, options: IncidentOptions,
     if itype is None:
         known = ", ".join(sorted(playbook.incident_types))
         raise InputError(f"--type: unknown incident type '{options.type}' (known: {known})")
-    problems: list[str] = []
+    problems: list[str] = [p for p in (
+        text_problem("--title", options.title, MAX_TITLE),
+        text_problem("--area", options.area, MAX_AREA),
+        *(text_problem(f"--field {f.partition('=')[0].strip()[:50]}", f, MAX_FIELD_VALUE)
+          for f in options.fields),
+    ) if p is not None]
     fields: dict[str, object] = {}
     try:
         fields = coerce_fields(itype, parse_field_options(options.fields))

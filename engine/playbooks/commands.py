@@ -12,6 +12,7 @@ from engine.output import emit_json, stdout
 from engine.playbooks.service import configured_playbook_path
 from playbook.errors import PlaybookError, Problem
 from playbook.loader import load_playbook
+from playbook.probe import probe_playbook
 
 if TYPE_CHECKING:
     from engine.wiring import AppContext
@@ -35,6 +36,10 @@ def check(
         loaded = load_playbook(target) if target is not None else None
     except PlaybookError as exc:
         problems = exc.problems
+    if loaded is not None:
+        problems = probe_playbook(loaded, str(target))
+        if problems:
+            loaded = None
     if as_json:
         emit_json(_document(str(target), loaded, problems))
     elif not problems:

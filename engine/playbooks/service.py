@@ -11,6 +11,7 @@ from engine.errors import InputError
 from playbook.errors import PlaybookError
 from playbook.loader import load_playbook, load_playbook_files
 from playbook.model import Playbook
+from playbook.probe import probe_playbook
 
 if TYPE_CHECKING:
     from engine.wiring import AppContext
@@ -29,7 +30,11 @@ def configured_playbook_path(ctx: AppContext) -> Path:
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str, mtime_ns: int, size: int) -> Playbook:
-    return load_playbook(path)
+    loaded = load_playbook(path)
+    problems = probe_playbook(loaded, path)  # what blows its budget whatever the data
+    if problems:
+        raise PlaybookError(problems)
+    return loaded
 
 
 def load_path(path: str | Path) -> Playbook:

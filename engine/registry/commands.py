@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from engine.errors import InputError
-from engine.output import emit_json, stderr, stdout
+from engine.output import emit_json, plain, stderr, stdout, styled
 from engine.registry.export import (
     PERSONS_NOTICE,
     build_export,
@@ -168,11 +167,11 @@ def _print_health(report: HealthReport) -> None:
 
 def _print_section(title: str, items: list[dict[str, object]], columns: tuple[str, ...]) -> None:
     if not items:
-        stdout.print(f"[green]OK[/green] {title}: 0", highlight=False)
+        stdout.print(styled(("OK", "green"), f" {title}: 0"))
         return
-    table = Table(title=Text(f"{title}: {len(items)}"), title_justify="left")
+    table = Table(title=plain(f"{title}: {len(items)}"), title_justify="left")
     for column in columns:
         table.add_column(column)
     for item in items:
-        table.add_row(*(Text(str(item.get(c) or "")) for c in columns))
+        table.add_row(*(plain(item.get(c) or "") for c in columns))
     stdout.print(table)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from engine.registry.importer import load_rows
+from engine.registry.spreadsheet import protect
 
 PERSONS_NOTICE = (
     "Let op: deze export bevat persoonsgegevens (bijzondere categorie, art. 9 AVG); bewaar en deel "
@@ -136,12 +137,13 @@ def render_json(export: RegistryExport) -> str:
 
 
 def render_csv(export: RegistryExport, name: str) -> str:
-    """One table as CSV in the import format (comma separated, UTF-8)."""
+    """One table as CSV in the import format (comma separated, UTF-8); a cell a spreadsheet
+    would run as a formula gets a leading apostrophe, which the import takes off again."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(export.columns[name])
+    writer.writerow([protect(c) for c in export.columns[name]])
     for row in export.rows[name]:
-        writer.writerow([cell(row[c]) for c in export.columns[name]])
+        writer.writerow([protect(cell(row[c])) for c in export.columns[name]])
     return buffer.getvalue()
 
 

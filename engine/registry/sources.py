@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.registry.problems import Problem
+from engine.registry.spreadsheet import unprotect
 
 TABLES = ("communities", "contacts", "staff")
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a registry of 40,000 rows is about 3 MB
+MAX_COLUMN_NAME = 64
 
 Cell = Any  # str | int | float | bool | date | datetime | None
 
@@ -109,10 +112,23 @@ def _folder_files(folder: Path, problems: list[Problem]) -> list[Path]:
     return []
 
 
+def _too_big(path: Path, problems: list[Problem]) -> bool:
+    size = path.stat().st_size
+    if size <= MAX_FILE_BYTES:
+        return False
+    problems.append(Problem(str(path), None, None,
+                            f"bestand is {size // (1024 * 1024)} MiB; hooguit "
+                            f"{MAX_FILE_BYTES // (1024 * 1024)} MiB / file is {size} bytes; at "
+                            f"most {MAX_FILE_BYTES // (1024 * 1024)} MiB"))
+    return True
+
+
 def _read_csv_file(path: Path, problems: list[Problem]) -> RawTable | None:
     label = str(path)
     name = table_of_file(path)
     assert name is not None
+    if _too_big(path, problems):
+        return None
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")
@@ -122,8 +138,26 @@ def _read_csv_file(path: Path, problems: list[Problem]) -> RawTable | None:
                                 "geen geldige UTF-8; sla op als 'CSV UTF-8' / not valid UTF-8; "
                                 "save as 'CSV UTF-8'"))
         return None
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text)))
+    records = _csv_records(text, label, problems)
+    if records is None:
+        return None
     return _table_from_records(name, label, records, problems)
+
+
+def _csv_records(text: str, label: str, problems: list[Problem]) -> list[list[Cell]] | None:
+    """Every record of a CSV text; a cell's length is judged per column later, so the csv
+    module's own field limit (128 KiB, an unlocated error) is lifted while reading."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))
+    # The limit is process-wide; imports run one at a time, in a command.
+    previous = csv.field_size_limit(max(len(text) + 1, csv.field_size_limit()))
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        problems.append(Problem(label, reader.line_num or None, None,
+                                f"geen geldige CSV / not valid CSV: {exc}"))
+        return None
+    finally:
+        csv.field_size_limit(previous)
 
 
 def detect_delimiter(text: str) -> str:
@@ -143,6 +177,8 @@ def detect_delimiter(text: str) -> str:
 def _read_xlsx(path: Path, problems: list[Problem]) -> list[RawTable]:
     import openpyxl  # imported here: only XLSX imports pay for it
 
+    if _too_big(path, problems):
+        return []
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -200,6 +236,10 @@ def _columns(
                                         "holds values"))
             continue
         col = str(cell).strip().lower()
+        problem = _column_name_problem(col)
+        if problem:
+            problems.append(Problem(label, 1, f"kolom {i + 1}", problem))
+            continue
         if col in columns:
             problems.append(Problem(label, 1, col,
                                     "kolom staat er twee keer / column appears twice"))
@@ -209,10 +249,19 @@ def _columns(
     return columns, keep
 
 
+def _column_name_problem(name: str) -> str | None:
+    if len(name) > MAX_COLUMN_NAME:
+        return (f"kolomnaam is {len(name)} tekens; hooguit {MAX_COLUMN_NAME} / column name is "
+                f"{len(name)} characters long; at most {MAX_COLUMN_NAME}")
+    if not name.isprintable():
+        return ("kolomnaam bevat een stuurteken / column name holds a control character")
+    return None
+
+
 def _clean(value: Cell) -> Cell:
     if isinstance(value, str):
         value = value.strip()
-        return value or None
+        return unprotect(value) if value else None
     return value
 
 

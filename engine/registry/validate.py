@@ -52,9 +52,12 @@ class _RowCheck:
                  problems: list[Problem]) -> None:
         self.table, self.number, self.cells, self.problems = table, number, cells, problems
         self.failed: set[str] = set()
+        self.refused_cells: set[str] = set()  # refused whatever the column (length, control)
 
     def get(self, column: str, parse: Callable[[Any], Any]) -> Any:
         """Parse one cell; on a bad value record the problem and return None."""
+        if column in self.refused_cells:
+            return None
         try:
             return parse(self.cells.get(column))
         except v.BadValue as exc:
@@ -101,6 +104,7 @@ def _validate_table(
     for number, cells in table.rows:
         row_problems: list[Problem] = []
         row_check = _RowCheck(table, number, cells, row_problems)
+        _check_cells(row_check, table.name)
         row = check(row_check)
         row_id = row.get("id")
         if row_id is not None and row_id in first_row:
@@ -112,6 +116,16 @@ def _validate_table(
         problems.extend(row_problems)
         rows.append(row)
     return rows
+
+
+def _check_cells(c: _RowCheck, table: str) -> None:
+    """Every cell's length and characters, before its column's own rule."""
+    for column, value in c.cells.items():
+        free_text = table == "communities" and column not in COLUMNS["communities"]
+        problem = v.cell_problem(value, free_text=free_text)
+        if problem is not None:
+            c.fail(column, problem)
+            c.refused_cells.add(column)
 
 
 def _header_ok(table: RawTable, problems: list[Problem]) -> bool:
@@ -141,18 +155,19 @@ def _community(c: _RowCheck, staff_ids: Set[str]) -> Row:
     lat = c.get("lat", lambda x: v.coordinate(x, 90))
     lon = c.get("lon", lambda x: v.coordinate(x, 180))
     for given, missing in (("lat", "lon"), ("lon", "lat")):
-        if c.cells.get(given) is not None and c.cells.get(missing) is None:
+        if (c.cells.get(given) is not None and c.cells.get(missing) is None
+                and given not in c.refused_cells):
             c.fail(missing, f"ontbreekt terwijl {given} gegeven is / missing while {given} is "
                             "given (both or neither)")
     liaison = c.get("liaison", v.identifier_or_none)
     if liaison is not None and liaison not in staff_ids:
         c.fail("liaison", f"'{liaison}' is geen medewerker (staff id) / is not a staff id")
     attributes = {
-        col: str(v.text(value)) for col, value in c.cells.items()
-        if col not in COLUMNS["communities"] and v.text(value) is not None
+        col: value for col in c.cells if col not in COLUMNS["communities"]
+        if (value := c.get(col, v.attribute)) is not None
     }
     return {
-        "id": c.get("id", v.identifier), "name": c.get("name", v.required_text),
+        "id": c.get("id", v.identifier), "name": c.get("name", v.name),
         "kind": c.get("kind", v.kind), "tags": c.get("tags", v.word_list) or [],
         "languages": c.get("languages", v.languages) or [], "area": c.get("area", v.area),
         "lat": lat, "lon": lon, "liaison_id": liaison, "attributes": attributes,
@@ -176,7 +191,7 @@ def _contact(c: _RowCheck, community_ids: Set[str]) -> Row:
         c.fail("channel", "email gekozen maar geen e-mailadres / email chosen but no email")
     return {
         "id": c.get("id", v.identifier), "community_id": community,
-        "name": c.get("name", v.required_text), "role": v.text(c.cells.get("role")),
+        "name": c.get("name", v.name), "role": c.get("role", v.role),
         "priority": c.get("priority", v.priority), "phone": phone, "email": email,
         "channel": channel, "language": c.get("language", v.language),
         "consent": c.get("consent", v.consent), "active": c.get("active", v.active),
@@ -187,7 +202,7 @@ def _staff(c: _RowCheck) -> Row:
     phone, email = c.get("phone", v.phone), c.get("email", v.email)
     _need_address(c, phone, email)
     return {
-        "id": c.get("id", v.identifier), "name": c.get("name", v.required_text),
+        "id": c.get("id", v.identifier), "name": c.get("name", v.name),
         "phone": phone, "email": email, "roles": c.get("roles", v.staff_roles),
         "active": c.get("active", v.active),
     }

@@ -16,6 +16,22 @@ from email_validator import EmailNotValidError, validate_email
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 
 DEFAULT_REGION = "NL"
+# Limits on what a cell may hold (docs/ARCHITECTURE: "registry input limits"). A name or a
+# title is printed in tables, SMS and email; a cell of megabytes or a terminal escape sequence
+# in one is an attack or an accident, never data.
+MAX_CELL = 10_000  # characters, any cell; checked before the column's own rule
+MAX_ID = 200
+MAX_NAME = 200  # name (community, contact, staff)
+MAX_ROLE = 100
+MAX_WORD = 50  # kind, one tag, one language code
+MAX_WORDS = 50  # tags or languages in one cell
+MAX_AREA = 100
+MAX_ATTRIBUTE = 2_000  # an extra community column's value
+# C0 controls, DEL, C1 controls, bidirectional embeddings/overrides/isolates, line and
+# paragraph separators. Tab and newline are allowed only in free text (extra columns).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_IN_FREE_TEXT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 STAFF_ROLES = ("coordinator", "liaison", "oncall")
 CHANNELS = ("sms", "email")
 _TRUE = {"yes", "true", "1", "ja", "y", "j"}
@@ -31,6 +47,28 @@ _PLAIN_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'
 
 class BadValue(ValueError):
     """A cell value that breaks its column's rule; the message says what is wrong."""
+
+
+def cell_problem(value: Any, *, free_text: bool = False) -> str | None:
+    """What makes a cell unusable whatever its column: its length or a control character."""
+    if not isinstance(value, str):
+        return None
+    if len(value) > MAX_CELL:
+        return (f"cel is {len(value)} tekens; hooguit {MAX_CELL} / cell is {len(value)} "
+                f"characters long; at most {MAX_CELL}")
+    found = (_CONTROL_IN_FREE_TEXT if free_text else _CONTROL).search(value)
+    if found:
+        return (f"bevat een stuurteken (U+{ord(found.group()):04X}) op positie "
+                f"{found.start() + 1} / holds a control character (U+{ord(found.group()):04X}) "
+                f"at position {found.start() + 1}")
+    return None
+
+
+def _at_most(result: str, limit: int) -> str:
+    if len(result) > limit:
+        raise BadValue(f"{len(result)} tekens; hooguit {limit} / {len(result)} characters "
+                       f"long; at most {limit}")
+    return result
 
 
 def text(value: Any) -> str | None:
@@ -57,8 +95,8 @@ def identifier(value: Any) -> str:
         raise BadValue("verplicht / required")
     if any(ch.isspace() for ch in result):
         raise BadValue(f"'{result}' bevat een spatie / contains a space")
-    if len(result) > 200:
-        raise BadValue("langer dan 200 tekens / longer than 200 characters")
+    if len(result) > MAX_ID:
+        raise BadValue(f"langer dan {MAX_ID} tekens / longer than {MAX_ID} characters")
     return result
 
 
@@ -75,9 +113,26 @@ def required_text(value: Any) -> str:
     return result
 
 
+def name(value: Any) -> str:
+    """A required name, at most MAX_NAME characters."""
+    return _at_most(required_text(value), MAX_NAME)
+
+
+def role(value: Any) -> str | None:
+    """An optional free-text role, at most MAX_ROLE characters."""
+    result = text(value)
+    return None if result is None else _at_most(result, MAX_ROLE)
+
+
+def attribute(value: Any) -> str | None:
+    """An extra community column's value as text, at most MAX_ATTRIBUTE characters."""
+    result = text(value)
+    return None if result is None else _at_most(result, MAX_ATTRIBUTE)
+
+
 def kind(value: Any) -> str:
     """One lower-case word such as `faith`."""
-    result = required_text(value)
+    result = _at_most(required_text(value), MAX_WORD)
     if result != result.lower() and _KIND.match(result.lower()):
         raise BadValue(f"'{result}' moet kleine letters zijn / must be lower case: "
                        f"'{result.lower()}'")
@@ -97,11 +152,17 @@ def word_list(value: Any) -> list[str]:
         item = part.strip()
         if not item:
             continue
+        if len(item) > MAX_WORD:
+            raise BadValue(f"een deel is {len(item)} tekens; hooguit {MAX_WORD} / a part is "
+                           f"{len(item)} characters long; at most {MAX_WORD}")
         if item != item.lower():
             raise BadValue(f"'{item}' moet kleine letters zijn / must be lower case: "
                            f"'{item.lower()}'")
         if item not in items:
             items.append(item)
+    if len(items) > MAX_WORDS:
+        raise BadValue(f"{len(items)} delen; hooguit {MAX_WORDS} / {len(items)} parts; at most "
+                       f"{MAX_WORDS}")
     return items
 
 
@@ -157,6 +218,7 @@ def area(value: Any) -> str | None:
     code = text(value)
     if code is None:
         return None
+    _at_most(code, MAX_AREA)
     match = _CBS.match(code)
     if match:
         prefix, digits = match.group(1).upper(), match.group(2)

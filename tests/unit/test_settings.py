@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -37,9 +36,13 @@ def test_bad_values_name_the_setting(tmp_path: Path) -> None:
 def test_env_example_documents_every_setting() -> None:
     text = (ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]+)=", text, re.M))
-    assert documented == {env_name(f.name) for f in fields(Settings)}
+    assert documented == {env_name(name) for name in Settings.model_fields}
 
 
 def test_secrets_stay_out_of_repr() -> None:
     s = Settings(twilio_auth_token="tok-secret", smtp_password="pw-secret")
     assert "tok-secret" not in repr(s) and "pw-secret" not in repr(s)
+
+
+def test_env_example_as_dotenv_loads_to_the_defaults() -> None:
+    assert load_settings({}, dotenv_path=ROOT / ".env.example") == Settings()
