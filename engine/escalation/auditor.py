@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit.events import record
-from engine.escalation.roster import coordinators
+from engine.oncall.queries import coordinators
 from engine.outreach.compose import Links, staff_recipient
 from engine.outreach.outbox import Draft, dedupe_key, enqueue
 from engine.store.models import Community, Event, Incident, IncidentCommunity, Timer

@@ -110,9 +110,14 @@ def _folder_files(folder: Path, problems: list[Problem]) -> list[Path]:
 
 
 def _read_csv_file(path: Path, problems: list[Problem]) -> RawTable | None:
-    label = str(path)
     name = table_of_file(path)
     assert name is not None
+    return read_csv_table(path, name, problems)
+
+
+def read_csv_table(path: Path, name: str, problems: list[Problem]) -> RawTable | None:
+    """One CSV file (UTF-8 with or without BOM, comma or semicolon) as the raw table `name`."""
+    label = str(path)
     data = path.read_bytes()
     try:
         text = data.decode("utf-8-sig")

@@ -12,18 +12,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from engine.errors import InputError
-from engine.escalation.roster import (
-    coordinators,
-    import_roster,
-    import_rosters,
-    list_shifts,
-    on_call_at,
-    parse_time,
-)
+from engine.oncall.importer import import_roster, import_rosters
+from engine.oncall.queries import coordinators, list_shifts, on_call_at
+from engine.oncall.times import parse_time
 from engine.store.db import session_scope
 from engine.store.models import Shift, Staff
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "roster"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "oncall"
 
 
 def utc(*args: int) -> datetime:

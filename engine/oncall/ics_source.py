@@ -1,0 +1,512 @@
+"""iCalendar roster files: every VEVENT is a shift or a series of shifts.
+
+Who holds a shift: X-VERBINDER-STAFF, else an ATTENDEE's email, else SUMMARY = staff id, else
+the ORGANIZER's email (`ics_staff`).
+
+The window runs from the first event's start for 90 days (or up to the latest end of a single,
+non-recurring event, when later); `replace_from` / `replace_until` set it. Occurrences that
+start in it are imported.
+
+Recurrence (RRULE, RDATE with dates, times or periods, EXDATE, RECURRENCE-ID overrides with or
+without RANGE=THISANDFUTURE) is expanded by `recurring-ical-events`. Around it, this module:
+
+- keeps, per UID and RECURRENCE-ID, the version with the highest SEQUENCE; two different
+  versions with the same SEQUENCE refuse the file (identical copies count once);
+- leaves out an override older (by SEQUENCE) than its series for an instance that the newer
+  series no longer has;
+- reads a date-time RECURRENCE-ID of an all-day series (Outlook writes them) as that day;
+- refuses COUNT below 1, rules that recur more than 24 times a day, zero-length and reversed
+  events and periods;
+- leaves out STATUS:CANCELLED events, instances and, after a RANGE=THISANDFUTURE override,
+  the rest of a series.
+
+Time zones: a TZID value is in its zone and a UTC value in UTC. A floating value (neither TZID
+nor Z) and an all-day date are in the calendar's zone: X-WR-TIMEZONE when the calendar names
+one, else Europe/Amsterdam. With X-WR-TIMEZONE, UTC values are read as that zone's local time
+too (Google Calendar's meaning, as `recurring-ical-events` and `x-wr-timezone` read it), so a
+weekly series written in UTC keeps its local hour across the DST change. A floating time that
+a DST change skips or repeats is refused, as in CSV; such a time with a TZID is read as
+RFC 5545 says (a skipped time moves forward by the gap, a repeated one is the first) and
+warned about.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+from icalendar.prop import vDDDTypes
+from recurring_ical_events import EventAdapter, InvalidCalendar, Occurrence, Series
+from x_wr_timezone import CalendarWalker
+
+from engine.oncall.ics_rules import align_until, rule_problems, walk_problem
+from engine.oncall.ics_staff import EventError, find_staff
+from engine.oncall.model import ParsedRoster, ShiftData
+from engine.oncall.times import AMSTERDAM, Trouble, describe, dst_trouble
+from engine.registry.service import StaffData
+
+ICS_HORIZON = timedelta(days=90)
+MAX_OCCURRENCES = 5000  # per UID in the window: a runaway series must not fill the table
+_PAD = timedelta(days=2)  # floating and all-day times are compared before they are placed
+_NOT_CONTENT = ("DTSTAMP", "LAST-MODIFIED", "CREATED")
+
+
+class _ShiftAdapter(EventAdapter):
+    """A VEVENT with the staff member who holds its shifts, and whether it was cancelled."""
+
+    def __init__(self, component: Any, uid: str, staff_id: str, cancelled: bool) -> None:
+        super().__init__(component)
+        self.event = component
+        self.label = uid
+        self.staff_id = staff_id
+        self.cancelled = cancelled
+
+
+class _ShiftOccurrence(Occurrence):
+    """One occurrence that remembers the VEVENT whose staff and status it carries."""
+
+    def __init__(self, adapter: _ShiftAdapter, start: Any = None, end: Any = None,
+                 sequence: int = -1) -> None:
+        super().__init__(adapter, start, end, sequence)
+        self.source = adapter
+
+
+class _ShiftSeries(Series):
+    """One UID's VEVENTs; an override older than a newer series for an instance that series
+    no longer has is left out (the newer version deleted it)."""
+
+    def occurrence(self, adapter: Any, start: Any = None, end: Any = None) -> Occurrence:
+        """Occurrences that keep their source."""
+        return _ShiftOccurrence(adapter, start, end)
+
+    def skip_core_modification(self, modification: Any) -> bool:
+        """Whether an override is obsolete."""
+        if self.recurrence.has_core and modification.sequence < self.recurrence.sequence:
+            return bool(self.has_recurrence_id_in_rrule(modification))
+        return bool(super().skip_core_modification(modification))
+
+
+class _UtcAsLocal(CalendarWalker):  # type: ignore[misc]
+    """Reads the UTC times of a calendar with X-WR-TIMEZONE as that zone's local times."""
+
+    def __init__(self, zone: tzinfo) -> None:
+        self.zone = zone
+
+    def walk_value_datetime(self, dt: datetime) -> datetime:
+        """A UTC time in the zone; others unchanged (floating ones stay floating)."""
+        return dt.astimezone(self.zone) if self.is_UTC(dt) else dt
+
+    def walk_value_vDDDTypes(self, value: Any) -> Any:
+        """Keep RANGE=THISANDFUTURE on a converted RECURRENCE-ID."""
+        new = super().walk_value_vDDDTypes(value)
+        if new is not value and "RANGE" in value.params:
+            new.params["RANGE"] = value.params["RANGE"]
+        return new
+
+
+@dataclass
+class _Version:
+    """One VEVENT as found: its UID, the instance it overrides (if any), and its SEQUENCE."""
+
+    uid: str
+    component: Any
+    instance: Any  # None for a series or single event; else the RECURRENCE-ID as a key
+    sequence: int
+
+
+def read_ics_roster(
+    path: Path, staff: dict[str, StaffData], start: datetime | None, until: datetime | None
+) -> ParsedRoster:
+    """The shifts of one roster calendar, with every bad event named by its UID."""
+    parsed = ParsedRoster(path, f"ics:{path.name}")
+    calendar = _read_calendar(parsed)
+    if calendar is None:
+        return parsed
+    zone, calendar = _calendar_zone(parsed, calendar)
+    if zone is None:
+        return parsed
+    versions = _newest_versions(parsed, _versions(parsed, calendar, zone))
+    adapters = _adapters(parsed, versions, staff, zone)
+    if parsed.problems or not adapters:
+        return parsed
+    _set_window(parsed, adapters, zone, start, until)
+    _expand(parsed, adapters, zone)
+    return parsed
+
+
+# --- the calendar ---------------------------------------------------------------------------
+
+
+def _read_calendar(parsed: ParsedRoster) -> Any:
+    try:
+        calendar = icalendar.Calendar.from_ical(parsed.path.read_bytes())
+    except (OSError, ValueError) as exc:
+        parsed.problems.append(
+            f"{parsed.path}: file: cannot read the calendar / onleesbaar: {exc}"[:300]
+        )
+        return None
+    scale = str(calendar.get("CALSCALE") or "GREGORIAN").strip().upper()
+    if scale != "GREGORIAN":
+        parsed.problems.append(
+            f"{parsed.path}: CALSCALE: only GREGORIAN calendars / alleen GREGORIAN"
+        )
+        return None
+    return calendar
+
+
+def _calendar_zone(parsed: ParsedRoster, calendar: Any) -> tuple[tzinfo | None, Any]:
+    """The zone of floating times (X-WR-TIMEZONE, else Amsterdam) and the calendar to read."""
+    name = calendar.get("X-WR-TIMEZONE")
+    if name is None:
+        return AMSTERDAM, calendar
+    try:
+        zone = ZoneInfo(str(name).strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        parsed.problems.append(
+            f"{parsed.path}: X-WR-TIMEZONE: unknown time zone {str(name)[:60]!r}"
+            " / onbekende tijdzone"
+        )
+        return None, calendar
+    return zone, _UtcAsLocal(zone).walk(calendar)
+
+
+# --- versions of one event ------------------------------------------------------------------
+
+
+def _versions(parsed: ParsedRoster, calendar: Any, zone: tzinfo) -> list[_Version]:
+    found: list[_Version] = []
+    for index, component in enumerate(calendar.walk("VEVENT"), start=1):
+        uid = str(component.get("UID") or f"EVENT-{index}").strip()
+        try:
+            instance = _instance_key(component)
+            sequence = component.get("SEQUENCE", 0)
+            if isinstance(sequence, list) or not isinstance(sequence, int):
+                raise EventError("SEQUENCE: not a number / geen getal")
+        except EventError as exc:
+            parsed.problems.append(f"{parsed.path}:{uid}: {exc}")
+            continue
+        found.append(_Version(uid, component, instance, sequence))
+    _all_day_instances(found, zone)
+    return found
+
+
+def _instance_key(component: Any) -> Any:
+    value = prop_value(component, "RECURRENCE-ID")
+    if value is None:
+        return None
+    item = component["RECURRENCE-ID"]
+    kind = str(item.params.get("RANGE", "THISANDFUTURE")).upper()
+    if kind != "THISANDFUTURE":
+        raise EventError(
+            f"RECURRENCE-ID: RANGE={kind[:20]} is not supported, only THISANDFUTURE"
+            " / alleen THISANDFUTURE"
+        )
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _all_day_instances(versions: list[_Version], zone: tzinfo) -> None:
+    """Outlook names an instance of an all-day series by a date-time: read it as that day."""
+    all_day = {
+        v.uid for v in versions
+        if v.instance is None and _is_date(v.component.get("DTSTART"))
+    }
+    for v in versions:
+        if v.uid not in all_day or not isinstance(v.instance, datetime):
+            continue
+        item = v.component["RECURRENCE-ID"]
+        value = item.dt
+        day = (value.astimezone(zone) if value.tzinfo else value).date()
+        replacement = vDDDTypes(day)
+        if "RANGE" in item.params:
+            replacement.params["RANGE"] = item.params["RANGE"]
+        v.component["RECURRENCE-ID"] = replacement
+        v.instance = day
+
+
+def _is_date(item: Any) -> bool:
+    try:
+        value = item.dt
+    except Exception:  # absent, or a value icalendar could not parse (checked later)
+        return False
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _newest_versions(parsed: ParsedRoster, versions: list[_Version]) -> list[_Version]:
+    """Per UID and instance the version with the highest SEQUENCE; refuse a tie that differs."""
+    groups: dict[tuple[str, Any], list[_Version]] = defaultdict(list)
+    for v in versions:
+        groups[(v.uid, v.instance)].append(v)
+    kept: list[_Version] = []
+    for (uid, instance), group in groups.items():
+        newest = max(v.sequence for v in group)
+        top = [v for v in group if v.sequence == newest]
+        if len({_content(v.component) for v in top}) > 1:
+            which = f" for RECURRENCE-ID {instance}" if instance is not None else ""
+            parsed.problems.append(
+                f"{parsed.path}:{uid}: {len(top)} different versions with SEQUENCE {newest}"
+                f"{which}; keep one, or give the newest a higher SEQUENCE"
+                " / verschillende versies met hetzelfde SEQUENCE"
+            )
+            continue
+        kept.append(top[0])
+    return kept
+
+
+def _content(component: Any) -> bytes:
+    copy = component.copy()
+    for name in _NOT_CONTENT:
+        copy.pop(name, None)
+    return bytes(copy.to_ical())
+
+
+# --- checking each event --------------------------------------------------------------------
+
+
+def _adapters(
+    parsed: ParsedRoster, versions: list[_Version], staff: dict[str, StaffData], zone: tzinfo
+) -> list[_ShiftAdapter]:
+    adapters: list[_ShiftAdapter] = []
+    for v in versions:
+        try:
+            adapters.append(_checked(v, staff, zone))
+        except EventError as exc:
+            parsed.problems.append(f"{parsed.path}:{v.uid}: {exc}")
+    return adapters
+
+
+def _checked(version: _Version, staff: dict[str, StaffData], zone: tzinfo) -> _ShiftAdapter:
+    component = version.component
+    cancelled = str(component.get("STATUS") or "").strip().upper() == "CANCELLED"
+    start = prop_value(component, "DTSTART")
+    if start is None:
+        raise EventError("DTSTART: missing / ontbreekt")
+    _check_length(component, start, zone)
+    for recur in _as_list(component.get("RRULE")):
+        if not isinstance(recur, icalendar.vRecur):
+            raise EventError("RRULE: cannot be read / onleesbaar")
+        problems = rule_problems(recur)
+        if problems:
+            raise EventError("; ".join(problems))
+        align_until(recur, start, zone)
+    _check_dates(component, "RDATE", start, zone)
+    _check_dates(component, "EXDATE", start, zone)
+    staff_id = "" if cancelled else find_staff(component, staff)
+    return _ShiftAdapter(component, version.uid, staff_id, cancelled)
+
+
+def _check_length(component: Any, start: Any, zone: tzinfo) -> None:
+    end = prop_value(component, "DTEND")
+    duration = prop_value(component, "DURATION")
+    if end is not None:
+        _check_span(instant(start, zone), instant(end, zone), "DTEND")
+    elif duration is not None:
+        if not isinstance(duration, timedelta):
+            raise EventError("DURATION: cannot be read / onleesbaar")
+        _check_span(timedelta(0), duration, "DURATION")
+    elif isinstance(start, datetime):
+        raise EventError(
+            "DTEND: missing, so the event has zero length; give DTEND or DURATION"
+            " / ontbreekt: dienst zonder lengte"
+        )
+
+
+def _check_span(start: Any, end: Any, prop: str) -> None:
+    if end == start:
+        raise EventError(
+            f"{prop}: zero-length event: end equals start / nul lengte: einde is gelijk aan begin"
+        )
+    if end < start:
+        raise EventError(f"{prop}: end is before start / einde ligt voor begin")
+
+
+def _check_dates(component: Any, prop: str, start: Any, zone: tzinfo) -> None:
+    """RDATE and EXDATE values: readable, known zones, RDATE periods with a length."""
+    for item in _as_list(component.get(prop)):
+        if not isinstance(item, icalendar.vDDDLists):
+            raise EventError(f"{prop}: cannot be read / onleesbaar")
+        tzid = item.params.get("TZID")
+        for value in item.dts:
+            dt = value.dt
+            first = dt[0] if isinstance(dt, tuple) else dt
+            if tzid and isinstance(first, datetime) and first.tzinfo is None:
+                raise EventError(f"{prop}: unknown TZID {str(tzid)[:60]!r} / onbekende tijdzone")
+            if prop == "RDATE" and isinstance(start, datetime) != isinstance(first, datetime):
+                raise EventError(
+                    "RDATE: a date where DTSTART is a date-time, or the other way round"
+                    " / datum en tijd door elkaar"
+                )
+            if isinstance(dt, tuple):
+                period_end = dt[1] if isinstance(dt[1], timedelta) else (
+                    instant(dt[1], zone) - instant(dt[0], zone))
+                _check_span(timedelta(0), period_end, "RDATE")
+
+
+def prop_value(component: Any, prop: str) -> Any:
+    """A single date, date-time or duration property's value, or None when absent."""
+    item = component.get(prop)
+    if item is None:
+        return None
+    if isinstance(item, list):
+        raise EventError(f"{prop}: given more than once / staat er meer dan eens")
+    try:
+        value = item.dt
+    except Exception:  # icalendar raises its own types for a value it could not parse
+        value = None
+    if value is None or isinstance(value, tuple):
+        raise EventError(f"{prop}: cannot be read / onleesbaar")
+    tzid = item.params.get("TZID") if hasattr(item, "params") else None
+    if tzid and isinstance(value, datetime) and value.tzinfo is None:
+        raise EventError(f"{prop}: unknown TZID {str(tzid)[:60]!r} / onbekende tijdzone")
+    return value
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def instant(value: Any, zone: tzinfo) -> datetime:
+    """A date, floating or zoned time as UTC (floating in `zone`, a DST gap moved forward)."""
+    if not isinstance(value, datetime):
+        value = datetime.combine(value, time(0))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=zone, fold=0)
+    return value.astimezone(UTC)
+
+
+# --- window and expansion -------------------------------------------------------------------
+
+
+def _recurs(adapter: _ShiftAdapter) -> bool:
+    return not adapter.is_modification() and bool(adapter.rrules or adapter.rdates)
+
+
+def _set_window(
+    parsed: ParsedRoster, adapters: list[_ShiftAdapter], zone: tzinfo,
+    start: datetime | None, until: datetime | None,
+) -> None:
+    first = min(instant(a.start, zone) for a in adapters)
+    parsed.window_from = start or first
+    if until is None:
+        single_ends = [
+            instant(a.end, zone) for a in adapters if not _recurs(a) and not a.cancelled
+        ]
+        until = max([parsed.window_from + ICS_HORIZON, *single_ends])
+    parsed.window_until = until
+
+
+def _expand(parsed: ParsedRoster, adapters: list[_ShiftAdapter], zone: tzinfo) -> None:
+    lo, hi = parsed.window_from, parsed.window_until
+    assert lo is not None and hi is not None
+    by_uid: dict[str, list[_ShiftAdapter]] = defaultdict(list)
+    for adapter in adapters:
+        by_uid[adapter.label].append(adapter)
+    outside = sum(
+        1 for a in adapters
+        if not _recurs(a) and not a.cancelled and not lo <= instant(a.start, zone) < hi
+    )
+    for uid, group in by_uid.items():
+        try:
+            _expand_series(parsed, uid, group, zone)
+        except (InvalidCalendar, ValueError, TypeError) as exc:
+            parsed.problems.append(f"{parsed.path}:{uid}: cannot expand / kan niet: {exc}"[:300])
+    if outside:
+        parsed.warnings.append(
+            f"{parsed.path}: {outside} shift(s) outside the window left out"
+            " / dienst(en) buiten het venster overgeslagen"
+        )
+
+
+def _expand_series(
+    parsed: ParsedRoster, uid: str, group: list[_ShiftAdapter], zone: tzinfo
+) -> None:
+    lo, hi = parsed.window_from, parsed.window_until
+    assert lo is not None and hi is not None
+    for adapter in group:
+        for recur in _as_list(adapter.event.get("RRULE")):
+            problem = walk_problem(recur, instant(adapter.start, zone), hi)
+            if problem:
+                parsed.problems.append(f"{parsed.path}:{uid}: {problem}")
+                return
+    series = _ShiftSeries(group)
+    timing = _Timing(parsed, uid, zone)
+    count = 0
+    for occurrence in series.between(lo - _PAD, hi + _PAD):
+        if not lo <= instant(occurrence.start, zone) < hi:
+            continue
+        count += 1
+        if count > MAX_OCCURRENCES:
+            parsed.problems.append(
+                f"{parsed.path}:{uid}: RRULE: more than {MAX_OCCURRENCES} occurrences in the"
+                " window / te veel herhalingen"
+            )
+            return
+        shift = timing.shift(occurrence)
+        if shift is not None:
+            parsed.shifts.append(shift)
+    timing.report()
+
+
+class _Timing:
+    """Places occurrences in UTC; refuses floating times a DST change skips or repeats, and
+    collects one warning per UID for such times with a TZID."""
+
+    def __init__(self, parsed: ParsedRoster, uid: str, zone: tzinfo) -> None:
+        self.parsed, self.uid, self.zone = parsed, uid, zone
+        self.refused = False
+        self.moved: list[tuple[datetime, tzinfo | None, Trouble]] = []
+
+    def shift(self, occurrence: _ShiftOccurrence) -> ShiftData | None:
+        """The occurrence as a shift in UTC, or None when it is cancelled or refused."""
+        if occurrence.source.cancelled:
+            return None
+        start = self._place(occurrence.start, "DTSTART")
+        end = self._place(occurrence.end, "DTEND")
+        if start is None or end is None:
+            return None
+        return ShiftData(start, end, occurrence.source.staff_id)
+
+    def _place(self, value: Any, prop: str) -> datetime | None:
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            wall = value if isinstance(value, datetime) else datetime.combine(value, time(0))
+            trouble = dst_trouble(wall.replace(tzinfo=self.zone))
+            if trouble is not None:
+                self._refuse(prop, wall, trouble)
+                return None
+            return instant(wall, self.zone)
+        if value.utcoffset() != timedelta(0):
+            trouble = dst_trouble(value)
+            if trouble is not None:
+                self.moved.append((value.replace(tzinfo=None), value.tzinfo, trouble))
+        return value.astimezone(UTC)
+
+    def _refuse(self, prop: str, wall: datetime, trouble: Trouble) -> None:
+        if not self.refused:
+            self.refused = True
+            self.parsed.problems.append(
+                f"{self.parsed.path}:{self.uid}: {prop}: "
+                + describe(wall, self.zone, trouble, "give a TZID or a UTC time",
+                           "geef een TZID of een UTC-tijd")
+            )
+
+    def report(self) -> None:
+        """Warn once for the times with a TZID that a DST change moved."""
+        if not self.moved:
+            return
+        wall, zone, trouble = self.moved[0]
+        more = f" (and {len(self.moved) - 1} more / en meer)" if len(self.moved) > 1 else ""
+        self.parsed.warnings.append(
+            f"{self.parsed.path}:{self.uid}: "
+            + describe(wall, zone, trouble, "read as RFC 5545 says: a skipped time moves"
+                       " forward by the gap, a repeated time is the first",
+                       "gelezen volgens RFC 5545")
+            + more
+        )
