@@ -47,7 +47,7 @@ from x_wr_timezone import CalendarWalker
 from engine.oncall.ics_rules import align_until, rule_problems, walk_problem
 from engine.oncall.ics_staff import EventError, find_staff
 from engine.oncall.model import ParsedRoster, ShiftData
-from engine.oncall.times import AMSTERDAM, Trouble, describe, dst_trouble
+from engine.oncall.times import AMSTERDAM, Trouble, describe, place
 from engine.registry.service import StaffData
 
 ICS_HORIZON = timedelta(days=90)
@@ -222,7 +222,8 @@ def _all_day_instances(versions: list[_Version], zone: tzinfo) -> None:
             continue
         item = v.component["RECURRENCE-ID"]
         value = item.dt
-        day = (value.astimezone(zone) if value.tzinfo else value).date()
+        # The day as written in the value's own zone; a UTC value names it in the calendar's.
+        day = (value.astimezone(zone) if value.utcoffset() == timedelta(0) else value).date()
         replacement = vDDDTypes(day)
         if "RANGE" in item.params:
             replacement.params["RANGE"] = item.params["RANGE"]
@@ -247,7 +248,7 @@ def _newest_versions(parsed: ParsedRoster, versions: list[_Version]) -> list[_Ve
     for (uid, instance), group in groups.items():
         newest = max(v.sequence for v in group)
         top = [v for v in group if v.sequence == newest]
-        if len({_content(v.component) for v in top}) > 1:
+        if len(top) > 1 and len({_content(v.component) for v in top}) > 1:
             which = f" for RECURRENCE-ID {instance}" if instance is not None else ""
             parsed.problems.append(
                 f"{parsed.path}:{uid}: {len(top)} different versions with SEQUENCE {newest}"
@@ -259,11 +260,14 @@ def _newest_versions(parsed: ParsedRoster, versions: list[_Version]) -> list[_Ve
     return kept
 
 
-def _content(component: Any) -> bytes:
+def _content(component: Any) -> str:
     copy = component.copy()
     for name in _NOT_CONTENT:
         copy.pop(name, None)
-    return bytes(copy.to_ical())
+    try:
+        return bytes(copy.to_ical()).decode("utf-8", "replace")
+    except ValueError:  # a value icalendar cannot write back; its checks name it later
+        return repr(sorted((k, repr(v)) for k, v in copy.items()))
 
 
 # --- checking each event --------------------------------------------------------------------
@@ -374,12 +378,12 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def instant(value: Any, zone: tzinfo) -> datetime:
-    """A date, floating or zoned time as UTC (floating in `zone`, a DST gap moved forward)."""
+    """A date, floating or zoned time as UTC (floating in `zone`), read as RFC 5545 says."""
     if not isinstance(value, datetime):
         value = datetime.combine(value, time(0))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=zone, fold=0)
-    return value.astimezone(UTC)
+        value = value.replace(tzinfo=zone)
+    return place(value)[0]
 
 
 # --- window and expansion -------------------------------------------------------------------
@@ -475,18 +479,16 @@ class _Timing:
         return ShiftData(start, end, occurrence.source.staff_id)
 
     def _place(self, value: Any, prop: str) -> datetime | None:
-        if not isinstance(value, datetime) or value.tzinfo is None:
-            wall = value if isinstance(value, datetime) else datetime.combine(value, time(0))
-            trouble = dst_trouble(wall.replace(tzinfo=self.zone))
-            if trouble is not None:
-                self._refuse(prop, wall, trouble)
-                return None
-            return instant(wall, self.zone)
-        if value.utcoffset() != timedelta(0):
-            trouble = dst_trouble(value)
-            if trouble is not None:
-                self.moved.append((value.replace(tzinfo=None), value.tzinfo, trouble))
-        return value.astimezone(UTC)
+        floating = not isinstance(value, datetime) or value.tzinfo is None
+        if not isinstance(value, datetime):
+            value = datetime.combine(value, time(0))
+        utc, trouble = place(value.replace(tzinfo=self.zone) if floating else value)
+        if trouble is not None and floating:
+            self._refuse(prop, value, trouble)
+            return None
+        if trouble is not None:
+            self.moved.append((value.replace(tzinfo=None), value.tzinfo, trouble))
+        return utc
 
     def _refuse(self, prop: str, wall: datetime, trouble: Trouble) -> None:
         if not self.refused:

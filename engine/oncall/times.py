@@ -8,9 +8,11 @@ Europe/Amsterdam unless a calendar names its own zone; everything is stored in U
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
+
+from icalendar.timezone import tzid_from_tzinfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _TIME_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
@@ -37,27 +39,32 @@ def parse_time(text: str) -> datetime:
 
 def localise_strict(wall: datetime, zone: tzinfo = AMSTERDAM) -> datetime:
     """Wall-clock time in `zone` as UTC; refuse times that the DST change skips or repeats."""
-    trouble = dst_trouble(wall.replace(tzinfo=zone))
+    utc, trouble = place(wall.replace(tzinfo=zone))
     if trouble is None:
-        return wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        return utc
     raise ValueError(describe(wall, zone, trouble, "give an offset", "geef een offset"))
 
 
-def dst_trouble(value: datetime) -> Trouble | None:
-    """Whether an aware time's wall clock is skipped or repeated by a DST change in its zone."""
-    early, late = value.replace(fold=0), value.replace(fold=1)
-    if early.utcoffset() == late.utcoffset():
-        return None
+def place(value: datetime) -> tuple[datetime, Trouble | None]:
+    """An aware time in UTC as RFC 5545 reads it, and whether a DST change skips or repeats
+    its wall clock: a skipped time moves forward by the gap, a repeated one is the first.
+
+    Works for any tzinfo (zoneinfo, or one icalendar built from a VTIMEZONE), whatever it
+    answers for a time in a gap.
+    """
     zone = value.tzinfo
     wall = value.replace(tzinfo=None)
-    round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    return "skipped" if round_trip != wall else "repeated"
+    candidates = {value.replace(fold=fold).astimezone(UTC) for fold in (0, 1)}
+    real = sorted(c for c in candidates if c.astimezone(zone).replace(tzinfo=None) == wall)
+    if not real:
+        before = (wall - timedelta(days=1)).replace(tzinfo=zone).utcoffset() or timedelta(0)
+        return (wall - before).replace(tzinfo=UTC), "skipped"
+    return real[0], ("repeated" if len(real) > 1 else None)
 
 
 def zone_name(zone: tzinfo | None) -> str:
-    """A zone's IANA key where it has one, else its own name."""
-    key = getattr(zone, "key", None)
-    return str(key) if key else str(zone)
+    """A zone's TZID: its IANA key, or the name a calendar's VTIMEZONE gave it."""
+    return str(tzid_from_tzinfo(zone) or zone)
 
 
 def describe(wall: datetime, zone: tzinfo | None, trouble: Trouble, advice: str,
