@@ -32,6 +32,7 @@ warned about.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -46,7 +47,7 @@ from x_wr_timezone import CalendarWalker
 
 from engine.oncall.ics_rules import align_until, rule_problems, walk_problem
 from engine.oncall.ics_staff import EventError, find_staff
-from engine.oncall.model import ParsedRoster, ShiftData
+from engine.oncall.model import ParsedRoster, ShiftData, shown
 from engine.oncall.times import AMSTERDAM, Trouble, describe, place
 from engine.registry.service import StaffData
 
@@ -54,6 +55,7 @@ ICS_HORIZON = timedelta(days=90)
 MAX_OCCURRENCES = 5000  # per UID in the window: a runaway series must not fill the table
 _PAD = timedelta(days=2)  # floating and all-day times are compared before they are placed
 _NOT_CONTENT = ("DTSTAMP", "LAST-MODIFIED", "CREATED")
+_ZONE_KEY = re.compile(r"[A-Za-z0-9_+-]{1,30}(/[A-Za-z0-9_+-]{1,30}){0,3}")  # IANA-shaped
 
 
 class _ShiftAdapter(EventAdapter):
@@ -62,7 +64,7 @@ class _ShiftAdapter(EventAdapter):
     def __init__(self, component: Any, uid: str, staff_id: str, cancelled: bool) -> None:
         super().__init__(component)
         self.event = component
-        self.label = uid
+        self.series_uid = uid
         self.staff_id = staff_id
         self.cancelled = cancelled
 
@@ -147,7 +149,7 @@ def _read_calendar(parsed: ParsedRoster) -> Any:
         calendar = icalendar.Calendar.from_ical(parsed.path.read_bytes())
     except (OSError, ValueError) as exc:
         parsed.problems.append(
-            f"{parsed.path}: file: cannot read the calendar / onleesbaar: {exc}"[:300]
+            f"{parsed.path}: file: cannot read the calendar / onleesbaar: {shown(str(exc), 200)}"
         )
         return None
     scale = str(calendar.get("CALSCALE") or "GREGORIAN").strip().upper()
@@ -164,11 +166,14 @@ def _calendar_zone(parsed: ParsedRoster, calendar: Any) -> tuple[tzinfo | None, 
     name = calendar.get("X-WR-TIMEZONE")
     if name is None:
         return AMSTERDAM, calendar
+    key = str(name).strip()
     try:
-        zone = ZoneInfo(str(name).strip())
+        if not _ZONE_KEY.fullmatch(key):
+            raise ValueError(key)
+        zone = ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError):
         parsed.problems.append(
-            f"{parsed.path}: X-WR-TIMEZONE: unknown time zone {str(name)[:60]!r}"
+            f"{parsed.path}: X-WR-TIMEZONE: unknown time zone {shown(key, 60)!r}"
             " / onbekende tijdzone"
         )
         return None, calendar
@@ -188,7 +193,7 @@ def _versions(parsed: ParsedRoster, calendar: Any, zone: tzinfo) -> list[_Versio
             if isinstance(sequence, list) or not isinstance(sequence, int):
                 raise EventError("SEQUENCE: not a number / geen getal")
         except EventError as exc:
-            parsed.problems.append(f"{parsed.path}:{uid}: {exc}")
+            parsed.problems.append(f"{parsed.path}:{shown(uid)}: {exc}")
             continue
         found.append(_Version(uid, component, instance, sequence))
     _all_day_instances(found, zone)
@@ -251,7 +256,7 @@ def _newest_versions(parsed: ParsedRoster, versions: list[_Version]) -> list[_Ve
         if len(top) > 1 and len({_content(v.component) for v in top}) > 1:
             which = f" for RECURRENCE-ID {instance}" if instance is not None else ""
             parsed.problems.append(
-                f"{parsed.path}:{uid}: {len(top)} different versions with SEQUENCE {newest}"
+                f"{parsed.path}:{shown(uid)}: {len(top)} different versions with SEQUENCE {newest}"
                 f"{which}; keep one, or give the newest a higher SEQUENCE"
                 " / verschillende versies met hetzelfde SEQUENCE"
             )
@@ -281,7 +286,7 @@ def _adapters(
         try:
             adapters.append(_checked(v, staff, zone))
         except EventError as exc:
-            parsed.problems.append(f"{parsed.path}:{v.uid}: {exc}")
+            parsed.problems.append(f"{parsed.path}:{shown(v.uid)}: {exc}")
     return adapters
 
 
@@ -412,16 +417,17 @@ def _expand(parsed: ParsedRoster, adapters: list[_ShiftAdapter], zone: tzinfo) -
     assert lo is not None and hi is not None
     by_uid: dict[str, list[_ShiftAdapter]] = defaultdict(list)
     for adapter in adapters:
-        by_uid[adapter.label].append(adapter)
+        by_uid[adapter.series_uid].append(adapter)
     outside = sum(
         1 for a in adapters
         if not _recurs(a) and not a.cancelled and not lo <= instant(a.start, zone) < hi
     )
     for uid, group in by_uid.items():
         try:
-            _expand_series(parsed, uid, group, zone)
+            _expand_series(parsed, shown(uid), group, zone)
         except (InvalidCalendar, ValueError, TypeError) as exc:
-            parsed.problems.append(f"{parsed.path}:{uid}: cannot expand / kan niet: {exc}"[:300])
+            parsed.problems.append(
+                f"{parsed.path}:{shown(uid)}: cannot expand / kan niet: {shown(str(exc), 200)}")
     if outside:
         parsed.warnings.append(
             f"{parsed.path}: {outside} shift(s) outside the window left out"
@@ -430,7 +436,7 @@ def _expand(parsed: ParsedRoster, adapters: list[_ShiftAdapter], zone: tzinfo) -
 
 
 def _expand_series(
-    parsed: ParsedRoster, uid: str, group: list[_ShiftAdapter], zone: tzinfo
+    parsed: ParsedRoster, label: str, group: list[_ShiftAdapter], zone: tzinfo
 ) -> None:
     lo, hi = parsed.window_from, parsed.window_until
     assert lo is not None and hi is not None
@@ -438,10 +444,10 @@ def _expand_series(
         for recur in _as_list(adapter.event.get("RRULE")):
             problem = walk_problem(recur, instant(adapter.start, zone), hi)
             if problem:
-                parsed.problems.append(f"{parsed.path}:{uid}: {problem}")
+                parsed.problems.append(f"{parsed.path}:{label}: {problem}")
                 return
     series = _ShiftSeries(group)
-    timing = _Timing(parsed, uid, zone)
+    timing = _Timing(parsed, label, zone)
     count = 0
     for occurrence in series.between(lo - _PAD, hi + _PAD):
         if not lo <= instant(occurrence.start, zone) < hi:
@@ -449,7 +455,7 @@ def _expand_series(
         count += 1
         if count > MAX_OCCURRENCES:
             parsed.problems.append(
-                f"{parsed.path}:{uid}: RRULE: more than {MAX_OCCURRENCES} occurrences in the"
+                f"{parsed.path}:{label}: RRULE: more than {MAX_OCCURRENCES} occurrences in the"
                 " window / te veel herhalingen"
             )
             return
@@ -463,8 +469,8 @@ class _Timing:
     """Places occurrences in UTC; refuses floating times a DST change skips or repeats, and
     collects one warning per UID for such times with a TZID."""
 
-    def __init__(self, parsed: ParsedRoster, uid: str, zone: tzinfo) -> None:
-        self.parsed, self.uid, self.zone = parsed, uid, zone
+    def __init__(self, parsed: ParsedRoster, label: str, zone: tzinfo) -> None:
+        self.parsed, self.label, self.zone = parsed, label, zone
         self.refused = False
         self.moved: list[tuple[datetime, tzinfo | None, Trouble]] = []
 
@@ -494,7 +500,7 @@ class _Timing:
         if not self.refused:
             self.refused = True
             self.parsed.problems.append(
-                f"{self.parsed.path}:{self.uid}: {prop}: "
+                f"{self.parsed.path}:{self.label}: {prop}: "
                 + describe(wall, self.zone, trouble, "give a TZID or a UTC time",
                            "geef een TZID of een UTC-tijd")
             )
@@ -506,7 +512,7 @@ class _Timing:
         wall, zone, trouble = self.moved[0]
         more = f" (and {len(self.moved) - 1} more / en meer)" if len(self.moved) > 1 else ""
         self.parsed.warnings.append(
-            f"{self.parsed.path}:{self.uid}: "
+            f"{self.parsed.path}:{self.label}: "
             + describe(wall, zone, trouble, "read as RFC 5545 says: a skipped time moves"
                        " forward by the gap, a repeated time is the first",
                        "gelezen volgens RFC 5545")

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
+from engine.oncall.model import shown
 from engine.registry.service import StaffData
 from engine.store.models import Staff
 
@@ -32,7 +33,7 @@ def staff_problem(staff_id: str, staff: dict[str, StaffData]) -> str | None:
         return "missing staff id / medewerker ontbreekt"
     member = staff.get(staff_id)
     if member is None:
-        return f"unknown staff id {staff_id!r} / onbekende medewerker"
+        return f"unknown staff id {shown(staff_id)!r} / onbekende medewerker"
     if "oncall" not in member.roles:
         return f"staff {staff_id!r} does not have the oncall role / heeft de rol oncall niet"
     return None
