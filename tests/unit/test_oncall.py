@@ -137,6 +137,37 @@ def test_missing_column_and_unknown_extension_are_refused(staffed_sqlite: Engine
     assert stored(staffed_sqlite) == []
 
 
+def test_csv_delimiter_ignores_separators_inside_quotes(staffed_sqlite: Engine, tmp_path: Path):
+    # The registry's reader: more commas than semicolons, but all of them inside quotes.
+    path = write(tmp_path, "r.csv", (
+        'staff;start;end;"opmerking (a, b, c, d)"\n'
+        'st-a;2026-11-23 08:00;2026-11-30 08:00;"overdracht, bellen"\n'
+    ))
+    [report] = run_import(staffed_sqlite, path)
+    assert report.shifts == 1
+    assert stored(staffed_sqlite) == [
+        ("st-a", utc(2026, 11, 23, 7), utc(2026, 11, 30, 7), "csv:r.csv"),
+    ]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", ":1: geen kopregel / no header row"),
+    ("staff,start,end,start\nst-a,2026-11-23 08:00,2026-11-30 08:00,x\n",
+     ":1: start: kolom staat er twee keer / column appears twice"),
+    (b"staff,start,end\nst-\xe9,2026-11-23 08:00,2026-11-30 08:00\n",
+     ":2: geen geldige UTF-8; sla op als 'CSV UTF-8' / not valid UTF-8; save as 'CSV UTF-8'"),
+])
+def test_csv_file_problems_are_named_as_the_registry_names_them(
+    staffed_sqlite: Engine, tmp_path: Path, text: str | bytes, problem: str
+):
+    path = tmp_path / "r.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    with pytest.raises(InputError) as caught:
+        run_import(staffed_sqlite, path)
+    assert caught.value.problems == [f"{path}{problem}"]
+    assert stored(staffed_sqlite) == []
+
+
 def test_reimport_is_idempotent_and_replaces_only_its_window(staffed: Engine, tmp_path: Path):
     text = ("staff,start,end\n"
             "st-a,2026-11-23 08:00,2026-11-30 08:00\n"
