@@ -42,6 +42,7 @@ class Settings:
     twilio_from: str | None = None
     twilio_api_base_url: str | None = None
     twilio_validity_period: int = 3600
+    twilio_smart_encoding: bool | None = None  # None: on with a Messaging Service, else off
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -62,6 +63,13 @@ class Settings:
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     @property
+    def sms_smart_encoded(self) -> bool:
+        """Whether Twilio replaces GSM-7 look-alikes before sending (Smart Encoding)."""
+        if self.twilio_smart_encoding is not None:
+            return self.twilio_smart_encoding
+        return bool(self.twilio_messaging_service_sid)
+
+    @property
     def smtp_configured(self) -> bool:
         """True when email goes through SMTP rather than the console channel."""
         return bool(self.smtp_host)
@@ -79,6 +87,7 @@ _ENV_NAMES: dict[str, str] = {
     "twilio_from": "TWILIO_FROM",
     "twilio_api_base_url": "TWILIO_API_BASE_URL",
     "twilio_validity_period": "TWILIO_VALIDITY_PERIOD",
+    "twilio_smart_encoding": "TWILIO_SMART_ENCODING",
     "smtp_host": "SMTP_HOST",
     "smtp_port": "SMTP_PORT",
     "smtp_user": "SMTP_USER",
@@ -119,7 +128,7 @@ def load_settings(
                 kwargs[f.name] = int(raw)
             elif f.type in ("float",):
                 kwargs[f.name] = float(raw)
-            elif f.type in ("bool",):
+            elif f.type in ("bool", "bool | None"):
                 kwargs[f.name] = _flag(raw, True)
             else:
                 kwargs[f.name] = raw

@@ -88,7 +88,7 @@ def _text(incident_id: int, names: list[str]) -> str:
     listed = ", ".join(names[:10]) + (f" (+{len(names) - 10})" if len(names) > 10 else "")
     return (
         f"Verbinder, incident #{incident_id}: niet bereikt en geen stap meer gepland: {listed}. "
-        f"Neem het over via het dashboard of `verbinder incident ack`.\n"
+        f'Neem het over via het dashboard of "verbinder incident ack".\n'
         f"Incident #{incident_id}: not reached and no further step planned: {listed}. "
         f"Please take over."
     )
