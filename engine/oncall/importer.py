@@ -5,7 +5,7 @@ Replacement rule (why a re-import is idempotent): every file is one *source*, na
 shifts of that source that start inside the window exactly the shifts of the file: missing
 ones are removed, new ones added, equal ones kept. Shifts of other sources, and of the same
 source outside the window, are left alone. How a file sets its window: `csv_source`,
-`ics_source`.
+`ical_source`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from sqlmodel import Session
 
 from engine.errors import InputError
 from engine.oncall.csv_source import read_csv_roster
-from engine.oncall.ics_source import read_ics_roster
+from engine.oncall.ical_source import read_ical_roster
 from engine.oncall.model import ParsedRoster, RosterReport, ShiftData
 from engine.oncall.staff import inactive_ids, load_staff
 from engine.store.models import Shift
 
-ICS_SUFFIXES = {".ics", ".ical", ".ifb", ".icalendar"}
+CALENDAR_SUFFIXES = {".ics", ".ical", ".ifb", ".icalendar"}
 CSV_SUFFIXES = {".csv", ".txt"}
 
 
@@ -70,8 +70,8 @@ def read_roster(
 ) -> ParsedRoster:
     """One file read and checked against the staff, by its suffix: .csv or .ics."""
     suffix = path.suffix.lower()
-    if suffix in ICS_SUFFIXES:
-        return read_ics_roster(path, load_staff(session), start, until)
+    if suffix in CALENDAR_SUFFIXES:
+        return read_ical_roster(path, load_staff(session), start, until)
     if suffix in CSV_SUFFIXES:
         return read_csv_roster(path, load_staff(session), start, until)
     parsed = ParsedRoster(path, f"file:{path.name}")

@@ -1,7 +1,7 @@
 """iCalendar roster files: every VEVENT is a shift or a series of shifts.
 
 Who holds a shift: X-VERBINDER-STAFF, else an ATTENDEE's email, else SUMMARY = staff id, else
-the ORGANIZER's email (`ics_staff`).
+the ORGANIZER's email (`ical_staff`).
 
 The window runs from the first event's start for 90 days (or up to the latest end of a single,
 non-recurring event, when later); `replace_from` / `replace_until` set it. Occurrences that
@@ -35,62 +35,25 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 from icalendar.prop import vDDDTypes
-from recurring_ical_events import EventAdapter, InvalidCalendar, Occurrence, Series
 from x_wr_timezone import CalendarWalker
 
-from engine.oncall.ics_rules import align_until, rule_problems, walk_problem
-from engine.oncall.ics_staff import EventError, find_staff
-from engine.oncall.model import ParsedRoster, ShiftData, shown
-from engine.oncall.times import AMSTERDAM, Trouble, describe, place
+from engine.oncall.ical_expand import ShiftAdapter, expand_shifts, instant
+from engine.oncall.ical_rules import align_until, rule_problems
+from engine.oncall.ical_staff import EventError, find_staff
+from engine.oncall.model import ParsedRoster, shown
+from engine.oncall.times import AMSTERDAM
 from engine.registry.service import StaffData
 
 ICS_HORIZON = timedelta(days=90)
-MAX_OCCURRENCES = 5000  # per UID in the window: a runaway series must not fill the table
-_PAD = timedelta(days=2)  # floating and all-day times are compared before they are placed
 _NOT_CONTENT = ("DTSTAMP", "LAST-MODIFIED", "CREATED")
 _ZONE_KEY = re.compile(r"[A-Za-z0-9_+-]{1,30}(/[A-Za-z0-9_+-]{1,30}){0,3}")  # IANA-shaped
-
-
-class _ShiftAdapter(EventAdapter):
-    """A VEVENT with the staff member who holds its shifts, and whether it was cancelled."""
-
-    def __init__(self, component: Any, uid: str, staff_id: str, cancelled: bool) -> None:
-        super().__init__(component)
-        self.event = component
-        self.series_uid = uid
-        self.staff_id = staff_id
-        self.cancelled = cancelled
-
-
-class _ShiftOccurrence(Occurrence):
-    """One occurrence that remembers the VEVENT whose staff and status it carries."""
-
-    def __init__(self, adapter: _ShiftAdapter, start: Any = None, end: Any = None,
-                 sequence: int = -1) -> None:
-        super().__init__(adapter, start, end, sequence)
-        self.source = adapter
-
-
-class _ShiftSeries(Series):
-    """One UID's VEVENTs; an override older than a newer series for an instance that series
-    no longer has is left out (the newer version deleted it)."""
-
-    def occurrence(self, adapter: Any, start: Any = None, end: Any = None) -> Occurrence:
-        """Occurrences that keep their source."""
-        return _ShiftOccurrence(adapter, start, end)
-
-    def skip_core_modification(self, modification: Any) -> bool:
-        """Whether an override is obsolete."""
-        if self.recurrence.has_core and modification.sequence < self.recurrence.sequence:
-            return bool(self.has_recurrence_id_in_rrule(modification))
-        return bool(super().skip_core_modification(modification))
 
 
 class _UtcAsLocal(CalendarWalker):  # type: ignore[misc]
@@ -112,6 +75,8 @@ class _UtcAsLocal(CalendarWalker):  # type: ignore[misc]
 
 
 @dataclass
+
+
 class _Version:
     """One VEVENT as found: its UID, the instance it overrides (if any), and its SEQUENCE."""
 
@@ -121,7 +86,7 @@ class _Version:
     sequence: int
 
 
-def read_ics_roster(
+def read_ical_roster(
     path: Path, staff: dict[str, StaffData], start: datetime | None, until: datetime | None
 ) -> ParsedRoster:
     """The shifts of one roster calendar, with every bad event named by its UID."""
@@ -137,7 +102,7 @@ def read_ics_roster(
     if parsed.problems or not adapters:
         return parsed
     _set_window(parsed, adapters, zone, start, until)
-    _expand(parsed, adapters, zone)
+    expand_shifts(parsed, adapters, zone)
     return parsed
 
 
@@ -201,7 +166,7 @@ def _versions(parsed: ParsedRoster, calendar: Any, zone: tzinfo) -> list[_Versio
 
 
 def _instance_key(component: Any) -> Any:
-    value = prop_value(component, "RECURRENCE-ID")
+    value = _prop_value(component, "RECURRENCE-ID")
     if value is None:
         return None
     item = component["RECURRENCE-ID"]
@@ -280,8 +245,8 @@ def _content(component: Any) -> str:
 
 def _adapters(
     parsed: ParsedRoster, versions: list[_Version], staff: dict[str, StaffData], zone: tzinfo
-) -> list[_ShiftAdapter]:
-    adapters: list[_ShiftAdapter] = []
+) -> list[ShiftAdapter]:
+    adapters: list[ShiftAdapter] = []
     for v in versions:
         try:
             adapters.append(_checked(v, staff, zone))
@@ -290,10 +255,10 @@ def _adapters(
     return adapters
 
 
-def _checked(version: _Version, staff: dict[str, StaffData], zone: tzinfo) -> _ShiftAdapter:
+def _checked(version: _Version, staff: dict[str, StaffData], zone: tzinfo) -> ShiftAdapter:
     component = version.component
     cancelled = str(component.get("STATUS") or "").strip().upper() == "CANCELLED"
-    start = prop_value(component, "DTSTART")
+    start = _prop_value(component, "DTSTART")
     if start is None:
         raise EventError("DTSTART: missing / ontbreekt")
     _check_length(component, start, zone)
@@ -307,12 +272,12 @@ def _checked(version: _Version, staff: dict[str, StaffData], zone: tzinfo) -> _S
     _check_dates(component, "RDATE", start, zone)
     _check_dates(component, "EXDATE", start, zone)
     staff_id = "" if cancelled else find_staff(component, staff)
-    return _ShiftAdapter(component, version.uid, staff_id, cancelled)
+    return ShiftAdapter(component, version.uid, staff_id, cancelled)
 
 
 def _check_length(component: Any, start: Any, zone: tzinfo) -> None:
-    end = prop_value(component, "DTEND")
-    duration = prop_value(component, "DURATION")
+    end = _prop_value(component, "DTEND")
+    duration = _prop_value(component, "DURATION")
     if end is not None:
         _check_span(instant(start, zone), instant(end, zone), "DTEND")
     elif duration is not None:
@@ -357,7 +322,7 @@ def _check_dates(component: Any, prop: str, start: Any, zone: tzinfo) -> None:
                 _check_span(timedelta(0), period_end, "RDATE")
 
 
-def prop_value(component: Any, prop: str) -> Any:
+def _prop_value(component: Any, prop: str) -> Any:
     """A single date, date-time or duration property's value, or None when absent."""
     item = component.get(prop)
     if item is None:
@@ -382,139 +347,18 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def instant(value: Any, zone: tzinfo) -> datetime:
-    """A date, floating or zoned time as UTC (floating in `zone`), read as RFC 5545 says."""
-    if not isinstance(value, datetime):
-        value = datetime.combine(value, time(0))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=zone)
-    return place(value)[0]
-
-
 # --- window and expansion -------------------------------------------------------------------
 
 
-def _recurs(adapter: _ShiftAdapter) -> bool:
-    return not adapter.is_modification() and bool(adapter.rrules or adapter.rdates)
-
-
 def _set_window(
-    parsed: ParsedRoster, adapters: list[_ShiftAdapter], zone: tzinfo,
+    parsed: ParsedRoster, adapters: list[ShiftAdapter], zone: tzinfo,
     start: datetime | None, until: datetime | None,
 ) -> None:
     first = min(instant(a.start, zone) for a in adapters)
     parsed.window_from = start or first
     if until is None:
         single_ends = [
-            instant(a.end, zone) for a in adapters if not _recurs(a) and not a.cancelled
+            instant(a.end, zone) for a in adapters if not a.recurs and not a.cancelled
         ]
         until = max([parsed.window_from + ICS_HORIZON, *single_ends])
     parsed.window_until = until
-
-
-def _expand(parsed: ParsedRoster, adapters: list[_ShiftAdapter], zone: tzinfo) -> None:
-    lo, hi = parsed.window_from, parsed.window_until
-    assert lo is not None and hi is not None
-    by_uid: dict[str, list[_ShiftAdapter]] = defaultdict(list)
-    for adapter in adapters:
-        by_uid[adapter.series_uid].append(adapter)
-    outside = sum(
-        1 for a in adapters
-        if not _recurs(a) and not a.cancelled and not lo <= instant(a.start, zone) < hi
-    )
-    for uid, group in by_uid.items():
-        try:
-            _expand_series(parsed, shown(uid), group, zone)
-        except (InvalidCalendar, ValueError, TypeError) as exc:
-            parsed.problems.append(
-                f"{parsed.path}:{shown(uid)}: cannot expand / kan niet: {shown(str(exc), 200)}")
-    if outside:
-        parsed.warnings.append(
-            f"{parsed.path}: {outside} shift(s) outside the window left out"
-            " / dienst(en) buiten het venster overgeslagen"
-        )
-
-
-def _expand_series(
-    parsed: ParsedRoster, label: str, group: list[_ShiftAdapter], zone: tzinfo
-) -> None:
-    lo, hi = parsed.window_from, parsed.window_until
-    assert lo is not None and hi is not None
-    for adapter in group:
-        for recur in _as_list(adapter.event.get("RRULE")):
-            problem = walk_problem(recur, instant(adapter.start, zone), hi)
-            if problem:
-                parsed.problems.append(f"{parsed.path}:{label}: {problem}")
-                return
-    series = _ShiftSeries(group)
-    timing = _Timing(parsed, label, zone)
-    count = 0
-    for occurrence in series.between(lo - _PAD, hi + _PAD):
-        if not lo <= instant(occurrence.start, zone) < hi:
-            continue
-        count += 1
-        if count > MAX_OCCURRENCES:
-            parsed.problems.append(
-                f"{parsed.path}:{label}: RRULE: more than {MAX_OCCURRENCES} occurrences in the"
-                " window / te veel herhalingen"
-            )
-            return
-        shift = timing.shift(occurrence)
-        if shift is not None:
-            parsed.shifts.append(shift)
-    timing.report()
-
-
-class _Timing:
-    """Places occurrences in UTC; refuses floating times a DST change skips or repeats, and
-    collects one warning per UID for such times with a TZID."""
-
-    def __init__(self, parsed: ParsedRoster, label: str, zone: tzinfo) -> None:
-        self.parsed, self.label, self.zone = parsed, label, zone
-        self.refused = False
-        self.moved: list[tuple[datetime, tzinfo | None, Trouble]] = []
-
-    def shift(self, occurrence: _ShiftOccurrence) -> ShiftData | None:
-        """The occurrence as a shift in UTC, or None when it is cancelled or refused."""
-        if occurrence.source.cancelled:
-            return None
-        start = self._place(occurrence.start, "DTSTART")
-        end = self._place(occurrence.end, "DTEND")
-        if start is None or end is None:
-            return None
-        return ShiftData(start, end, occurrence.source.staff_id)
-
-    def _place(self, value: Any, prop: str) -> datetime | None:
-        floating = not isinstance(value, datetime) or value.tzinfo is None
-        if not isinstance(value, datetime):
-            value = datetime.combine(value, time(0))
-        utc, trouble = place(value.replace(tzinfo=self.zone) if floating else value)
-        if trouble is not None and floating:
-            self._refuse(prop, value, trouble)
-            return None
-        if trouble is not None:
-            self.moved.append((value.replace(tzinfo=None), value.tzinfo, trouble))
-        return utc
-
-    def _refuse(self, prop: str, wall: datetime, trouble: Trouble) -> None:
-        if not self.refused:
-            self.refused = True
-            self.parsed.problems.append(
-                f"{self.parsed.path}:{self.label}: {prop}: "
-                + describe(wall, self.zone, trouble, "give a TZID or a UTC time",
-                           "geef een TZID of een UTC-tijd")
-            )
-
-    def report(self) -> None:
-        """Warn once for the times with a TZID that a DST change moved."""
-        if not self.moved:
-            return
-        wall, zone, trouble = self.moved[0]
-        more = f" (and {len(self.moved) - 1} more / en meer)" if len(self.moved) > 1 else ""
-        self.parsed.warnings.append(
-            f"{self.parsed.path}:{self.label}: "
-            + describe(wall, zone, trouble, "read as RFC 5545 says: a skipped time moves"
-                       " forward by the gap, a repeated time is the first",
-                       "gelezen volgens RFC 5545")
-            + more
-        )
