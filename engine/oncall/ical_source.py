@@ -8,7 +8,7 @@ non-recurring event, when later); `replace_from` / `replace_until` set it. Occur
 start in it are imported.
 
 Recurrence (RRULE, RDATE with dates, times or periods, EXDATE, RECURRENCE-ID overrides with or
-without RANGE=THISANDFUTURE) is expanded by `recurring-ical-events`. Around it, this module:
+without RANGE=THISANDFUTURE) is expanded by `recurring-ical-events` (`ical_expand`). Around it:
 
 - keeps, per UID and RECURRENCE-ID, the version with the highest SEQUENCE; two different
   versions with the same SEQUENCE refuse the file (identical copies count once);
