@@ -14,10 +14,15 @@ MAX_PER_DAY = 24  # occurrences a rule may yield in one day: an hourly rota at m
 MAX_STEPS = 2_000_000  # periods a rule may walk from its DTSTART to the window's end
 _PERIODS_PER_DAY = {"SECONDLY": 86400, "MINUTELY": 1440, "HOURLY": 24}
 _FREQUENCIES = ("SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_PARTS = {"FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY",
+          "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST"}  # RFC 5545
 
 
 def rule_problems(recur: Any) -> list[str]:
     """What is wrong with one RRULE value (an icalendar vRecur) before it is expanded."""
+    unknown = sorted(str(k) for k in recur if str(k).upper() not in _PARTS)
+    if unknown:
+        return [f"RRULE: unknown part {unknown[0][:20]} / onbekend onderdeel"]
     freq = _one(recur, "FREQ")
     if freq is None or str(freq).upper() not in _FREQUENCIES:
         return ["RRULE: FREQ missing or unknown / FREQ ontbreekt of is onbekend"]

@@ -322,6 +322,18 @@ def test_a_count_below_one_is_refused(db: Engine, tmp_path: Path, count: str):
                         " positive number / COUNT moet positief zijn"]
 
 
+def test_an_unknown_rule_part_is_named(db: Engine, tmp_path: Path):
+    problems = refused(db, tmp_path, calendar(
+        """UID:typo
+            DTSTART:20260105T080000Z
+            DTEND:20260105T160000Z
+            RRULE:FREQ=WEEKLY;BYDAY=TH;UNTL=20260301
+            SUMMARY:st-a"""
+    ))
+    assert problems == [f"{tmp_path / 'case.ics'}:typo: RRULE: unknown part UNTL"
+                        " / onbekend onderdeel"]
+
+
 @pytest.mark.parametrize(("times", "message"), [
     ("DTSTART:20260105T080000Z\nDTEND:20260105T080000Z",
      "DTEND: zero-length event: end equals start / nul lengte: einde is gelijk aan begin"),
