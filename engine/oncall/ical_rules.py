@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
+from engine.oncall.times import FIRST_YEAR, LAST_YEAR
+
 MAX_PER_DAY = 24  # occurrences a rule may yield in one day: an hourly rota at most
 MAX_STEPS = 2_000_000  # periods a rule may walk from its DTSTART to the window's end
 _PERIODS_PER_DAY = {"SECONDLY": 86400, "MINUTELY": 1440, "HOURLY": 24}
@@ -73,8 +75,13 @@ def align_until(recur: Any, start: date, zone: tzinfo) -> None:
     is in the series' zone, a UTC UNTIL of a floating series in the calendar's `zone`.
     """
     until = _one(recur, "UNTIL")
+    if until is not None and until.year > LAST_YEAR:  # "until forever" (9999): the window ends it
+        del recur["UNTIL"]
+        return
     if until is None or not isinstance(start, datetime):
         return
+    if until.year < FIRST_YEAR:
+        until = until.replace(year=FIRST_YEAR)
     if not isinstance(until, datetime):
         until = datetime.combine(until, time(23, 59, 59))
     if start.tzinfo is not None:

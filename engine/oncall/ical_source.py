@@ -48,7 +48,7 @@ from engine.oncall.ical_expand import ShiftAdapter, expand_shifts, instant
 from engine.oncall.ical_rules import align_until, rule_problems
 from engine.oncall.ical_staff import EventError, find_staff
 from engine.oncall.model import ParsedRoster, shown
-from engine.oncall.times import AMSTERDAM
+from engine.oncall.times import AMSTERDAM, year_problem
 from engine.registry.service import StaffData
 
 ICS_HORIZON = timedelta(days=90)
@@ -310,7 +310,12 @@ def _check_dates(component: Any, prop: str, start: Any, zone: tzinfo) -> None:
             dt = value.dt
             first = dt[0] if isinstance(dt, tuple) else dt
             if tzid and isinstance(first, datetime) and first.tzinfo is None:
-                raise EventError(f"{prop}: unknown TZID {str(tzid)[:60]!r} / onbekende tijdzone")
+                raise EventError(
+                    f"{prop}: unknown TZID {shown(str(tzid), 60)!r} / onbekende tijdzone")
+            problem = year_problem(first) or (
+                year_problem(dt[1]) if isinstance(dt, tuple) and isinstance(dt[1], date) else None)
+            if problem:
+                raise EventError(f"{prop}: {problem}")
             if prop == "RDATE" and isinstance(start, datetime) != isinstance(first, datetime):
                 raise EventError(
                     "RDATE: a date where DTSTART is a date-time, or the other way round"
@@ -337,7 +342,10 @@ def _prop_value(component: Any, prop: str) -> Any:
         raise EventError(f"{prop}: cannot be read / onleesbaar")
     tzid = item.params.get("TZID") if hasattr(item, "params") else None
     if tzid and isinstance(value, datetime) and value.tzinfo is None:
-        raise EventError(f"{prop}: unknown TZID {str(tzid)[:60]!r} / onbekende tijdzone")
+        raise EventError(f"{prop}: unknown TZID {shown(str(tzid), 60)!r} / onbekende tijdzone")
+    problem = year_problem(value) if isinstance(value, date) else None
+    if problem:
+        raise EventError(f"{prop}: {problem}")
     return value
 
 

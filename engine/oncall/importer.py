@@ -23,6 +23,7 @@ from engine.oncall.csv_source import read_csv_roster
 from engine.oncall.ical_source import read_ical_roster
 from engine.oncall.model import ParsedRoster, RosterReport, ShiftData
 from engine.oncall.staff import inactive_ids, load_staff
+from engine.oncall.times import year_problem
 from engine.store.models import Shift
 
 CALENDAR_SUFFIXES = {".ics", ".ical", ".ifb", ".icalendar"}
@@ -52,6 +53,10 @@ def import_rosters(
     dry_run: bool = False,
 ) -> list[RosterReport]:
     """Import several roster files in the caller's transaction; any bad file changes nothing."""
+    for option, value in (("--from", replace_from), ("--until", replace_until)):
+        problem = year_problem(value) if value else None
+        if problem:
+            raise InputError(f"{option}: {problem}")
     if replace_from and replace_until and replace_until <= replace_from:
         raise InputError("--until: not after --from / ligt niet na --from")
     parsed = [read_roster(session, Path(p), replace_from, replace_until) for p in paths]

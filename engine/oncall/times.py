@@ -8,7 +8,7 @@ Europe/Amsterdam unless a calendar names its own zone; everything is stored in U
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,15 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _TIME_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 Trouble = Literal["skipped", "repeated"]
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # a roster's times; beyond them date arithmetic overflows
+
+
+def year_problem(value: date) -> str | None:
+    """Why a date or time is outside the years a roster may name, or None."""
+    if FIRST_YEAR <= value.year <= LAST_YEAR:
+        return None
+    return (f"year {value.year} outside {FIRST_YEAR}-{LAST_YEAR}"
+            f" / jaar buiten {FIRST_YEAR}-{LAST_YEAR}")
 
 
 def parse_time(text: str) -> datetime:
@@ -32,6 +41,9 @@ def parse_time(text: str) -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not a valid time: {text!r} / geen geldige tijd") from None
+    problem = year_problem(value)
+    if problem:
+        raise ValueError(f"{text!r}: {problem}")
     if value.tzinfo is None:
         return localise_strict(value)
     return value.astimezone(UTC)
@@ -39,6 +51,9 @@ def parse_time(text: str) -> datetime:
 
 def localise_strict(wall: datetime, zone: tzinfo = AMSTERDAM) -> datetime:
     """Wall-clock time in `zone` as UTC; refuse times that the DST change skips or repeats."""
+    problem = year_problem(wall)
+    if problem:
+        raise ValueError(problem)
     utc, trouble = place(wall.replace(tzinfo=zone))
     if trouble is None:
         return utc

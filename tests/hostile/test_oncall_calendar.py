@@ -60,10 +60,10 @@ def test_rules_that_recur_more_than_hourly_are_refused_before_expansion(
 def test_a_rule_that_starts_ages_before_the_window_is_refused(db: Engine, tmp_path: Path):
     problems = problems_of(db, tmp_path, """
         UID:ancient
-        DTSTART:00010101T080000Z
+        DTSTART:19000101T080000Z
         DURATION:PT30M
         RRULE:FREQ=HOURLY
-        SUMMARY:st-a""", replace_from=datetime(2026, 1, 1, tzinfo=UTC))
+        SUMMARY:st-a""", replace_from=datetime(2199, 1, 1, tzinfo=UTC))
     assert problems == [
         f"{tmp_path / 'hostile.ics'}:ancient: RRULE: starts too long before the window for its"
         " frequency; move DTSTART closer / begint te lang voor het venster, verplaats DTSTART"
@@ -127,3 +127,57 @@ def test_a_hostile_staff_id_is_bounded_in_the_message(db: Engine, tmp_path: Path
         X-VERBINDER-STAFF:{"st-" * 4000}""")
     assert len(problems) == 1 and len(problems[0]) < 400
     assert "X-VERBINDER-STAFF: unknown staff id" in problems[0]
+
+
+@pytest.mark.parametrize(("times", "problem"), [
+    ("DTSTART:00010101T000000\nDTEND:00010101T010000", "DTSTART: year 1 outside 1900-2200"),
+    ("DTSTART;TZID=Pacific/Kiritimati:99991231T230000\nDURATION:PT1H",
+     "DTSTART: year 9999 outside 1900-2200"),
+    ("DTSTART:20260105T080000Z\nDURATION:PT1H\nRDATE:00010101T000000Z",
+     "RDATE: year 1 outside 1900-2200"),
+    ("DTSTART:20260105T080000Z\nDURATION:PT1H\nEXDATE;TZID=Asia/Tokyo:00010101T000000",
+     "EXDATE: year 1 outside 1900-2200"),
+])
+def test_times_beyond_the_years_of_a_roster_are_refused(
+    db: Engine, tmp_path: Path, times: str, problem: str
+):
+    problems = problems_of(db, tmp_path, f"UID:far\n{times}\nSUMMARY:st-a")
+    assert problems == [f"{tmp_path / 'hostile.ics'}:far: {problem} / jaar buiten 1900-2200"]
+
+
+def test_an_until_of_year_9999_means_no_end(db: Engine, tmp_path: Path):
+    path = tmp_path / "forever.ics"
+    path.write_bytes(
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//x//EN\r\nBEGIN:VEVENT\r\nUID:f\r\n"
+        b"DTSTART;TZID=America/New_York:20260105T080000\r\nDURATION:PT8H\r\n"
+        b"RRULE:FREQ=WEEKLY;UNTIL=99991231T235959\r\nSUMMARY:st-a\r\nEND:VEVENT\r\n"
+        b"END:VCALENDAR\r\n")
+    with session_scope(db) as session:
+        [report] = import_rosters(session, [path])
+    assert report.shifts == 13  # the 90-day window ends it
+
+
+@pytest.mark.parametrize("option", ["replace_from", "replace_until"])
+def test_a_window_beyond_the_years_of_a_roster_is_refused(
+    db: Engine, tmp_path: Path, option: str
+):
+    path = tmp_path / "r.csv"
+    path.write_text("staff,start,end\nst-a,2026-11-23 08:00,2026-11-30 08:00\n")
+    far = datetime(9999, 12, 31, 23, tzinfo=UTC) if option == "replace_until" else datetime(
+        1, 1, 1, tzinfo=UTC)
+    with pytest.raises(InputError) as caught, session_scope(db) as session:
+        import_rosters(session, [path], **{option: far})
+    flag = "--until" if option == "replace_until" else "--from"
+    assert caught.value.problems == [
+        f"{flag}: year {far.year} outside 1900-2200 / jaar buiten 1900-2200"]
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-05:00"])
+def test_csv_times_beyond_the_years_of_a_roster_are_refused(
+    db: Engine, tmp_path: Path, text: str
+):
+    path = tmp_path / "r.csv"
+    path.write_text(f"staff,start,end\nst-a,{text},2026-11-30 08:00\n")
+    with pytest.raises(InputError) as caught, session_scope(db) as session:
+        import_rosters(session, [path])
+    assert caught.value.problems[0].startswith(f"{path}:2: start: {text!r}: year ")
