@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from recurring_ical_events import EventAdapter, InvalidCalendar, Occurrence, Series
 
@@ -119,7 +119,8 @@ def _expand_series(
     timing = _Timing(parsed, label, zone)
     count = 0
     for occurrence in series.between(lo - _PAD, hi + _PAD):
-        if not lo <= instant(occurrence.start, zone) < hi:
+        start = timing.start(occurrence)
+        if not lo <= start.utc < hi:
             continue
         count += 1
         if count > MAX_OCCURRENCES:
@@ -128,10 +129,19 @@ def _expand_series(
                 " window / te veel herhalingen"
             )
             return
-        shift = timing.shift(occurrence)
+        shift = timing.shift(occurrence, start)
         if shift is not None:
             parsed.shifts.append(shift)
     timing.report()
+
+
+class _Placed(NamedTuple):
+    """A time as written (floating or zoned) and where it falls in UTC."""
+
+    utc: datetime
+    written: datetime
+    floating: bool
+    trouble: Trouble | None
 
 
 class _Timing:
@@ -143,27 +153,35 @@ class _Timing:
         self.refused = False
         self.moved: list[tuple[datetime, tzinfo | None, Trouble]] = []
 
-    def shift(self, occurrence: _ShiftOccurrence) -> ShiftData | None:
+    def start(self, occurrence: _ShiftOccurrence) -> _Placed:
+        """Where the occurrence starts in UTC, and whether a DST change troubles it."""
+        return self._placed(occurrence.start)
+
+    def shift(self, occurrence: _ShiftOccurrence, start: _Placed) -> ShiftData | None:
         """The occurrence as a shift in UTC, or None when it is cancelled or refused."""
         if occurrence.source.cancelled:
             return None
-        start = self._place(occurrence.start, "DTSTART")
-        end = self._place(occurrence.end, "DTEND")
-        if start is None or end is None:
+        end = self._placed(occurrence.end)
+        if not (self._accept(start, "DTSTART") and self._accept(end, "DTEND")):
             return None
-        return ShiftData(start, end, occurrence.source.staff_id)
+        return ShiftData(start.utc, end.utc, occurrence.source.staff_id)
 
-    def _place(self, value: Any, prop: str) -> datetime | None:
+    def _placed(self, value: Any) -> _Placed:
         floating = not isinstance(value, datetime) or value.tzinfo is None
         if not isinstance(value, datetime):
             value = datetime.combine(value, time(0))
         utc, trouble = place(value.replace(tzinfo=self.zone) if floating else value)
-        if trouble is not None and floating:
-            self._refuse(prop, value, trouble)
-            return None
-        if trouble is not None:
-            self.moved.append((value.replace(tzinfo=None), value.tzinfo, trouble))
-        return utc
+        return _Placed(utc, value, floating, trouble)
+
+    def _accept(self, placed: _Placed, prop: str) -> bool:
+        if placed.trouble is None:
+            return True
+        if placed.floating:
+            self._refuse(prop, placed.written, placed.trouble)
+            return False
+        self.moved.append((placed.written.replace(tzinfo=None), placed.written.tzinfo,
+                           placed.trouble))
+        return True
 
     def _refuse(self, prop: str, wall: datetime, trouble: Trouble) -> None:
         if not self.refused:

@@ -8,7 +8,7 @@ Europe/Amsterdam unless a calendar names its own zone; everything is stored in U
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -68,6 +68,10 @@ def place(value: datetime) -> tuple[datetime, Trouble | None]:
     answers for a time in a gap.
     """
     zone = value.tzinfo
+    if isinstance(zone, ZoneInfo | timezone) and (
+        value.replace(fold=0).utcoffset() == value.replace(fold=1).utcoffset()
+    ):  # zoneinfo answers two offsets for a skipped or repeated time: one means neither
+        return value.astimezone(UTC), None
     wall = value.replace(tzinfo=None)
     candidates = {value.replace(fold=fold).astimezone(UTC) for fold in (0, 1)}
     real = sorted(c for c in candidates if c.astimezone(zone).replace(tzinfo=None) == wall)
