@@ -82,6 +82,8 @@ class Settings(BaseModel):
     twilio_api_base_url: str | None = Field(None, alias="TWILIO_API_BASE_URL")
     # Twilio's Messages API accepts ValidityPeriod from 1 to 36000 seconds.
     twilio_validity_period: int = Field(3600, alias="TWILIO_VALIDITY_PERIOD", ge=1, le=36000)
+    # None: on with a Messaging Service (Twilio's default there), off for a plain From number.
+    twilio_smart_encoding: YesNo | None = Field(None, alias="TWILIO_SMART_ENCODING")
     smtp_host: str | None = Field(None, alias="SMTP_HOST")
     smtp_port: int = Field(587, alias="SMTP_PORT", ge=1, le=65535)
     smtp_user: str | None = Field(None, alias="SMTP_USER")
@@ -157,6 +159,13 @@ class Settings(BaseModel):
     def twilio_configured(self) -> bool:
         """True when SMS goes through Twilio rather than the console channel."""
         return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def sms_smart_encoded(self) -> bool:
+        """Whether Twilio replaces GSM-7 look-alikes before sending (Smart Encoding)."""
+        if self.twilio_smart_encoding is not None:
+            return self.twilio_smart_encoding
+        return bool(self.twilio_messaging_service_sid)
 
     @property
     def smtp_configured(self) -> bool:

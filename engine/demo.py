@@ -19,10 +19,11 @@ from rich.table import Table
 from sqlmodel import select
 
 from engine.clock import FakeClock
-from engine.escalation.roster import import_roster, on_call_at
 from engine.inbound.service import apply_inbound_text
 from engine.incidents.flows import close_incident, declare_incident_flow
 from engine.incidents.views import show_incident
+from engine.oncall.importer import import_roster
+from engine.oncall.queries import on_call_at
 from engine.output import plain, styled
 from engine.playbooks.service import load_configured
 from engine.registry.health import check_health

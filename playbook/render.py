@@ -87,8 +87,12 @@ def _localise_label(playbook: Playbook, names: dict[str, Any], locale: str) -> N
 
 
 def render_message(playbook: Playbook, template_id: str, channel: str, *,
-                   language_chain: list[str], context: Mapping[str, Any]) -> RenderedMessage:
-    """Render a template for a channel in the first language it has of the chain."""
+                   language_chain: list[str], context: Mapping[str, Any],
+                   smart_encoding: bool = False) -> RenderedMessage:
+    """Render a template for a channel in the first language it has of the chain.
+
+    `smart_encoding`: SMS segments are counted as a smart-encoding Messaging Service sends them.
+    """
     template = playbook.templates[template_id]
     default = playbook.default_locale
     locale = choose_locale(template, channel, language_chain, default)
@@ -103,7 +107,8 @@ def render_message(playbook: Playbook, template_id: str, channel: str, *,
     if intake_url and main is not None and "intake_url" not in main.uses:
         body = f"{body}\n{intake_url}" if body else intake_url
     if channel == "sms":
-        return RenderedMessage(locale, None, body, None, sms_info(body))
+        return RenderedMessage(locale, None, body, None,
+                               sms_info(body, smart_encoding=smart_encoding))
     subject = _render(_pick(template.subject, locale, default), names)
     if subject is None:
         incident = names.get("incident")

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit.events import record
-from engine.escalation.roster import coordinators
+from engine.oncall.queries import coordinators
 from engine.outreach.compose import Links, staff_recipient
 from engine.outreach.outbox import Draft, dedupe_key, enqueue
 from engine.store.models import Community, Event, Incident, IncidentCommunity, Timer
@@ -88,7 +88,7 @@ def _text(incident_id: int, names: list[str]) -> str:
     listed = ", ".join(names[:10]) + (f" (+{len(names) - 10})" if len(names) > 10 else "")
     return (
         f"Verbinder, incident #{incident_id}: niet bereikt en geen stap meer gepland: {listed}. "
-        f"Neem het over via het dashboard of `verbinder incident ack`.\n"
+        f'Neem het over via het dashboard of "verbinder incident ack".\n'
         f"Incident #{incident_id}: not reached and no further step planned: {listed}. "
         f"Please take over."
     )

@@ -10,18 +10,10 @@ import typer
 
 from engine.clock import iso_z
 from engine.errors import InputError
-from engine.escalation.roster import (
-    AMSTERDAM,
-    RosterReport,
-    StaffOnCall,
-    coordinators,
-    import_rosters,
-    list_shifts,
-    localise_strict,
-    on_call_at,
-    parse_time,
-    shifts_of,
-)
+from engine.oncall.importer import import_rosters
+from engine.oncall.model import RosterReport, StaffOnCall
+from engine.oncall.queries import coordinators, list_shifts, on_call_at, shifts_of
+from engine.oncall.times import AMSTERDAM, localise_strict, parse_time
 from engine.output import emit_json, stderr, stdout
 from engine.registry.service import StaffData
 from engine.store.db import session_scope

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit.events import record_many
-from engine.escalation.roster import coordinators, on_call_at
 from engine.incidents.frozen import load_incidents, playbook_of
+from engine.oncall.queries import coordinators, on_call_at
 from engine.outreach.compose import (
     Bundle,
     Links,

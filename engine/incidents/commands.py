@@ -68,11 +68,12 @@ def preview(
     if as_json:
         emit_json(checklist.to_json())
     else:
-        print_checklist(checklist, app_ctx.settings.public_url)
+        print_checklist(checklist, app_ctx.settings.public_url,
+                        smart_encoding=app_ctx.settings.sms_smart_encoded)
 
 
 def first_message_segments(playbook: Playbook, checklist: Checklist, item: CommunityItem,
-                           public_url: str) -> dict[str, int]:
+                           public_url: str, smart_encoding: bool = False) -> dict[str, int]:
     """SMS segments of the community's first escalation message, per contact language."""
     policy = playbook.policies.get(item.escalation or "")
     if policy is None or not policy.steps:
@@ -87,13 +88,14 @@ def first_message_segments(playbook: Playbook, checklist: Checklist, item: Commu
         context = message_context(playbook, checklist.incident, community=item.community,
                                   contact=eligible.contact, intake_url=intake_url)
         message = render_message(playbook, template, "sms", language_chain=chain,
-                                 context=context)
+                                 context=context, smart_encoding=smart_encoding)
         if message.sms is not None and message.locale not in segments:
             segments[message.locale] = message.sms.segments
     return segments
 
 
-def print_checklist(checklist: Checklist, public_url: str) -> None:
+def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False
+                    ) -> None:
     """The checklist as readable tables (Dutch / English headings); data printed as text."""
     doc = checklist.to_json()
     incident = doc["incident"]
@@ -116,7 +118,7 @@ def print_checklist(checklist: Checklist, public_url: str) -> None:
     for item in checklist.communities:
         contacts = ", ".join(f"{c.contact.priority}:{c.channel}/{c.language}"
                              for c in item.contacts)
-        segments = first_message_segments(playbook, checklist, item, public_url)
+        segments = first_message_segments(playbook, checklist, item, public_url, smart_encoding)
         table.add_row(plain(f"{item.community.name} ({item.community.id})"), plain(item.role),
                       plain(", ".join(item.rules)), plain(item.escalation or "-"),
                       plain(contacts) if contacts else plain("-", "red"),

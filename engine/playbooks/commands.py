@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING
 import typer
 
 from engine.errors import InputError
-from engine.output import emit_json, stdout
+from engine.output import emit_json, stderr, stdout
 from engine.playbooks.service import configured_playbook_path
 from playbook.errors import PlaybookError, Problem
 from playbook.loader import load_playbook
 from playbook.probe import probe_playbook
+from playbook.sms import lookalike_warnings
 
 if TYPE_CHECKING:
     from engine.wiring import AppContext
@@ -26,7 +27,10 @@ def check(
     path: Path | None = typer.Argument(None, help="Playbook YAML (default: the configured one)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
-    """Validate a playbook: every problem with file and position; exit 2 when there are any."""
+    """Validate a playbook: every problem with file and position; exit 2 when there are any.
+
+    Warnings (exit 0): SMS texts that leave GSM-7 only for characters with a GSM-7 look-alike.
+    """
     app_ctx: AppContext | None = ctx.obj
     target = path if path is not None else (
         configured_playbook_path(app_ctx) if app_ctx else None)
@@ -40,9 +44,13 @@ def check(
         problems = probe_playbook(loaded, str(target))
         if problems:
             loaded = None
+    warnings = lookalike_warnings(loaded) if loaded is not None else []
     if as_json:
-        emit_json(_document(str(target), loaded, problems))
+        emit_json({**_document(str(target), loaded, problems),
+                   "warnings": [w.to_json() for w in warnings]})
     elif not problems:
+        for warning in warnings:
+            stderr.print(f"warning / waarschuwing: {warning}", markup=False, highlight=False)
         _print_ok(str(target), loaded)
     if problems:
         n = len(problems)

@@ -124,9 +124,14 @@ def _too_big(path: Path, problems: list[Problem]) -> bool:
 
 
 def _read_csv_file(path: Path, problems: list[Problem]) -> RawTable | None:
-    label = str(path)
     name = table_of_file(path)
     assert name is not None
+    return read_csv_table(path, name, problems)
+
+
+def read_csv_table(path: Path, name: str, problems: list[Problem]) -> RawTable | None:
+    """One CSV file (UTF-8 with or without BOM, comma or semicolon) as the raw table `name`."""
+    label = str(path)
     if _too_big(path, problems):
         return None
     data = path.read_bytes()

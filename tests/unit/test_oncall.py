@@ -12,18 +12,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from engine.errors import InputError
-from engine.escalation.roster import (
-    coordinators,
-    import_roster,
-    import_rosters,
-    list_shifts,
-    on_call_at,
-    parse_time,
-)
+from engine.oncall.importer import import_roster, import_rosters
+from engine.oncall.queries import coordinators, list_shifts, on_call_at
+from engine.oncall.times import parse_time
 from engine.store.db import session_scope
 from engine.store.models import Shift, Staff
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "roster"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "oncall"
 
 
 def utc(*args: int) -> datetime:
@@ -139,6 +134,37 @@ def test_missing_column_and_unknown_extension_are_refused(staffed_sqlite: Engine
         run_import(staffed_sqlite, no_end, other)
     assert caught.value.problems[0] == f"{no_end}:1: end: missing column / kolom ontbreekt"
     assert caught.value.problems[1].startswith(f"{other}: file: not a .csv or .ics file")
+    assert stored(staffed_sqlite) == []
+
+
+def test_csv_delimiter_ignores_separators_inside_quotes(staffed_sqlite: Engine, tmp_path: Path):
+    # The registry's reader: more commas than semicolons, but all of them inside quotes.
+    path = write(tmp_path, "r.csv", (
+        'staff;start;end;"opmerking (a, b, c, d)"\n'
+        'st-a;2026-11-23 08:00;2026-11-30 08:00;"overdracht, bellen"\n'
+    ))
+    [report] = run_import(staffed_sqlite, path)
+    assert report.shifts == 1
+    assert stored(staffed_sqlite) == [
+        ("st-a", utc(2026, 11, 23, 7), utc(2026, 11, 30, 7), "csv:r.csv"),
+    ]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("", ":1: geen kopregel / no header row"),
+    ("staff,start,end,start\nst-a,2026-11-23 08:00,2026-11-30 08:00,x\n",
+     ":1: start: kolom staat er twee keer / column appears twice"),
+    (b"staff,start,end\nst-\xe9,2026-11-23 08:00,2026-11-30 08:00\n",
+     ":2: geen geldige UTF-8; sla op als 'CSV UTF-8' / not valid UTF-8; save as 'CSV UTF-8'"),
+])
+def test_csv_file_problems_are_named_as_the_registry_names_them(
+    staffed_sqlite: Engine, tmp_path: Path, text: str | bytes, problem: str
+):
+    path = tmp_path / "r.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    with pytest.raises(InputError) as caught:
+        run_import(staffed_sqlite, path)
+    assert caught.value.problems == [f"{path}{problem}"]
     assert stored(staffed_sqlite) == []
 
 

@@ -16,7 +16,7 @@ from engine.clock import SystemClock
 from engine.store.db import session_scope
 from engine.store.models import Shift, Staff
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "roster"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "oncall"
 
 
 def add_staff(engine: Engine) -> None:
