@@ -4,7 +4,8 @@ Point the real `twilio` library (or a worker process, through TWILIO_API_BASE_UR
 Every request is checked against the description; what does not match is answered 400 and kept
 in `invalid_requests`, so a test can assert there was none. Faults are programmable for the
 next requests or for one recipient; `hang` holds a request (the message is created all the
-same) until `release()` or for N seconds. `deliver()` and `send_inbound()` post signed webhooks.
+same) until `release()` or for N seconds; `delay` makes every creation take that long, as a
+busy provider does. `deliver()` and `send_inbound()` post signed webhooks.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -136,8 +138,10 @@ class FakeTwilio:
         account_sid: str = ACCOUNT_SID,
         auth_token: str = AUTH_TOKEN,
         callback_timeout: float = 10.0,
+        delay: float = 0.0,
     ) -> None:
         self.validator = SpecValidator(spec)
+        self.delay = delay  # seconds each message creation takes before it answers
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.callback_timeout = callback_timeout
@@ -603,6 +607,8 @@ class _Handler(BaseHTTPRequestHandler):
             answer(400, twilio_error(400, 21617, "The concatenated message body exceeds 1600"))
             return
         message = fake._create(form)
+        if fake.delay:
+            time.sleep(fake.delay)  # a provider that takes its time answering
         if fault is not None and fault.kind == "drop":
             answer(0, None)
             return
