@@ -72,6 +72,10 @@ class Turns:
     """Runs a function in one thread at a time; a call while it runs makes it run once more.
 
     So a wake-up that arrives mid-run is never lost, and never runs the function twice at once.
+    Every call first raises `again`, then tries to take the turn; whoever holds the turn looks
+    at `again` after letting the turn go. A call that finds the turn taken has raised `again`
+    before the holder let go, so the holder sees it and takes the turn once more (or another
+    caller has taken it, and looks after it in turn).
     """
 
     def __init__(self, name: str, fn: Callable[[], None]) -> None:
@@ -82,20 +86,20 @@ class Turns:
 
     def run(self) -> None:
         """Run now, or make the running call go round once more."""
-        if not self.lock.acquire(blocking=False):
-            self.again.set()
-            return
+        self.again.set()
+        while self.again.is_set() and self.lock.acquire(blocking=False):
+            try:
+                while self.again.is_set():
+                    self.again.clear()
+                    self._call()
+            finally:
+                self.lock.release()
+
+    def _call(self) -> None:
         try:
-            while True:
-                self.again.clear()
-                try:
-                    self.fn()
-                except Exception:  # the next heartbeat tries again; nothing is lost
-                    log.exception("%s failed", self.name)
-                if not self.again.is_set():
-                    break
-        finally:
-            self.lock.release()
+            self.fn()
+        except Exception:  # the next heartbeat tries again; nothing is lost
+            log.exception("%s failed", self.name)
 
     def wait_idle(self) -> None:
         """Return once no call is running."""
