@@ -26,6 +26,7 @@ from engine.escalation.auditor import raise_silent
 from engine.escalation.cycle import fire_due, next_due
 from engine.liveness import BEAT_EVERY, Life, alive_on_postgres
 from engine.outreach.dispatcher import dispatch, recover_stale
+from engine.outreach.settle import settle_ambiguous
 from engine.store.db import session_scope
 from engine.store.models import Message
 from engine.wiring import AppContext
@@ -212,6 +213,12 @@ class Worker:
             self._pool = ThreadPoolExecutor(max_workers=self.ctx.dispatch_policy.concurrency,
                                             thread_name_prefix="send")
         ctx = self.ctx
+        # Ambiguous sends first (after a restart, those recovery just found): settled ones need
+        # no more thought, and one the provider certainly lacks goes out in this round.
+        settled = settle_ambiguous(ctx.engine, clock=ctx.clock, channels=ctx.channels,
+                                   fallback=ctx.fallback)
+        if settled:
+            log.info("ambiguous sends looked up: %s", settled)
         return dispatch(ctx.engine, worker=self.id, clock=ctx.clock, channels=ctx.channels,
                         policy=ctx.dispatch_policy, fallback=ctx.fallback, pool=self._pool)
 
