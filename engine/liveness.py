@@ -6,9 +6,10 @@ A process that fires or sends (`verbinder worker`, `serve`, or a command's one-o
 - on PostgreSQL an advisory lock, held on a connection of its own. The server frees it the
   moment the process or that connection dies, so a claim whose process's lock is free belongs to
   a dead process; that alone decides.
-- on every store a row in `worker` (id, kind, started_at, seen_at) that a thread of its own
-  beats. On SQLite, where no process can test another's locks, a process whose row was not
-  beaten for the claim timeout is dead. Elsewhere the row says which workers were seen lately.
+- a row in `worker` (id, kind, started_at, seen_at) that a thread of its own beats. On SQLite,
+  where no process can test another's locks, a process whose row was not beaten for the claim
+  timeout is dead. On PostgreSQL the row only says which workers were seen lately, so a one-off
+  cycle (kind `cli`) writes none there: two commits would only delay its first send.
 """
 
 from __future__ import annotations
@@ -62,17 +63,17 @@ class Life:
         """True when the store is PostgreSQL."""
         return self.engine.dialect.name == "postgresql"
 
+    @property
+    def keeps_row(self) -> bool:
+        """Whether this life is kept in `worker` (always on SQLite, where it is the liveness)."""
+        return not (self.on_postgres and self.kind == "cli")
+
     def begin(self) -> None:
-        """Take the life lock, write this process's row, and start beating it."""
+        """Take the life lock, write this process's row, and start beating."""
         if self.on_postgres:
             self._lock_conn = self._take_lock(wait=True)
-        now = self.clock.now()
-        table = WorkerBeat.__table__
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(table).where(sa.or_(
-                table.c.id == self.id, table.c.seen_at < now - FORGET_AFTER)))
-            conn.execute(sa.insert(table).values(id=self.id, kind=self.kind, started_at=now,
-                                                 seen_at=now))
+        if self.keeps_row:
+            self._write_row()
         self._stop.clear()
         self._thread = threading.Thread(target=self._beat_until_stopped, daemon=True,
                                         name=f"life-{self.id}")
@@ -84,20 +85,35 @@ class Life:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self.keeps_row:
+            self._remove_row()
+        if self._lock_conn is not None:
+            _let_go(self._lock_conn, self.id)
+            self._lock_conn = None
+
+    def _write_row(self) -> None:
+        now = self.clock.now()
+        table = WorkerBeat.__table__
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(table).where(sa.or_(
+                table.c.id == self.id, table.c.seen_at < now - FORGET_AFTER)))
+            conn.execute(sa.insert(table).values(id=self.id, kind=self.kind, started_at=now,
+                                                 seen_at=now))
+
+    def _remove_row(self) -> None:
         try:
             with self.engine.begin() as conn:
                 table = WorkerBeat.__table__
                 conn.execute(sa.delete(table).where(table.c.id == self.id))
         except Exception:  # the row ages out; the lock goes with the connection below
             log.warning("could not remove the worker row of %s", self.id, exc_info=True)
-        if self._lock_conn is not None:
-            _let_go(self._lock_conn, self.id)
-            self._lock_conn = None
 
     def beat(self) -> None:
         """Say this process is alive now (and take the lock again if its connection broke)."""
         if self.on_postgres:
             self._keep_lock()
+        if not self.keeps_row:
+            return
         table = WorkerBeat.__table__
         now = self.clock.now()
         with self.engine.begin() as conn:
