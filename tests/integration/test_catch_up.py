@@ -16,7 +16,7 @@ from engine.clock import FakeClock
 from engine.outreach.outbox import Draft, dedupe_key, enqueue
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
-from engine.store.models import Message, Timer
+from engine.store.models import IntakeToken, Message, Timer
 from engine.wiring import AppContext
 from engine.worker import Worker
 from tests.engine_support import ENGINE_REGISTRY, make_ctx, sent_to
@@ -71,6 +71,10 @@ def test_a_community_fired_after_its_contact_was_messaged_gets_a_message_of_its_
     assert to_ahmed == [("accepted", ["moskee-a"]), ("accepted", ["moskee-b"])], \
         "the message already sent kept its communities; moskee-b got a message of its own"
     assert len(sent_to(app, tmp_path, "sms", AHMED)) == 2
+    with session_scope(app.engine) as session:
+        links = sorted((t.community_ids, t.purpose) for t in session.exec(
+            select(IntakeToken).where(IntakeToken.recipient_id.in_(("a1", "b2")))))
+    assert (["moskee-b"], "ack") in links, "the late message carries links of its own"
 
 
 def draft(community: str, key: str = "k") -> Draft:
