@@ -14,6 +14,8 @@ from the moment it became ambiguous (at restart, that is recovery):
   again holds none, it failed (and falls back, as any failed message);
 - the provider's answer is not complete (an error, a list cut off) or may belong to a send of
   another of our messages to that address that is under way: asked again later, for LOOK_FOR.
+  A pass stops at the first unanswered question, so a provider that hangs holds up a send
+  round by one question at most.
 
 Bodies are never compared: stored bodies are not what was sent (link tokens are masked).
 """
@@ -60,13 +62,20 @@ def settle_ambiguous(engine: Engine, *, clock: Clock, channels: Mapping[str, Not
         return {}
     now = clock.now()
     counts: dict[str, int] = {}
-    for row in _take_due(engine, now, sorted(lookers), limit):
+    due = _take_due(engine, now, sorted(lookers), limit)
+    for n, row in enumerate(due):
         query = LookupQuery(to=row.address, reference=f"m{row.id}", after=row.claimed_at - SKEW,
                             before=row.ambiguous_at + SKEW, asked_at=now)
         result = _safe_lookup(lookers[row.channel], query)
         with session_scope(engine) as session:
             outcome = _settle(session, row.id, result, now, fallback)
         counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == "unknown":
+            # The provider did not answer (or cut its list off): the rest wait for the next
+            # pass, first in line, rather than hold up this send round with more questions it
+            # may not answer.
+            _put_back(engine, due[n + 1:])
+            break
     return counts
 
 
@@ -76,17 +85,29 @@ def _take_due(engine: Engine, now: datetime, channels: list[str], limit: int) ->
     with engine.begin() as conn:
         rows = conn.execute(
             sa.select(table.c.id, table.c.channel, table.c.address, table.c.claimed_at,
-                      table.c.ambiguous_at)
+                      table.c.ambiguous_at, table.c.next_attempt_at)
             .where(table.c.state == "ambiguous", table.c.next_attempt_at <= now,
                    table.c.channel.in_(channels), table.c.claimed_at.is_not(None),
                    table.c.ambiguous_at.is_not(None))
-            .order_by(table.c.claimed_at, table.c.id).limit(limit)
+            .order_by(table.c.next_attempt_at, table.c.id).limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
         if rows:
             conn.execute(sa.update(table).where(table.c.id.in_([r.id for r in rows]))
                          .values(next_attempt_at=now + LEASE))
     return rows
+
+
+def _put_back(engine: Engine, rows: list[Any]) -> None:
+    """Give up the hold on messages not asked about: due again as they were."""
+    if not rows:
+        return
+    table = Message.__table__
+    with engine.begin() as conn:
+        for row in rows:
+            conn.execute(sa.update(table).where(table.c.id == row.id,
+                                                table.c.state == "ambiguous")
+                         .values(next_attempt_at=row.next_attempt_at))
 
 
 def _safe_lookup(channel: MessageLookup, query: LookupQuery) -> LookupResult:
@@ -106,7 +127,8 @@ def _settle(session: Session, message_id: int, result: LookupResult, now: dateti
     candidates = [p for p in result.found if p.provider_id not in known]
     if candidates:
         if _another_under_way(session, m):
-            return _ask_again(m, now, soon=True)  # the one found may be that one's
+            m.next_attempt_at = now + LEASE  # the one found may be that one's
+            return "under_way"
         _settle_found(session, m, candidates[0], now, fallback)
         return "found"
     if not result.complete:
@@ -131,14 +153,13 @@ def _another_under_way(session: Session, m: Message) -> bool:
         Message.state.in_(("claimed", "sending")))).first() is not None
 
 
-def _ask_again(m: Message, now: datetime, soon: bool = False) -> str:
+def _ask_again(m: Message, now: datetime) -> str:
     assert m.ambiguous_at is not None
     if now - m.ambiguous_at >= LOOK_FOR:
         m.next_attempt_at = None
         return "given_up"
     # ever further apart: as long again as it has been ambiguous, from a minute to an hour
-    wait = LEASE if soon else min(max(now - m.ambiguous_at, LEASE), timedelta(hours=1))
-    m.next_attempt_at = now + wait
+    m.next_attempt_at = now + min(max(now - m.ambiguous_at, LEASE), timedelta(hours=1))
     return "unknown"
 
 

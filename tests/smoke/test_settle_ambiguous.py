@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from engine.clock import FakeClock
 from engine.escalation.cycle import fire_due
-from engine.outreach.settle import NONE_AFTER
+from engine.outreach.settle import NONE_AFTER, settle_ambiguous
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import Event, Message
@@ -184,3 +184,43 @@ def test_email_cannot_be_asked_and_stays_ambiguous(app, declare, twilio, expecte
     worker.run_cycle()
 
     assert message_to(app, "d1@example.org").state == "ambiguous"
+
+
+def test_a_provider_that_does_not_answer_is_asked_again_later_one_question_a_pass(
+        app, declare, twilio, expected_sends, clock, monkeypatch):
+    asked: list[str] = []
+    sms = app.channels["sms"]
+    original = sms.lookup
+
+    def counted(query):  # type: ignore[no-untyped-def]
+        asked.append(query.reference)
+        return original(query)
+
+    monkeypatch.setattr(sms, "lookup", counted)
+    declare(app=app)
+    with session_scope(app.engine) as session:
+        fire_due(session, now=clock.now(), links=app.links, worker="died-1")
+    with session_scope(app.engine) as session:
+        for m in session.exec(select(Message).where(Message.channel == "sms")):
+            m.state, m.claimed_by, m.claimed_at = "sending", "died-1", clock.now()
+    twilio.stop()  # Twilio cannot be reached
+    clock.advance(TIMEOUT + timedelta(seconds=1))
+    worker = Worker(app, name="w")
+
+    # both become ambiguous; each send round of the cycle (one after firing, one at its end)
+    # asks one question, and stops there when it goes unanswered
+    worker.run_cycle()
+    assert asked == ["m1", "m2"]
+
+    def one_pass() -> dict[str, int]:
+        return settle_ambiguous(app.engine, clock=clock, channels=app.channels,
+                                fallback=app.fallback)
+
+    assert one_pass() == {}, "asked again only later"
+    clock.advance(timedelta(minutes=1))
+    assert one_pass() == {"unknown": 1}
+    assert one_pass() == {"unknown": 1}
+    assert asked == ["m1", "m2", "m1", "m2"]
+    with session_scope(app.engine) as session:
+        states = {m.state for m in session.exec(select(Message).where(Message.channel == "sms"))}
+    assert states == {"ambiguous"}, "no answer is no licence to send again"
