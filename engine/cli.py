@@ -87,7 +87,7 @@ def serve_command(
     from engine.worker import Worker
 
     app_ctx = ctx.obj
-    running = Worker(app_ctx) if worker else None
+    running = Worker(app_ctx, kind="serve") if worker else None
     if running is not None:
         running.start()
     try:

@@ -109,7 +109,10 @@ class AppContext:
     @cached_property
     def dispatch_policy(self) -> DispatchPolicy:
         """Retries, throttling and concurrency of sending."""
-        return DispatchPolicy(concurrency=self.settings.send_concurrency)
+        return DispatchPolicy(
+            concurrency=self.settings.send_concurrency,
+            claim_refresh=timedelta(seconds=self.settings.claim_timeout_seconds) / 4,
+        )
 
     def session(self) -> Session:
         """A plain session on the store (use engine.store.db.session_scope for transactions)."""

@@ -13,7 +13,6 @@ import os
 import secrets
 import socket
 import threading
-import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,12 +20,13 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.engine import Connection
 from sqlmodel import select
 
 from engine.escalation.auditor import raise_silent
 from engine.escalation.cycle import fire_due, next_due
+from engine.liveness import BEAT_EVERY, Life, alive_on_postgres
 from engine.outreach.dispatcher import dispatch, recover_stale
+from engine.outreach.settle import settle_ambiguous
 from engine.store.db import session_scope
 from engine.store.models import Message
 from engine.wiring import AppContext
@@ -69,15 +69,14 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
         total[key] = total.get(key, 0) + n
 
 
-def lock_key(worker_id: str) -> int:
-    """The PostgreSQL advisory lock key that says a worker is alive."""
-    return zlib.crc32(worker_id.encode()) | (0x5645 << 32)
-
-
 class Turns:
     """Runs a function in one thread at a time; a call while it runs makes it run once more.
 
     So a wake-up that arrives mid-run is never lost, and never runs the function twice at once.
+    Every call first raises `again`, then tries to take the turn; whoever holds the turn looks
+    at `again` after letting the turn go. A call that finds the turn taken has raised `again`
+    before the holder let go, so the holder sees it and takes the turn once more (or another
+    caller has taken it, and looks after it in turn).
     """
 
     def __init__(self, name: str, fn: Callable[[], None]) -> None:
@@ -88,20 +87,20 @@ class Turns:
 
     def run(self) -> None:
         """Run now, or make the running call go round once more."""
-        if not self.lock.acquire(blocking=False):
-            self.again.set()
-            return
+        self.again.set()
+        while self.again.is_set() and self.lock.acquire(blocking=False):
+            try:
+                while self.again.is_set():
+                    self.again.clear()
+                    self._call()
+            finally:
+                self.lock.release()
+
+    def _call(self) -> None:
         try:
-            while True:
-                self.again.clear()
-                try:
-                    self.fn()
-                except Exception:  # the next heartbeat tries again; nothing is lost
-                    log.exception("%s failed", self.name)
-                if not self.again.is_set():
-                    break
-        finally:
-            self.lock.release()
+            self.fn()
+        except Exception:  # the next heartbeat tries again; nothing is lost
+            log.exception("%s failed", self.name)
 
     def wait_idle(self) -> None:
         """Return once no call is running."""
@@ -116,10 +115,11 @@ class Worker:
     that a long send never holds back a timer that comes due meanwhile.
     """
 
-    def __init__(self, ctx: AppContext, name: str | None = None) -> None:
+    def __init__(self, ctx: AppContext, name: str | None = None, kind: str = "worker") -> None:
         self.ctx = ctx
         self.id = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self._life: Connection | None = None
+        self.kind = kind  # worker | serve when started; a one-off cycle runs as cli
+        self._life: Life | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._sender: ThreadPoolExecutor | None = None
@@ -134,24 +134,27 @@ class Worker:
         """True when the store is PostgreSQL (several workers may share it)."""
         return self.ctx.engine.dialect.name == "postgresql"
 
-    def hold_life_lock(self) -> None:
-        """Hold an advisory lock for as long as this worker lives (PostgreSQL)."""
-        if self.on_postgres and self._life is None:
-            self._life = self.ctx.engine.connect()
-            self._life.exec_driver_sql(f"SELECT pg_advisory_lock({lock_key(self.id)})")
-            self._life.commit()
+    def hold_life(self, kind: str | None = None) -> bool:
+        """Begin this process's life (its lock and heartbeat) unless it holds it already;
+        True when it began here."""
+        if self._life is not None:
+            return False
+        timeout = timedelta(seconds=self.ctx.settings.claim_timeout_seconds)
+        life = Life(self.ctx.engine, self.ctx.clock, self.id, kind or self.kind,
+                    beat_every=min(BEAT_EVERY, timeout / 4))
+        life.begin()
+        self._life = life
+        return True
+
+    def release_life(self) -> None:
+        """End this process's life: no more heartbeats, the lock let go."""
+        life, self._life = self._life, None
+        if life is not None:
+            life.end()
 
     def is_alive(self, worker_id: str) -> bool:
-        """Whether the worker that made a claim still lives (its advisory lock is held)."""
-        if worker_id == self.id:
-            return True
-        with self.ctx.engine.connect() as conn:
-            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
-                               {"k": lock_key(worker_id)}).scalar()
-            if got:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(worker_id)})
-            conn.commit()
-        return not got
+        """Whether the process that made a claim still lives (its life lock is held)."""
+        return worker_id == self.id or alive_on_postgres(self.ctx.engine, worker_id)
 
     def run_cycle(self) -> CycleResult:
         """One whole cycle: recover, fire, raise silent ones, and send everything due.
@@ -160,6 +163,9 @@ class Worker:
         the first batch of timers fired, as in a started worker.
         """
         sent: dict[str, int] = {}
+        # Alive for the whole cycle, from before the first claim until the last send ended:
+        # a running worker's recovery would otherwise take back this process's claims.
+        began = self.hold_life("cli")
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sending") as sender:
                 rounds: list[Future[dict[str, int]]] = []
@@ -172,6 +178,8 @@ class Worker:
             if self._scheduler is None and self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
+            if began:
+                self.release_life()
         result.sent = sent
         return result
 
@@ -180,7 +188,7 @@ class Worker:
         ctx = self.ctx
         result = CycleResult()
         result.recovered = recover_stale(
-            ctx.engine, now=ctx.clock.now(),
+            ctx.engine, now=ctx.clock.now(), worker=self.id,
             stale_after=timedelta(seconds=ctx.settings.claim_timeout_seconds),
             alive=self.is_alive if self.on_postgres else None,
         )
@@ -205,6 +213,12 @@ class Worker:
             self._pool = ThreadPoolExecutor(max_workers=self.ctx.dispatch_policy.concurrency,
                                             thread_name_prefix="send")
         ctx = self.ctx
+        # Ambiguous sends first (after a restart, those recovery just found): settled ones need
+        # no more thought, and one the provider certainly lacks goes out in this round.
+        settled = settle_ambiguous(ctx.engine, clock=ctx.clock, channels=ctx.channels,
+                                   fallback=ctx.fallback)
+        if settled:
+            log.info("ambiguous sends looked up: %s", settled)
         return dispatch(ctx.engine, worker=self.id, clock=ctx.clock, channels=ctx.channels,
                         policy=ctx.dispatch_policy, fallback=ctx.fallback, pool=self._pool)
 
@@ -262,7 +276,7 @@ class Worker:
 
     def start(self) -> BackgroundScheduler:
         """Start waking: once now, at due times, and on the heartbeat."""
-        self.hold_life_lock()
+        self.hold_life()
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sending")
         scheduler = BackgroundScheduler(
             timezone=UTC, logger=scheduler_log,
@@ -276,7 +290,7 @@ class Worker:
         return scheduler
 
     def stop(self) -> None:
-        """Stop waking, let the running firing and sending finish, let go of the life lock."""
+        """Stop waking, let the running firing and sending finish, end this process's life."""
         with self._plan_lock:  # from here on nobody adds a wake-up
             scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
@@ -293,6 +307,4 @@ class Worker:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        if self._life is not None:
-            self._life.close()
-            self._life = None
+        self.release_life()

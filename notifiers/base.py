@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 
 class Outcome(enum.StrEnum):
@@ -77,4 +78,52 @@ class Notifier(Protocol):
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Send one message; never raises for provider trouble, answers with an outcome."""
+        ...
+
+
+# --- looking up what a provider holds (an optional capability) --------------------------------
+
+
+@dataclass(frozen=True)
+class LookupQuery:
+    """A message whose send ended ambiguous, as the provider would know it."""
+
+    to: str  # the address it was sent to
+    reference: str  # our opaque message id
+    after: datetime  # the provider cannot have taken it before this (our claim, less skew)
+    before: datetime  # nor after this (when it became ambiguous, plus skew)
+    asked_at: datetime  # now, by the engine's clock
+
+
+@dataclass(frozen=True)
+class ProviderMessage:
+    """One message the provider holds that may be ours: sent from our sender to the address
+    within the window."""
+
+    provider_id: str
+    created_at: datetime
+    status: str
+    state: DeliveryState
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """What the provider holds for a query.
+
+    `complete` says the provider was asked about the whole window and answered in full, so that
+    `found` empty means it certainly holds no such message; an error or a cut-off answer is not
+    complete.
+    """
+
+    found: tuple[ProviderMessage, ...] = ()
+    complete: bool = False
+    detail: str = ""  # never personal data
+
+
+@runtime_checkable
+class MessageLookup(Protocol):
+    """A channel that can tell which messages its provider holds for an address."""
+
+    def lookup(self, query: LookupQuery) -> LookupResult:
+        """Ask the provider; never raises for provider trouble (answers not complete)."""
         ...

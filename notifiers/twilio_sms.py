@@ -7,7 +7,7 @@ import os
 import re
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -20,14 +20,25 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from notifiers.base import OutboundMessage, Outcome, SendResult
-from notifiers.twilio_status import classify_http_error
+from notifiers.base import (
+    LookupQuery,
+    LookupResult,
+    OutboundMessage,
+    Outcome,
+    ProviderMessage,
+    SendResult,
+)
+from notifiers.twilio_status import classify_http_error, delivery_state
 
 log = logging.getLogger(__name__)
 
 TWILIO_API_URL = "https://api.twilio.com"
 _TWILIO_API = re.compile(r"^https://api(\.[a-z0-9-]+)*\.twilio\.com", re.IGNORECASE)
 _NOT_REACHED = ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
+# A lookup reads at most this many messages to one number per list; more is not "complete".
+LOOKUP_LIMIT = 200
+# How long Twilio keeps a message queued when no ValidityPeriod is given (its maximum).
+TWILIO_DEFAULT_VALIDITY = 36000
 
 
 class RoutingHttpClient(TwilioHttpClient):
@@ -128,6 +139,61 @@ class TwilioSmsNotifier:
             result = _result_of_created(created.sid, created.status)
         log.info("sms %s: %s %s", message.reference, result.outcome, result.detail)
         return result
+
+    def lookup(self, query: LookupQuery) -> LookupResult:
+        """Which messages from us to `query.to` Twilio created within the window.
+
+        Matched by recipient (the list's To filter), sender (our messaging service or From
+        number), direction (created through the API) and creation time within the window;
+        never by body. First the list filtered by To and DateSent, from the GMT day before the
+        window (the filter counts in days), which holds every message Twilio sent; when none of
+        those is ours, the list by To alone, which also holds messages still queued (they have
+        no date_sent yet). Complete when no list was cut off at LOOKUP_LIMIT, or, for queued
+        ones, when the window ended longer ago than Twilio keeps a message queued.
+        """
+        try:
+            day = (query.after - timedelta(days=1)).astimezone(UTC).date().isoformat()
+            sent = self._list(to=query.to, date_sent_after=day)
+            found = self._ours(sent, query)
+            if found:
+                return LookupResult(found, complete=True, detail="twilio: sent")
+            recent = self._list(to=query.to)
+            found = self._ours(recent, query)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            code = exc.code if exc.code is not None else exc.status
+            return LookupResult(detail=f"twilio {code}: message list failed")
+        except requests.exceptions.RequestException as exc:
+            return LookupResult(detail=f"twilio not reached: {type(exc).__name__}")
+        if found:
+            return LookupResult(found, complete=True, detail="twilio: queued")
+        queue_ended = query.before + timedelta(
+            seconds=self.validity_period or TWILIO_DEFAULT_VALIDITY)
+        complete = len(sent) <= LOOKUP_LIMIT and (
+            len(recent) <= LOOKUP_LIMIT or query.asked_at >= queue_ended)
+        return LookupResult((), complete=complete,
+                            detail="twilio: none" if complete else "twilio: list cut off")
+
+    def _list(self, **filters: Any) -> list[Any]:
+        # One more than the limit: a list that fills it was cut off.
+        return self.client.messages.list(**filters, limit=LOOKUP_LIMIT + 1,
+                                         page_size=LOOKUP_LIMIT + 1)
+
+    def _ours(self, messages: list[Any], query: LookupQuery) -> tuple[ProviderMessage, ...]:
+        found = []
+        for m in messages[:LOOKUP_LIMIT]:
+            created = m.date_created
+            if created is None or not query.after <= created <= query.before:
+                continue
+            if str(m.direction or "") != "outbound-api" or not self._from_us(m):
+                continue
+            status = str(m.status or "")
+            found.append(ProviderMessage(m.sid, created, status, delivery_state(status)))
+        return tuple(sorted(found, key=lambda p: p.created_at))
+
+    def _from_us(self, m: Any) -> bool:
+        if self.messaging_service_sid:
+            return bool(m.messaging_service_sid == self.messaging_service_sid)
+        return bool(m.from_ == self.from_)
 
     def _create_arguments(self, message: OutboundMessage) -> dict[str, Any]:
         arguments: dict[str, Any] = {"to": message.to, "body": message.body}

@@ -3,12 +3,14 @@ to the coordinators instead of going quiet."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit.events import record
+from engine.escalation.cycle import lock_communities
 from engine.oncall.queries import coordinators
 from engine.outreach.compose import Links, staff_recipient
 from engine.outreach.outbox import Draft, dedupe_key, enqueue
@@ -61,6 +63,14 @@ def _aware(value: datetime) -> datetime:
 def raise_silent(session: Session, *, now: datetime, links: Links, worker: str) -> int:
     """Tell the coordinators, once per community, which communities went quiet."""
     found = silent_communities(session, now)
+    if not found:
+        return 0
+    # Another worker may be raising the same communities right now. Lock their rows (in the
+    # order firing locks them, so no deadlock) and look again: a statement run after the lock
+    # was granted sees what the other committed, so only one of two raises a community.
+    lock_communities(session, set(found))
+    again = set(silent_communities(session, now))
+    found = [key for key in found if key in again]
     by_incident: dict[int, list[str]] = {}
     for incident_id, community_id in found:
         by_incident.setdefault(incident_id, []).append(community_id)
@@ -75,13 +85,20 @@ def raise_silent(session: Session, *, now: datetime, links: Links, worker: str) 
                 continue
             body = _text(incident_id, names)
             enqueue(session, Draft(
-                dedupe_key=dedupe_key(incident_id, r.key, f"audit:{now.isoformat()}", r.channel),
+                dedupe_key=dedupe_key(incident_id, r.key, _audit_step(community_ids), r.channel),
                 incident_id=incident_id, community_ids=community_ids, recipient_kind="staff",
                 recipient_id=staff.id, channel=r.channel, address=r.address, locale="nl",
                 body=body, subject=f"Verbinder: incident #{incident_id} niet bereikt / not reached",
                 step="audit",
             ), now)
     return len(found)
+
+
+def _audit_step(community_ids: list[str]) -> str:
+    """The step key of raising these communities: by what is raised, never by when, so that
+    raising them twice cannot make two messages."""
+    digest = hashlib.sha256("\n".join(sorted(community_ids)).encode()).hexdigest()[:24]
+    return f"audit:{digest}"
 
 
 def _text(incident_id: int, names: list[str]) -> str:

@@ -29,7 +29,7 @@ from engine.outreach.compose import (
     select_level,
     staff_recipient,
 )
-from engine.outreach.outbox import enqueue_all
+from engine.outreach.outbox import Draft, enqueue_all
 from engine.store.bulk import any_of, update_rows
 from engine.store.models import (
     Community,
@@ -240,21 +240,31 @@ def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundl
                      notes: dict[tuple[int, str, str], str | None],
                      incidents: dict[int, Incident | None], rows: Rows, links: Links,
                      now: datetime) -> int:
-    drafts = []
-    for key, bundle in bundles.items():
-        incident = incidents[key[0]]
-        assert incident is not None
-        communities = {c: rows.communities[c] for c in bundle.community_ids
-                       if c in rows.communities}
-        ordered = [communities[c] for c in bundle.community_ids if c in communities]
-        staff_info = (
-            not_reached(session, incident, bundle.community_ids, communities)
-            if bundle.recipient.kind == "staff" else None
-        )
-        drafts.append(compose(incident=incident, playbook=playbook_of(incident), bundle=bundle,
-                              communities=ordered, links=links, now=now,
-                              not_reached=staff_info, escalation_note=notes.get(key)))
-    return enqueue_all(session, drafts, now)
+    # Contacts first: a staff message lists the contacts tried for its communities, and after
+    # an outage the steps that message them fire in the same batch as the staff step.
+    added = 0
+    for staff in (False, True):
+        drafts = [_draft(session, key, bundle, notes, incidents, rows, links, now)
+                  for key, bundle in bundles.items()
+                  if (bundle.recipient.kind == "staff") is staff]
+        added += enqueue_all(session, drafts, now)
+    return added
+
+
+def _draft(session: Session, key: tuple[int, str, str], bundle: Bundle,
+           notes: dict[tuple[int, str, str], str | None], incidents: dict[int, Incident | None],
+           rows: Rows, links: Links, now: datetime) -> Draft:
+    incident = incidents[key[0]]
+    assert incident is not None
+    communities = {c: rows.communities[c] for c in bundle.community_ids if c in rows.communities}
+    ordered = [communities[c] for c in bundle.community_ids if c in communities]
+    staff_info = (
+        not_reached(session, incident, bundle.community_ids, communities)
+        if bundle.recipient.kind == "staff" else None
+    )
+    return compose(incident=incident, playbook=playbook_of(incident), bundle=bundle,
+                   communities=ordered, links=links, now=now, not_reached=staff_info,
+                   escalation_note=notes.get(key))
 
 
 def next_due(session: Session) -> datetime | None:

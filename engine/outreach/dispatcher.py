@@ -29,7 +29,7 @@ from engine.audit.events import record, record_many
 from engine.clock import Clock
 from engine.store.bulk import any_of, update_rows
 from engine.store.db import session_scope
-from engine.store.models import Message, OptOut
+from engine.store.models import Message, OptOut, WorkerBeat
 from engine.store.states import MessageState, check, move, sources
 from notifiers.base import Notifier, OutboundMessage, Outcome, SendResult
 
@@ -48,6 +48,9 @@ class DispatchPolicy:
     per_address_interval: timedelta = timedelta(seconds=30)
     concurrency: int = 8
     batch: int = 200
+    # How often claims waiting in the send queue are renewed (claimed_at): well within the
+    # claim timeout, so that no claim of a living process looks abandoned by its age.
+    claim_refresh: timedelta = timedelta(seconds=30)
 
     def delay(self, attempts: int, retry_after: float | None) -> timedelta:
         """Backoff after `attempts` tries, never shorter than the provider's Retry-After."""
@@ -129,8 +132,9 @@ def _sending_statement() -> Any:
         sa.update(table)
         .where(table.c.id == sa.bindparam("m_id"), table.c.state == MessageState.CLAIMED,
                table.c.claimed_by == sa.bindparam("m_worker"), ~opted_out)
+        # claimed_at becomes the time sending began: where a provider would have the message
         .values(state=check(MessageState.CLAIMED, MessageState.SENDING),
-                updated_at=sa.bindparam("m_now"))
+                updated_at=sa.bindparam("m_now"), claimed_at=sa.bindparam("m_now"))
     )
 
 
@@ -262,6 +266,7 @@ def _finish(session: Session, m: Message, result: SendResult, now: datetime,
         move(m, MessageState.FAILED_PERM)
     else:
         move(m, MessageState.AMBIGUOUS)
+        mark_ambiguous(m, now)
     record(session, kind=f"message.{m.state}", at=now, incident_id=m.incident_id,
            actor=m.claimed_by or "system", message=m.id, channel=m.channel, step=m.step,
            recipient=f"{m.recipient_kind}:{m.recipient_id}", attempts=m.attempts,
@@ -271,25 +276,30 @@ def _finish(session: Session, m: Message, result: SendResult, now: datetime,
         fallback(session, m, now)
 
 
-def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
+def recover_stale(engine: Engine, *, now: datetime, worker: str, stale_after: timedelta,
                   alive: Callable[[str], bool] | None = None) -> int:
-    """Give back claims of dead workers: `claimed` to pending, `sending` to ambiguous.
+    """Take back the claims of dead processes: `claimed` to pending, `sending` to ambiguous.
 
-    A claim is stale when its worker is known dead (`alive` says so) or it is older than
-    `stale_after`.
+    Never the claims of `worker` (the caller) nor of any living process. With `alive`
+    (PostgreSQL: whether a process holds its life lock) liveness alone decides; without it
+    (SQLite) a process is dead when its `worker` row was not beaten for `stale_after`, or, when
+    it has no row, its claim is older than that.
     """
     with session_scope(engine) as session:
-        # Ask about each worker once, before locking, so live workers' rows are never locked
-        # here while their senders wait for them.
-        dead = _dead_workers(session, alive)
-        stale = Message.claimed_at <= now - stale_after
+        if alive is not None:
+            # Ask about each process once, before locking, so that living processes' rows are
+            # never locked here while their senders wait for them.
+            dead = _dead_workers(session, worker, alive)
+            if not dead:
+                return 0
+            whose = Message.claimed_by.in_(dead)
+        else:
+            whose = _silent_claimers(worker, now - stale_after)
         rows = list(session.exec(
             select(Message).where(Message.state.in_((MessageState.CLAIMED,
-                                                     MessageState.SENDING)),
-                                  sa.or_(stale, Message.claimed_by.in_(dead)) if dead else stale)
+                                                     MessageState.SENDING)), whose)
             .with_for_update(skip_locked=True)
         ))
-        count = 0
         for m in rows:
             before = m.state
             move(m, MessageState.PENDING if before == MessageState.CLAIMED
@@ -297,25 +307,40 @@ def recover_stale(engine: Engine, *, now: datetime, stale_after: timedelta,
             m.updated_at = now
             if before == MessageState.SENDING:
                 m.detail = "worker died while the provider held the request"
+                mark_ambiguous(m, now)
             record(session, kind=f"message.{m.state}", at=now, incident_id=m.incident_id,
                    actor="recovery", message=m.id, channel=m.channel, step=m.step,
                    recipient=f"{m.recipient_kind}:{m.recipient_id}", recovered_from=before,
                    worker=m.claimed_by)
             if before == MessageState.CLAIMED:
                 m.claimed_by = None
-            count += 1
-        return count
+        return len(rows)
 
 
-def _dead_workers(session: Session, alive: Callable[[str], bool] | None) -> list[str]:
-    if alive is None:
-        return []
+def mark_ambiguous(m: Message, now: datetime) -> None:
+    """Note when a send became ambiguous; the provider is asked about it from now on."""
+    m.ambiguous_at = now
+    m.next_attempt_at = now
+
+
+def _dead_workers(session: Session, worker: str, alive: Callable[[str], bool]) -> list[str]:
     workers = session.exec(
         select(Message.claimed_by).distinct()
         .where(Message.state.in_((MessageState.CLAIMED, MessageState.SENDING)),
-               Message.claimed_by.is_not(None))
+               Message.claimed_by.is_not(None), Message.claimed_by != worker)
     ).all()
     return [w for w in workers if w is not None and not alive(w)]
+
+
+def _silent_claimers(worker: str, cutoff: datetime) -> sa.ColumnElement[bool]:
+    """Claims of other processes that stopped beating (or, without a row, that are old)."""
+    beat = WorkerBeat.__table__
+    row = sa.select(beat.c.id).where(beat.c.id == Message.claimed_by)
+    return sa.and_(
+        Message.claimed_by != worker,
+        sa.or_(sa.exists(row.where(beat.c.seen_at <= cutoff)),
+               sa.and_(~sa.exists(row), Message.claimed_at <= cutoff)),
+    )
 
 
 def dispatch(
@@ -341,6 +366,7 @@ def dispatch(
                    policy=policy, fallback=fallback, connection=held.get)
     sends = SendQueue(pool, send, policy.concurrency)
     collector = Collector(engine, worker, counts)
+    renewed = clock.now()
     nothing_due = False
     try:
         while True:
@@ -356,12 +382,51 @@ def dispatch(
             # Sends that ended meanwhile may have queued fallbacks: look once more when all
             # have ended.
             nothing_due = nothing_due and bool(sends.left)
+            if clock.now() - renewed >= policy.claim_refresh:
+                renewed = clock.now()
+                renew_claims(engine, worker, sends.waiting(), renewed)
     finally:
-        sends.stop()
+        unsent = sends.stop()
         collector.flush()
+        give_back(engine, worker, unsent, clock.now())
         if own_pool:
             pool.shutdown()
         held.close()
+
+
+def renew_claims(engine: Engine, worker: str, ids: list[int], now: datetime) -> int:
+    """Keep the claims of messages waiting in the send queue fresh; how many were renewed."""
+    if not ids:
+        return 0
+    table = Message.__table__
+    with engine.begin() as conn:
+        return conn.execute(
+            sa.update(table).where(any_of(conn, table.c.id, ids),
+                                   table.c.state == MessageState.CLAIMED,
+                                   table.c.claimed_by == worker).values(claimed_at=now)
+        ).rowcount
+
+
+def give_back(engine: Engine, worker: str, ids: list[int], now: datetime) -> None:
+    """Return claimed messages this worker will not send (it stopped early) to the outbox.
+
+    Recovery never takes back a living process's claims, so a process gives back itself what
+    it leaves unsent; if even that fails, they wait for its death.
+    """
+    if not ids:
+        return
+    table = Message.__table__
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.update(table).where(
+                    any_of(conn, table.c.id, ids),
+                    table.c.state.in_(sources(MessageState.PENDING, MessageState.CLAIMED)),
+                    table.c.claimed_by == worker)
+                .values(state=MessageState.PENDING, claimed_by=None, updated_at=now)
+            )
+    except Exception:
+        log.exception("could not give back %s claimed messages", len(ids))
 
 
 Sent = Handed | Outcome | None
@@ -423,10 +488,17 @@ class SendQueue:
                 raise error
         return [sent for sent, _ in got]
 
-    def stop(self) -> None:
-        """Take no more messages: those not yet started stay `claimed`, for recovery."""
+    def waiting(self) -> list[int]:
+        """The ids of the messages that wait for a sending thread."""
+        with self._lock:
+            return [row.id for row in self.todo]
+
+    def stop(self) -> list[int]:
+        """Take no more messages; the ids of those not started (still `claimed`)."""
         with self._lock:
             self.stopped = True
+            unsent, self.todo = [row.id for row in self.todo], deque()
+            return unsent
 
 
 class HeldConnections:

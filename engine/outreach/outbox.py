@@ -7,7 +7,8 @@ died while the provider held the request: never resent blindly) or cancelled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -65,40 +66,72 @@ def enqueue(session: Session, draft: Draft, now: datetime) -> bool:
 def enqueue_all(session: Session, drafts: list[Draft], now: datetime) -> int:
     """Put drafts in the outbox, with their link tokens, in a few statements; how many added.
 
-    A draft whose dedupe key exists already adds its communities to that message instead, so a
-    person who is the contact of several communities still gets one message for the step; its
-    link tokens are not stored (its body is not sent).
+    A draft whose dedupe key exists already adds its communities to that message while it
+    waits in the queue (`pending`), so a person who is the contact of several communities gets
+    one message for the step. A message beyond that (claimed, sent, failed, cancelled) never
+    gains communities: its body was rendered, and maybe read, without them. A draft that names
+    communities such a message lacks becomes a message of its own, under its key extended by
+    those communities.
     """
     if not drafts:
         return 0
+    stored, late = _insert(session, drafts, now)
+    if late:
+        more, _ = _insert(session, late, now)  # a late one whose key exists is there already
+        stored += more
+    token_rows = [row for d in stored for row in d.tokens]
+    if token_rows:
+        insert_rows(session.connection(), IntakeToken.__table__, token_rows)
+    return len(stored)
+
+
+def _insert(session: Session, drafts: list[Draft], now: datetime) -> tuple[list[Draft],
+                                                                          list[Draft]]:
+    """Insert drafts unless their key exists; the drafts stored, and those that must become
+    messages of their own because their key's message was handed on already."""
     # rowcount is not reliable for INSERT .. ON CONFLICT on every driver; RETURNING is.
-    conn = session.connection()
-    added = set(insert_rows(conn, Message.__table__, [_values(d, now) for d in drafts],
-                            skip_conflicts_on="dedupe_key", returning="dedupe_key"))
+    added = set(insert_rows(session.connection(), Message.__table__,
+                            [_values(d, now) for d in drafts], skip_conflicts_on="dedupe_key",
+                            returning="dedupe_key"))
     first: dict[str, Draft] = {}
     for d in drafts:
         first.setdefault(d.dedupe_key, d)
     stored = [d for d in drafts if d.dedupe_key in added and first[d.dedupe_key] is d]
+    late = []
     for d in drafts:
-        if d.dedupe_key not in added or first[d.dedupe_key] is not d:
-            _merge_communities(session, d.dedupe_key, d.community_ids, now)
-    token_rows = [row for d in stored for row in d.tokens]
-    if token_rows:
-        insert_rows(conn, IntakeToken.__table__, token_rows)
-    return len(added)
+        if d.dedupe_key in added and first[d.dedupe_key] is d:
+            continue
+        missing = _join_waiting(session, d.dedupe_key, d.community_ids, now)
+        if missing:
+            late.append(replace(d, dedupe_key=_late_key(d.dedupe_key, missing)))
+    return stored, late
 
 
-def _merge_communities(session: Session, key: str, community_ids: list[str], now: datetime) -> None:
+def _join_waiting(session: Session, key: str, community_ids: list[str],
+                  now: datetime) -> list[str]:
+    """Add communities to the message with this key while it waits in the queue; the
+    communities it lacks and cannot gain any more (it was handed on)."""
     table = Message.__table__
     row = session.execute(
-        sa.select(table.c.id, table.c.community_ids).where(table.c.dedupe_key == key)
+        sa.select(table.c.id, table.c.community_ids, table.c.state)
+        .where(table.c.dedupe_key == key).with_for_update()
     ).one()
-    merged = list(row.community_ids) + [c for c in community_ids if c not in row.community_ids]
-    if merged != list(row.community_ids):
-        session.execute(
-            sa.update(table).where(table.c.id == row.id)
-            .values(community_ids=merged, updated_at=now)
-        )
+    missing = [c for c in community_ids if c not in row.community_ids]
+    if not missing:
+        return []
+    if row.state != MessageState.PENDING:
+        return missing
+    session.execute(
+        sa.update(table).where(table.c.id == row.id)
+        .values(community_ids=list(row.community_ids) + missing, updated_at=now)
+    )
+    return []
+
+
+def _late_key(key: str, communities: list[str]) -> str:
+    """The key of a late message: the step's key and the communities it adds."""
+    digest = hashlib.sha256("\n".join(sorted(communities)).encode()).hexdigest()[:16]
+    return f"{key}|+{digest}"
 
 
 def cancel_settled(

@@ -248,6 +248,10 @@ class Message(SQLModel, table=True):
     updated_at: datetime = _utc_column(nullable=False)
     accepted_at: datetime | None = _utc_column()
     delivered_at: datetime | None = _utc_column()
+    # When the send became ambiguous (the provider is asked about it from then on), and how
+    # often it was sent once more because the provider certainly held none (at most once).
+    ambiguous_at: datetime | None = _utc_column()
+    resends: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     __table_args__ = (_state_check("state", MessageState, "message"),)
 
@@ -316,6 +320,18 @@ class Timer(SQLModel, table=True):
         sa.Index("ix_timer_pending_due", "state", "due_at"),
         _state_check("state", TimerState, "timer"),
     )
+
+
+class WorkerBeat(SQLModel, table=True):
+    """A process that fires or sends (worker, serve, or a command's one-off cycle), while it
+    runs: it beats `seen_at`; a row not beaten for a while belongs to a dead process."""
+
+    __tablename__ = "worker"
+
+    id: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(max_length=20)  # worker | serve | cli
+    started_at: datetime = _utc_column(nullable=False)
+    seen_at: datetime = _utc_column(nullable=False, index=True)
 
 
 # --- timeline -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Every writer of a state goes through here: an ORM writer with `move`, a SQL writ
 the states its statement moves from with `sources` (its WHERE clause) and the state it writes
 with `check`. A move the tables below do not hold raises `IllegalTransition`. The enums are
 `StrEnum`s, so the stored text is the state's name as before, and the database refuses any
-other text (CHECK constraints, migration 0003_h2_states).
+other text (CHECK constraints, migration 0003_states).
 """
 
 from __future__ import annotations
@@ -68,8 +68,10 @@ TRANSITIONS: Mapping[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
         _M.SENDING: frozenset({_M.ACCEPTED, _M.FAILED_TEMP, _M.FAILED_PERM, _M.AMBIGUOUS})
         | _PROVIDER_SAYS,
         _M.ACCEPTED: _PROVIDER_SAYS,
-        # ambiguous -> accepted: a status callback carrying our reference reconciles it
-        _M.AMBIGUOUS: frozenset({_M.ACCEPTED}) | _PROVIDER_SAYS,
+        # ambiguous -> accepted: a status callback carrying our reference, or the provider's
+        # message list, reconciles it; ambiguous -> pending: the provider certainly holds
+        # none, so it is sent once more (engine/outreach/settle.py)
+        _M.AMBIGUOUS: frozenset({_M.ACCEPTED, _M.PENDING}) | _PROVIDER_SAYS,
         _M.DELIVERED: frozenset(),
         _M.FAILED_PERM: frozenset(),
         _M.CANCELLED: frozenset(),

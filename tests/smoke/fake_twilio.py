@@ -4,7 +4,8 @@ Point the real `twilio` library (or a worker process, through TWILIO_API_BASE_UR
 Every request is checked against the description; what does not match is answered 400 and kept
 in `invalid_requests`, so a test can assert there was none. Faults are programmable for the
 next requests or for one recipient; `hang` holds a request (the message is created all the
-same) until `release()` or for N seconds. `deliver()` and `send_inbound()` post signed webhooks.
+same) until `release()` or for N seconds; `delay` makes every creation take that long, as a
+busy provider does. `deliver()` and `send_inbound()` post signed webhooks.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
@@ -136,8 +138,12 @@ class FakeTwilio:
         account_sid: str = ACCOUNT_SID,
         auth_token: str = AUTH_TOKEN,
         callback_timeout: float = 10.0,
+        delay: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.validator = SpecValidator(spec)
+        self.delay = delay  # seconds each message creation takes before it answers
+        self.clock = clock or (lambda: datetime.now(UTC))  # when messages are created
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.callback_timeout = callback_timeout
@@ -237,6 +243,17 @@ class FakeTwilio:
             if message.sid == sid:
                 return message
         raise KeyError(sid)
+
+    def set_status(self, sid: str, status: str) -> None:
+        """Move a message to a status (sent, delivered, ...) without a callback."""
+        message = self.message(sid)
+        with self._changed:
+            message.status = status
+
+    def lists(self) -> list[LoggedRequest]:
+        """The requests that read the Messages list."""
+        return [r for r in self.requests_log
+                if r.method == "GET" and r.path.endswith("/Messages.json")]
 
     def reset(self) -> None:
         """Forget messages, logs and faults; release held requests."""
@@ -415,7 +432,7 @@ class FakeTwilio:
             validity_period=int(one["ValidityPeriod"]) if "ValidityPeriod" in one else None,
             status="accepted" if service and "From" not in one else "queued",
             params=form,
-            date_created=datetime.now(UTC),
+            date_created=self.clock(),
         )
         with self._changed:
             self._state.messages.append(message)
@@ -445,7 +462,7 @@ class FakeTwilio:
             "api_version": "2010-04-01",
             "body": message.body,
             "date_created": created,
-            "date_sent": None if message.status in ("queued", "accepted") else created,
+            "date_sent": format_datetime(sent) if (sent := date_sent(message)) else None,
             "date_updated": created,
             "direction": "outbound-api",
             "error_code": message.error_code,
@@ -462,6 +479,33 @@ class FakeTwilio:
             "to": message.to,
             "uri": f"{uri}.json",
         }
+
+
+def date_sent(message: FakeMessage) -> datetime | None:
+    """When Twilio sent it: none while it is queued (or accepted by a messaging service)."""
+    return None if message.status in ("queued", "accepted", "scheduled") else message.date_created
+
+
+def _sent_filter(query: dict[str, list[str]]) -> Callable[[FakeMessage], bool]:
+    """The DateSent filters of a list request, as the description says: GMT dates (a
+    date-time is taken as the instant); `DateSent>` on and after, `DateSent<` on and before.
+    A message not sent yet has no date_sent and passes no DateSent filter."""
+    tests: list[Callable[[datetime], bool]] = []
+    for name, compare in (("DateSent", lambda a, b: a == b), ("DateSent>", lambda a, b: a >= b),
+                          ("DateSent<", lambda a, b: a <= b)):
+        if name not in query:
+            continue
+        text = query[name][0]
+        if "T" in text or " " in text:
+            bound = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            tests.append(lambda sent, c=compare, b=bound: c(sent, b))
+        else:
+            day = datetime.fromisoformat(text).date()
+            tests.append(lambda sent, c=compare, d=day: c(sent.astimezone(UTC).date(), d))
+    if not tests:
+        return lambda message: True
+    return lambda message: (sent := date_sent(message)) is not None and all(
+        t(sent) for t in tests)
 
 
 def _spend(fault: Fault, remove: Callable[[], object]) -> Fault:
@@ -603,6 +647,8 @@ class _Handler(BaseHTTPRequestHandler):
             answer(400, twilio_error(400, 21617, "The concatenated message body exceeds 1600"))
             return
         message = fake._create(form)
+        if fake.delay:
+            time.sleep(fake.delay)  # a provider that takes its time answering
         if fault is not None and fault.kind == "drop":
             answer(0, None)
             return
@@ -625,25 +671,46 @@ class _Handler(BaseHTTPRequestHandler):
         answer(200, payload)
 
     def _list(self, query: dict[str, list[str]], answer: Callable[..., None]) -> None:
+        """Messages filtered by To, From and DateSent, most recent first (those not sent yet
+        first of all), one page at a time."""
         fake = self.fake
+        sent_ok = _sent_filter(query)
         chosen = [
             message
             for message in fake.messages
             if message.to == query.get("To", [message.to])[0]
             and (message.from_ or FROM_NUMBER)
             == query.get("From", [message.from_ or FROM_NUMBER])[0]
+            and sent_ok(message)
         ]
+        epoch = datetime.min.replace(tzinfo=UTC)
+        chosen.sort(key=lambda m: (date_sent(m) is None, date_sent(m) or epoch, m.date_created),
+                    reverse=True)
+        size = int(query.get("PageSize", ["50"])[0])
+        page = int(query.get("Page", ["0"])[0])
+        token = query.get("PageToken", [""])[0]
+        start = int(token[2:]) if token.startswith("PT") and token[2:].isdigit() else page * size
+        shown = chosen[start:start + size]
         uri = f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+        kept = {k: v[0] for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")}
+
+        def page_uri(number: int, offset: int | None = None) -> str:
+            params = {**kept, "PageSize": str(size), "Page": str(number)}
+            if offset is not None:
+                params["PageToken"] = f"PT{offset}"
+            return f"{uri}?{urlencode(params)}"
+
+        more = start + size < len(chosen)
         payload = {
-            "messages": [fake.resource(message) for message in reversed(chosen)],
-            "end": max(len(chosen) - 1, 0),
-            "first_page_uri": f"{uri}?PageSize=50&Page=0",
-            "next_page_uri": None,
-            "page": 0,
-            "page_size": 50,
-            "previous_page_uri": None,
-            "start": 0,
-            "uri": f"{uri}?PageSize=50&Page=0",
+            "messages": [fake.resource(message) for message in shown],
+            "end": start + max(len(shown) - 1, 0),
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1, start + size) if more else None,
+            "page": page,
+            "page_size": size,
+            "previous_page_uri": page_uri(page - 1, max(0, start - size)) if page else None,
+            "start": start,
+            "uri": page_uri(page, start if token else None),
         }
         list_schema = fake.validator.spec["paths"][MESSAGES_PATH]["get"]["responses"]["200"]
         problems = fake.validator.check_json(

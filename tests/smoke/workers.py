@@ -55,7 +55,7 @@ from engine.worker import Worker
 
 ctx = AppContext(settings=load_settings(dotenv_path=None), db_url=sys.argv[1])
 worker = Worker(ctx, name=sys.argv[2])
-worker.hold_life_lock()
+worker.hold_life()
 with session_scope(ctx.engine) as session:
     fire_due(session, now=ctx.clock.now(), links=ctx.links, worker=worker.id)
 rows = claim(ctx.engine, worker=worker.id, now=ctx.clock.now(), policy=ctx.dispatch_policy)

@@ -1,6 +1,6 @@
 """states: the database refuses an unknown state; a cancelled timer is not fired
 
-Revision ID: 0003_h2_states
+Revision ID: 0003_states
 Revises: 0002
 Create Date: 2027-01-18
 
@@ -14,7 +14,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0003_h2_states'
+revision = '0003_states'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
@@ -43,7 +43,7 @@ def _refuse_unknown() -> None:
         if found:
             problems.append(f"{table}.{column} holds {sorted(found)}; allowed: {list(values)}")
     if problems:
-        raise RuntimeError("migration 0003_h2_states: unknown states: " + "; ".join(problems))
+        raise RuntimeError("migration 0003_states: unknown states: " + "; ".join(problems))
 
 
 def upgrade() -> None:
