@@ -199,10 +199,12 @@ def compose(
                    locale=locale, now=now, valid_for=links.valid_for)
     token_rows = []
     intake_url = ""
+    # The links are masked in the stored message; the channel gets the real ones
+    # (engine.outreach.reveal).
     if form:
-        tok, row = mint(purpose="intake", form_id=form)
+        masked_intake, row = mint(purpose="intake", form_id=form)
         token_rows.append(row)
-        intake_url = f"{links.public_url.rstrip('/')}/i/{tok}"
+        intake_url = f"{links.public_url.rstrip('/')}/i/{masked_intake}"
     ack, row = mint(purpose="ack")
     token_rows.append(row)
     context: dict[str, Any] = {

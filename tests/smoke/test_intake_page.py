@@ -43,6 +43,7 @@ from .server import (
     message_to,
     messages,
     rows,
+    sent_body,
     serve_app,
     smtp_settings,
     start_scenario,
@@ -86,13 +87,14 @@ def scenario(app: AppServer, expected_sends: ExpectedSends) -> Scenario:
 
 def ack_token(scenario: Scenario, address: str, channel: str = "email") -> str:
     """The acknowledgement token in the only message to an address."""
-    (token,) = link_tokens(message_to(scenario.ctx, address, channel).body, "a")
+    (token,) = link_tokens(sent_body(scenario.ctx, message_to(scenario.ctx, address, channel)),
+                           "a")
     return token
 
 
 def intake_token(scenario: Scenario, address: str) -> str:
     """The intake token in the only SMS to an address."""
-    (token,) = link_tokens(message_to(scenario.ctx, address).body, "i")
+    (token,) = link_tokens(sent_body(scenario.ctx, message_to(scenario.ctx, address)), "i")
     return token
 
 
@@ -331,7 +333,7 @@ def run_whole_scenario(app: AppServer, fake: FakeTwilio, expected: ExpectedSends
     scenario.cycle(minutes=1)
     ack = ack_token(scenario, DIRK_EMAIL)
     intake = intake_token(scenario, BORA)
-    email_tokens = link_tokens(message_to(ctx, AHMED_EMAIL, "email").body, "i")
+    email_tokens = link_tokens(sent_body(ctx, message_to(ctx, AHMED_EMAIL, "email")), "i")
     assert client.get(f"/a/{ack}").status_code == 200
     assert client.post(f"/a/{ack}").status_code == 200
     assert client.get(f"/i/{intake}").status_code == 200
@@ -348,4 +350,5 @@ def run_whole_scenario(app: AppServer, fake: FakeTwilio, expected: ExpectedSends
     ctx.clock.advance(timedelta(days=ctx.settings.intake_token_days))
     assert client.post(f"/i/{intake}", data={"needs": "aftercare"}).status_code == 410
     return [ack, intake, *email_tokens] + [
-        t for m in messages(ctx) for kind in ("a", "i") for t in link_tokens(m.body, kind)]
+        t for m in messages(ctx) for kind in ("a", "i")
+        for t in link_tokens(sent_body(ctx, m), kind)]
