@@ -24,7 +24,7 @@ from engine.escalation.roster import (
 )
 from engine.output import emit_json, stderr, stdout
 from engine.registry.service import StaffData
-from engine.store.db import session_scope
+from engine.store.db import reading, session_scope
 
 oncall_app = typer.Typer(no_args_is_help=True)
 
@@ -101,7 +101,7 @@ def now_command(
     """Who is on call now (or at --at); with nobody, the coordinators who get the step."""
     app = ctx.obj  # the AppContext (engine, clock); not imported: wiring names channels
     moment = _option_time(at, "--at") or app.clock.now()
-    with app.engine.connect() as conn:
+    with reading(app.engine).connect() as conn:
         on_call = on_call_at(conn, moment)
         fallback = [] if on_call else coordinators(conn)
     if as_json:
@@ -159,7 +159,7 @@ def list_command(
     end = _option_time(until, "--until")
     if end is not None and end <= start:
         raise InputError("--until: not after --from / ligt niet na --from")
-    with app.engine.connect() as conn:
+    with reading(app.engine).connect() as conn:
         shifts = list_shifts(conn, start=start, until=end)
     if as_json:
         emit_json({"from": iso_z(start), "until": iso_z(end) if end else None,
