@@ -102,7 +102,9 @@ def create_app(ctx: AppContext) -> ASGIApp:
 
     @app.exception_handler(BodyTooLarge)
     async def too_large(request: Request, exc: BodyTooLarge) -> Response:
-        return PlainTextResponse(TOO_LARGE, status_code=413, headers={"connection": "close"})
+        # here, not in the bounds' own middleware: the framework would answer 500 first
+        return PlainTextResponse(TOO_LARGE, status_code=413,
+                                 headers={} if exc.drained else {"connection": "close"})
 
     async def verified_form(request: Request, path: str) -> dict[str, str] | None:
         form = {k: str(v) for k, v in (await request.form()).multi_items()}

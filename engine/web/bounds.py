@@ -15,6 +15,10 @@ KIB = 1024
 WEBHOOK_BYTES = 32 * KIB
 INTAKE_BYTES = 64 * KIB
 OTHER_BYTES = 4 * KIB  # an acknowledgement's POST is empty
+# A refused body up to this size is read on and thrown away, so that the client hears the
+# refusal: closing a connection with unread data resets it, and the answer can be lost.
+# Past it the connection is closed at once.
+DRAIN_BYTES = 1024 * KIB
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -28,7 +32,12 @@ def body_limit(path: str) -> int:
 
 
 class BodyTooLarge(Exception):
-    """A streamed request body passed its path's limit."""
+    """A streamed request body passed its path's limit; `drained` when the rest of it was
+    read and thrown away (the connection may stay open)."""
+
+    def __init__(self, drained: bool) -> None:
+        super().__init__("request body too large")
+        self.drained = drained
 
 
 def media_type(scope_or_value: Scope | str | None) -> str:
@@ -46,12 +55,28 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def refuse(send: Send, status: int, text: str) -> None:
-    """Answer with a short plain text and close the connection (the body stays unread)."""
+async def drain(receive: Receive, most: int = DRAIN_BYTES) -> bool:
+    """Read the rest of a refused body and throw it away, up to `most` bytes; True when it
+    ended within them."""
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return False
+        seen += len(message.get("body", b""))
+        if seen > most:
+            return False
+        if not message.get("more_body", False):
+            return True
+
+
+async def refuse(send: Send, status: int, text: str, *, close: bool) -> None:
+    """Answer with a short plain text; `close` the connection when the body is left unread."""
     body = text.encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+    headers = [(b"content-type", b"text/plain; charset=utf-8"),
+               (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + ([(b"connection", b"close")] if close else [])})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -74,13 +99,18 @@ class BoundedBodies:
         limit = body_limit(scope["path"])
         declared = _header(scope, b"content-length")
         if declared is not None and not declared.strip().isdigit():
-            await refuse(send, 400, BAD_LENGTH)
+            await refuse(send, 400, BAD_LENGTH, close=True)
             return
-        if declared is not None and int(declared) > limit:
-            await refuse(send, 413, TOO_LARGE)
-            return
-        if media_type(scope).startswith("multipart/"):
-            await refuse(send, 415, NOT_MULTIPART)
+        length = int(declared) if declared is not None else None
+        refusal = None
+        if length is not None and length > limit:
+            refusal = 413, TOO_LARGE
+        elif media_type(scope).startswith("multipart/"):
+            refusal = 415, NOT_MULTIPART
+        if refusal is not None:
+            # Read on only what is declared and small; anything else is left unread.
+            close = length is None or length > DRAIN_BYTES or not await drain(receive)
+            await refuse(send, *refusal, close=close)
             return
         seen = 0
         started = False
@@ -91,7 +121,8 @@ class BoundedBodies:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(drained=message.get("more_body", False) is False
+                                       or await drain(receive))
             return message
 
         async def watched(message: Message) -> None:
@@ -101,7 +132,7 @@ class BoundedBodies:
 
         try:
             await self.app(scope, counted, watched)
-        except BodyTooLarge:
+        except BodyTooLarge as exc:
             if started:
                 raise
-            await refuse(send, 413, TOO_LARGE)
+            await refuse(send, 413, TOO_LARGE, close=not exc.drained)
