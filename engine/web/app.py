@@ -51,8 +51,8 @@ _pages = Environment(
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 T = TypeVar("T")
 
-READ_THREADS = 16  # store reads of pages at once
-WRITE_THREADS = 8  # store writes (webhooks, submissions) at once; on SQLite they queue anyway
+READ_THREADS = 8  # store reads of pages at once
+WRITE_THREADS = 4  # store writes (webhooks, submissions) at once; on SQLite they queue anyway
 # Every request to a link, per client address (after uvicorn's proxy-header handling).
 PER_ADDRESS = Rate(burst=60, every=timedelta(seconds=1))
 # Submissions through one link: a person corrects an answer a few times, not hundreds.
