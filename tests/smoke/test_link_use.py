@@ -41,10 +41,11 @@ INCIDENT = 1  # the only incident of each test
 
 
 @pytest.fixture
-def app(sqlite_engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[AppServer]:
-    """The application on SQLite, the attack declared and its first messages sent."""
-    import_fixture_registry(sqlite_engine, clock)
-    with serve_app(sqlite_engine, clock, tmp_path) as served:
+def app(any_engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[AppServer]:
+    """The application on SQLite and on PostgreSQL, the attack declared and its first
+    messages sent."""
+    import_fixture_registry(any_engine, clock)
+    with serve_app(any_engine, clock, tmp_path) as served:
         assert declare(served.ctx) == INCIDENT
         Worker(served.ctx, name="links-worker").run_cycle()
         yield served
