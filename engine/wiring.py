@@ -20,6 +20,7 @@ from engine.clock import Clock, SystemClock
 from engine.outreach.compose import Links
 from engine.outreach.dispatcher import DispatchPolicy, FallbackHook
 from engine.outreach.fallback import fall_back
+from engine.outreach.reveal import revealing
 from engine.store.bulk import insert_rows
 from engine.store.db import make_engine, migrate
 from engine.store.models import Meta
@@ -91,8 +92,10 @@ class AppContext:
 
     @cached_property
     def channels(self) -> dict[str, Notifier]:
-        """The channels messages go out on."""
-        return self.channels_override or build_channels(self.settings)
+        """The channels messages go out on; each gets the real links of the masked ones that
+        the outbox stores (engine.outreach.reveal)."""
+        return revealing(self.channels_override or build_channels(self.settings),
+                         self.links.secret)
 
     @cached_property
     def links(self) -> Links:

@@ -16,7 +16,7 @@ from engine.oncall.queries import coordinators, list_shifts, on_call_at, shifts_
 from engine.oncall.times import AMSTERDAM, localise_strict, parse_time
 from engine.output import emit_json, stderr, stdout
 from engine.registry.service import StaffData
-from engine.store.db import session_scope
+from engine.store.db import reading, session_scope
 
 oncall_app = typer.Typer(no_args_is_help=True)
 
@@ -93,7 +93,7 @@ def now_command(
     """Who is on call now (or at --at); with nobody, the coordinators who get the step."""
     app = ctx.obj  # the AppContext (engine, clock); not imported: wiring names channels
     moment = _option_time(at, "--at") or app.clock.now()
-    with app.engine.connect() as conn:
+    with reading(app.engine).connect() as conn:
         on_call = on_call_at(conn, moment)
         fallback = [] if on_call else coordinators(conn)
     if as_json:
@@ -151,7 +151,7 @@ def list_command(
     end = _option_time(until, "--until")
     if end is not None and end <= start:
         raise InputError("--until: not after --from / ligt niet na --from")
-    with app.engine.connect() as conn:
+    with reading(app.engine).connect() as conn:
         shifts = list_shifts(conn, start=start, until=end)
     if as_json:
         emit_json({"from": iso_z(start), "until": iso_z(end) if end else None,

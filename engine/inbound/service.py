@@ -199,17 +199,40 @@ def _form_of(incident: Incident, playbook: Any, communities: list[str]) -> str |
 
 def record_intake(session: Session, *, incident_id: int, community_ids: list[str],
                   contact_id: str, form_id: str, answers: dict[str, Any], source: str,
-                  now: datetime) -> None:
-    """Store an intake answer for each community; it also counts as an acknowledgement."""
+                  now: datetime, link: str | None = None) -> bool:
+    """Store an intake answer for each community; it also counts as an acknowledgement.
+
+    With `link` (the token hash of the web link it came through) one answer per link and
+    community is kept: a later one replaces it, the timeline records the change once
+    (`intake.changed`), and an identical resubmission changes nothing. True when something
+    was recorded.
+    """
+    changed = False
     for cid in community_ids:
-        session.add(IntakeAnswer(incident_id=incident_id, community_id=cid, contact_id=contact_id,
-                                 form_id=form_id, answers=answers, source=source, at=now))
-        record(session, kind="intake.answered", at=now, incident_id=incident_id, community_id=cid,
-               actor=f"contact:{contact_id}", form=form_id, source=source, answers=answers)
-    complete_intake(session, incident_id=incident_id, community_ids=community_ids,
-                    by=f"contact:{contact_id}", now=now)
-    acknowledge(session, incident_id=incident_id, community_ids=community_ids,
-                by=f"contact:{contact_id}", now=now, via=source)
+        kept = None
+        if link is not None:
+            kept = session.exec(select(IntakeAnswer).where(
+                IntakeAnswer.link == link, IntakeAnswer.community_id == cid)).first()
+        if kept is not None and kept.answers == answers:
+            continue
+        if kept is None:
+            session.add(IntakeAnswer(incident_id=incident_id, community_id=cid,
+                                     contact_id=contact_id, form_id=form_id, answers=answers,
+                                     source=source, at=now, link=link))
+            kind, extra = "intake.answered", {}
+        else:
+            kind, extra = "intake.changed", {"previous": kept.answers}
+            kept.answers, kept.at = answers, now
+        changed = True
+        record(session, kind=kind, at=now, incident_id=incident_id, community_id=cid,
+               actor=f"contact:{contact_id}", form=form_id, source=source, answers=answers,
+               **extra)
+    if changed:
+        complete_intake(session, incident_id=incident_id, community_ids=community_ids,
+                        by=f"contact:{contact_id}", now=now)
+        acknowledge(session, incident_id=incident_id, community_ids=community_ids,
+                    by=f"contact:{contact_id}", now=now, via=source)
+    return changed
 
 
 def message_counts(session: Session, incident_id: int) -> dict[tuple[str, str], int]:

@@ -23,6 +23,7 @@ from engine.incidents.options import (
 from engine.output import emit_json, plain, stdout, styled
 from engine.playbooks.service import load_configured
 from engine.registry.service import load_snapshot
+from engine.store.db import reading
 from playbook.builder import Checklist, CommunityItem, build_checklist
 from playbook.model import Playbook
 from playbook.render import language_chain, message_context, render_message
@@ -40,7 +41,7 @@ def preview_checklist(app_ctx: AppContext, options: IncidentOptions) -> Checklis
     """The checklist an incident would get now, changing nothing."""
     playbook = load_configured(app_ctx)
     incident = incident_input_from_options(playbook, options, app_ctx.clock)
-    with app_ctx.engine.connect() as conn:
+    with reading(app_ctx.engine).connect() as conn:
         snapshot = load_snapshot(conn)
     return build_checklist(playbook, incident, snapshot.communities, snapshot.contacts,
                            snapshot.opted_out)

@@ -93,7 +93,7 @@ def list_command(ctx: typer.Context,
                  as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
     """Incidents, newest first."""
     app: AppContext = ctx.obj
-    with session_scope(app.engine) as session:
+    with session_scope(app.engine, read_only=True) as session:
         rows = list_incidents(session)
     if as_json:
         emit_json({"incidents": rows})
@@ -114,7 +114,7 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
                  as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
     """One incident: per community its reach status, tasks and timeline."""
     app: AppContext = ctx.obj
-    with session_scope(app.engine) as session:
+    with session_scope(app.engine, read_only=True) as session:
         doc = show_incident(session, incident_id)
     if as_json:
         emit_json(doc)

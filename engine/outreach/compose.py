@@ -199,11 +199,13 @@ def compose(
                    locale=locale, now=now, valid_for=links.valid_for)
     token_rows = []
     intake_url = ""
+    # The links are masked in the stored message; the channel gets the real ones
+    # (engine.outreach.reveal).
     if form:
-        tok, row = mint(purpose="intake", form_id=form)
+        masked_intake, row = mint(purpose="intake", form_id=form)
         token_rows.append(row)
-        intake_url = f"{links.public_url.rstrip('/')}/i/{tok}"
-    ack, row = mint(purpose="ack")
+        intake_url = f"{links.public_url.rstrip('/')}/i/{masked_intake}"
+    masked_ack, row = mint(purpose="ack")
     token_rows.append(row)
     context: dict[str, Any] = {
         "incident": incident_context(incident, playbook),
@@ -211,7 +213,7 @@ def compose(
         "communities": [community_context(c) for c in communities],
         "municipality": playbook.name,
         "intake_url": intake_url,
-        "ack_url": f"{links.public_url.rstrip('/')}/a/{ack}",
+        "ack_url": f"{links.public_url.rstrip('/')}/a/{masked_ack}",
     }
     if r.kind == "contact":
         context["contact"] = {"name": r.name, "language": r.language}

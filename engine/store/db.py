@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_SECONDS = 30.0
+# The execution option that marks a connection's transactions as reading only (see `reading`).
+READ_ONLY = "verbinder_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -30,10 +33,11 @@ def normalise_url(url: str) -> str:
 class _WriterLock:
     """One process's turn at SQLite's single write lock, handed over without busy-waiting.
 
-    Every transaction here starts with BEGIN IMMEDIATE, so they all queue for SQLite's write
-    lock anyway; SQLite's busy handler waits for it by sleeping in growing steps (up to 100 ms),
-    which let threads of one process idle while the lock was free. Queueing on a Python lock
-    first hands the turn over at once. Other processes still meet SQLite's busy timeout.
+    Every writing transaction here starts with BEGIN IMMEDIATE, so they all queue for SQLite's
+    write lock anyway; SQLite's busy handler waits for it by sleeping in growing steps (up to
+    100 ms), which let threads of one process idle while the lock was free. Queueing on a
+    Python lock first hands the turn over at once. Other processes still meet SQLite's busy
+    timeout. Read-only transactions (`reading`) take no turn.
     """
 
     def __init__(self, timeout: float) -> None:
@@ -46,6 +50,7 @@ class _WriterLock:
 
         class TurnConnection(sqlite3.Connection):
             holds_turn = False
+            reading = False
 
             def take_turn(self) -> None:
                 # A thread that already holds a turn on another connection would wait for
@@ -53,6 +58,10 @@ class _WriterLock:
                 self.holds_turn = writer.lock.acquire(timeout=writer.timeout)
 
             def give_turn(self) -> None:
+                if self.reading:
+                    # the connection goes back to the pool able to write again
+                    self.reading = False
+                    self.execute("PRAGMA query_only = OFF")
                 if self.holds_turn:
                     self.holds_turn = False
                     writer.lock.release()
@@ -70,6 +79,7 @@ class _WriterLock:
                     self.give_turn()
 
             def close(self) -> None:
+                self.reading = False
                 try:
                     super().close()
                 finally:
@@ -84,6 +94,7 @@ def make_engine(url: str, *, connections: int = 10) -> Engine:
     url = normalise_url(url)
     pool = {"pool_size": connections, "max_overflow": 20}
     if url.startswith("sqlite"):
+        create_private_file(sa.engine.make_url(url).database)
         writer = _WriterLock(timeout=SQLITE_BUSY_SECONDS)
         engine = sa.create_engine(url, **pool, connect_args={
             "timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False,
@@ -102,6 +113,13 @@ def make_engine(url: str, *, connections: int = 10) -> Engine:
         @sa.event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
             dbapi_conn = conn.connection.dbapi_connection
+            if conn.get_execution_options().get(READ_ONLY):
+                # A reader needs no turn: in WAL mode it reads its snapshot while a writer
+                # holds the lock. query_only makes a stray write fail instead of waiting.
+                dbapi_conn.reading = True
+                conn.exec_driver_sql("BEGIN")
+                conn.exec_driver_sql("PRAGMA query_only = ON")
+                return
             dbapi_conn.take_turn()
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -111,6 +129,27 @@ def make_engine(url: str, *, connections: int = 10) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **pool)
+
+
+def create_private_file(path: str | None) -> None:
+    """Create a SQLite database file readable by its owner only (0600) unless it exists.
+
+    SQLite gives its -wal and -shm files the permissions of the database file, so they are
+    private too. Memory databases and URI file names are left to SQLite.
+    """
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:  # it exists, or SQLite will say why it cannot open it
+        return
+    os.close(fd)
+
+
+def reading(engine: Engine) -> Engine:
+    """The engine for transactions that only read: on SQLite they take no writer's turn and no
+    write lock (BEGIN, not BEGIN IMMEDIATE), and a write in them fails at once."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -168,9 +207,10 @@ def _migrate_sqlite(conn: Connection) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any error;
+    `read_only` for one that only reads (see `reading`)."""
+    with Session(reading(engine) if read_only else engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

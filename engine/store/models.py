@@ -289,6 +289,11 @@ class IntakeAnswer(SQLModel, table=True):
     answers: dict[str, Any] = _json_column(dict)
     source: str  # web | sms
     at: datetime = _utc_column(nullable=False)
+    # The token hash of the web link it came through (None for SMS): one answer per link and
+    # community, a later one replacing it.
+    link: str | None = Field(default=None, max_length=64)
+
+    __table_args__ = (sa.Index("uq_intakeanswer_link", "link", "community_id", unique=True),)
 
 
 # --- escalation -----------------------------------------------------------------------------

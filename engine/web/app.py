@@ -2,27 +2,39 @@
 
 Pages work without JavaScript, are mobile-first and right-to-left for Arabic. Links carry an
 opaque token only; no name, phone or community is ever in a URL.
+
+The event loop never waits for the database: every handler does its store work in a thread,
+reads and writes on thread budgets of their own, and reads in read-only transactions (on SQLite
+they take no write lock), so a long write elsewhere (a declaration) holds up no page that only
+reads, and a writer waiting for SQLite's lock holds up nothing else. Bodies are bounded before
+they are read (engine.web.bounds) and every response carries the headers of engine.web.headers.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session
+from starlette.types import ASGIApp
 
 from engine.inbound import tokens
-from engine.inbound.service import apply_inbound_text, apply_status, record_intake
-from engine.incidents.flows import acknowledge
-from engine.incidents.frozen import playbook_of
+from engine.inbound.links import CLOSED, GONE, LinkView, acknowledge_link, answer_link, view_link
+from engine.inbound.service import apply_inbound_text, apply_status
 from engine.store.db import session_scope
-from engine.store.models import Community, Incident, IntakeToken
+from engine.web.bounds import FORM_TYPE, TOO_LARGE, BodyTooLarge, BoundedBodies, media_type
+from engine.web.headers import STYLE, SecurityHeaders
 from engine.web.i18n import RTL, page_text
+from engine.web.ratelimit import KeyedLimiter, Rate
 from engine.wiring import INBOUND_PATH, STATUS_PATH, AppContext
 from notifiers.twilio_webhooks import (
     SIGNATURE_HEADER,
@@ -37,11 +49,62 @@ _pages = Environment(
     autoescape=select_autoescape(["html"]),
 )
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+T = TypeVar("T")
+
+READ_THREADS = 8  # store reads of pages at once
+WRITE_THREADS = 4  # store writes (webhooks, submissions) at once; on SQLite they queue anyway
+# Every request to a link, per client address (after uvicorn's proxy-header handling).
+PER_ADDRESS = Rate(burst=60, every=timedelta(seconds=1))
+# Submissions through one link: a person corrects an answer a few times, not hundreds.
+PER_LINK = Rate(burst=10, every=timedelta(minutes=1))
+TEXT_ANSWER_CHARS = 2000
+NOT_A_FORM = "Alleen formulieren / only application/x-www-form-urlencoded is accepted"
 
 
-def create_app(ctx: AppContext) -> FastAPI:
-    """The web application on one AppContext (store, clock, channels, settings)."""
+class StoreThreads:
+    """Runs store work in threads, each in a transaction of its own: reads and writes on
+    separate budgets, so writers waiting for a lock never take the threads pages read in."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self._budgets: dict[bool, anyio.CapacityLimiter] = {}
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a read-only transaction."""
+        return await self._run(work, read_only=True)
+
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a transaction that may write."""
+        return await self._run(work, read_only=False)
+
+    async def _run(self, work: Callable[[Session], T], *, read_only: bool) -> T:
+        budget = self._budgets.get(read_only)
+        if budget is None:  # made on the event loop, on first use
+            budget = anyio.CapacityLimiter(READ_THREADS if read_only else WRITE_THREADS)
+            self._budgets[read_only] = budget
+
+        def run() -> T:
+            with session_scope(self.ctx.engine, read_only=read_only) as session:
+                return work(session)
+
+        return await anyio.to_thread.run_sync(run, limiter=budget)
+
+
+def create_app(ctx: AppContext) -> ASGIApp:
+    """The web application on one AppContext (store, clock, channels, settings), wrapped in
+    the body bounds and the security headers."""
     app = FastAPI(title="Verbinder", docs_url=None, redoc_url=None, openapi_url=None)
+    _ = ctx.engine  # opened and migrated now, not on the event loop of the first request
+    secret = ctx.links.secret
+    store = StoreThreads(ctx)
+    by_address = KeyedLimiter(PER_ADDRESS, ctx.clock)
+    by_link = KeyedLimiter(PER_LINK, ctx.clock)
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, exc: BodyTooLarge) -> Response:
+        # here, not in the bounds' own middleware: the framework would answer 500 first
+        return PlainTextResponse(TOO_LARGE, status_code=413,
+                                 headers={} if exc.drained else {"connection": "close"})
 
     async def verified_form(request: Request, path: str) -> dict[str, str] | None:
         form = {k: str(v) for k, v in (await request.form()).multi_items()}
@@ -56,8 +119,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         return form
 
     async def webhook(request: Request, path: str, parse: Callable[[dict[str, str]], Any],
-                      apply: Callable[[Any, Any], str]) -> Response | str:
-        """Verify, parse, then apply in a worker thread (the store is synchronous)."""
+                      apply: Callable[[Session, Any], str]) -> Response | str:
+        """Verify, parse, then apply in a store thread."""
+        if not _is_form(request):
+            return PlainTextResponse(NOT_A_FORM, status_code=415)
         form = await verified_form(request, path)
         if form is None:
             return PlainTextResponse("forbidden", status_code=403)
@@ -65,12 +130,7 @@ def create_app(ctx: AppContext) -> FastAPI:
             parsed = parse(form)
         except ValueError as exc:
             return PlainTextResponse(str(exc), status_code=400)
-
-        def run() -> str:
-            with session_scope(ctx.engine) as session:
-                return apply(session, parsed)
-
-        outcome = await run_in_threadpool(run)
+        outcome = await store.write(lambda session: apply(session, parsed))
         log.info("webhook %s: %s", path, outcome)
         return outcome
 
@@ -89,95 +149,118 @@ def create_app(ctx: AppContext) -> FastAPI:
             return outcome
         return Response(_EMPTY_TWIML, media_type="application/xml")
 
+    def admit(request: Request, token: str, *, writing: bool) -> Response | None:
+        """The refusal of a link request before any look-up: too many from this address, a
+        token without our signature, too many submissions through this link."""
+        address = request.client.host if request.client else "?"
+        wait = by_address.take(address)
+        if wait is None and not tokens.signature_ok(secret, token):
+            return _page("gone.html", "nl", status=410)
+        if wait is None and writing:
+            wait = by_link.take(tokens.token_hash(token))
+        if wait is None:
+            return None
+        return _page("busy.html", "nl", status=429,
+                     headers={"retry-after": str(max(1, math.ceil(wait)))})
+
+    async def view(token: str, purpose: str) -> LinkView | None:
+        return await store.read(partial(view_link, secret=secret, token=token, purpose=purpose,
+                                        now=ctx.clock.now()))
+
     @app.get("/a/{token}", response_class=HTMLResponse)
-    def ack_page(token: str) -> Response:
-        with session_scope(ctx.engine) as session:
-            row = tokens.resolve(session, secret=ctx.links.secret, token=token, purpose="ack",
-                                 now=ctx.clock.now())
-            if row is None:
-                return _page("gone.html", "nl", status=410)
-            return _page("ack.html", row.locale, done=row.used_at is not None)
+    async def ack_page(token: str, request: Request) -> Response:
+        refused = admit(request, token, writing=False)
+        if refused is not None:
+            return refused
+        link = await view(token, "ack")
+        if link is None:
+            return _page("gone.html", "nl", status=410)
+        return _page("ack.html", link.locale, done=link.used, closed=link.closed)
 
     @app.post("/a/{token}", response_class=HTMLResponse)
-    def ack_submit(token: str) -> Response:
-        now = ctx.clock.now()
-        with session_scope(ctx.engine) as session:
-            row = tokens.resolve(session, secret=ctx.links.secret, token=token, purpose="ack",
-                                 now=now)
-            if row is None:
-                return _page("gone.html", "nl", status=410)
-            _acknowledge_by_link(session, row, now)
-            return _page("ack.html", row.locale, done=True)
+    async def ack_submit(token: str, request: Request) -> Response:
+        refused = admit(request, token, writing=True)
+        if refused is not None:
+            return refused
+        outcome, locale = await store.write(partial(acknowledge_link, secret=secret,
+                                                    token=token, now=ctx.clock.now()))
+        if outcome == GONE:
+            return _page("gone.html", "nl", status=410)
+        if outcome == CLOSED:
+            return _page("ack.html", locale, status=409, closed=True)
+        return _page("ack.html", locale, done=True, closed=False)
 
     @app.get("/i/{token}", response_class=HTMLResponse)
-    def intake_page(token: str) -> Response:
-        with session_scope(ctx.engine) as session:
-            row = tokens.resolve(session, secret=ctx.links.secret, token=token,
-                                 purpose="intake", now=ctx.clock.now())
-            if row is None:
-                return _page("gone.html", "nl", status=410)
-            return _intake(session, row, errors=[])
+    async def intake_page(token: str, request: Request) -> Response:
+        refused = admit(request, token, writing=False)
+        if refused is not None:
+            return refused
+        link = await view(token, "intake")
+        if link is None:
+            return _page("gone.html", "nl", status=410)
+        return _intake(link, errors=[])
 
     @app.post("/i/{token}", response_class=HTMLResponse)
     async def intake_submit(token: str, request: Request) -> Response:
-        form = await request.form()
-        now = ctx.clock.now()
-        with session_scope(ctx.engine) as session:
-            row = tokens.resolve(session, secret=ctx.links.secret, token=token,
-                                 purpose="intake", now=now)
-            if row is None:
-                return _page("gone.html", "nl", status=410)
-            incident = session.get(Incident, row.incident_id)
-            intake_form = playbook_of(incident).intake_forms[row.form_id]
-            answers, errors = read_answers(intake_form, form)
-            if errors:
-                return _intake(session, row, errors=errors, status=422)
-            record_intake(session, incident_id=row.incident_id,
-                          community_ids=list(row.community_ids),
-                          contact_id=row.recipient_id, form_id=row.form_id, answers=answers,
-                          source="web", now=now)
-            row.used_at = now
-            return _page("thanks.html", row.locale)
+        # The token first (signature, then the database), the form after.
+        refused = admit(request, token, writing=True)
+        if refused is not None:
+            return refused
+        link = await view(token, "intake")
+        if link is None:
+            return _page("gone.html", "nl", status=410)
+        if link.closed:
+            return _intake(link, errors=[], status=409)
+        if not _is_form(request):
+            return PlainTextResponse(NOT_A_FORM, status_code=415)
+        answers, errors = read_answers(link.form, await request.form())
+        if errors:
+            return _intake(link, errors=errors, status=422)
+        outcome = await store.write(partial(answer_link, secret=secret, token=token,
+                                            answers=answers, now=ctx.clock.now()))
+        if outcome == GONE:
+            return _page("gone.html", "nl", status=410)
+        if outcome == CLOSED:
+            return _intake(link, errors=[], status=409, closed=True)
+        return _page("thanks.html", link.locale)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    return app
+    return SecurityHeaders(BoundedBodies(app))
 
 
-def _acknowledge_by_link(session: Any, row: IntakeToken, now: Any) -> None:
-    by = f"{row.recipient_kind}:{row.recipient_id}"
-    open_ids = list(row.community_ids)
-    incident = session.get(Incident, row.incident_id)
-    if incident is not None and incident.status == "open":
-        acknowledge(session, incident_id=row.incident_id, community_ids=open_ids, by=by,
-                    now=now, via="link")
-    row.used_at = row.used_at or now
+def _is_form(request: Request) -> bool:
+    """A posted HTML form (or nothing at all, which reads as an empty form)."""
+    return media_type(request.headers.get("content-type")) in (FORM_TYPE, "")
 
 
 def read_answers(form: Any, data: Any) -> tuple[dict[str, Any], list[str]]:
-    """The answers of a posted intake form, checked against the form's questions."""
+    """The answers of a posted intake form, checked against the form's questions.
+
+    Only text values count (a file field is no answer); a multiple choice keeps the form's
+    order without repeats, so that the same choice twice is the same answer.
+    """
     answers: dict[str, Any] = {}
     errors: list[str] = []
     for q in form.questions:
-        valid = {o.id for o in q.options}
+        valid = [o.id for o in q.options]
+        values = [v for v in data.getlist(q.id) if isinstance(v, str)]
         if q.type == "multi":
-            chosen = [v for v in data.getlist(q.id) if v in valid]
+            chosen = [o for o in valid if o in values]
             if chosen:
                 answers[q.id] = chosen
         elif q.type == "choice":
-            value = data.get(q.id)
-            if value in valid:
-                answers[q.id] = value
+            if values and values[0] in valid:
+                answers[q.id] = values[0]
         elif q.type == "bool":
-            value = data.get(q.id)
-            if value in ("yes", "no"):
-                answers[q.id] = value == "yes"
+            if values and values[0] in ("yes", "no"):
+                answers[q.id] = values[0] == "yes"
         else:
-            value = (data.get(q.id) or "").strip()
+            value = (values[0] if values else "").strip()
             if value:
-                answers[q.id] = value[:2000]
+                answers[q.id] = value[:TEXT_ANSWER_CHARS]
         if q.required and q.id not in answers:
             errors.append(q.id)
     if not answers and not errors:
@@ -185,25 +268,24 @@ def read_answers(form: Any, data: Any) -> tuple[dict[str, Any], list[str]]:
     return answers, errors
 
 
-def _intake(session: Any, row: IntakeToken, *, errors: list[str], status: int = 200) -> Response:
-    incident = session.get(Incident, row.incident_id)
-    playbook = playbook_of(incident)
-    form = playbook.intake_forms[row.form_id]
-    names = [c.name for c in (session.get(Community, i) for i in row.community_ids) if c]
-    locale = row.locale
+def _intake(link: LinkView, *, errors: list[str], status: int = 200,
+            closed: bool | None = None) -> Response:
+    locale = link.locale
 
     def t(labels: dict[str, str]) -> str:
-        return labels.get(locale) or labels.get("en") or labels.get(playbook.default_locale) \
+        return labels.get(locale) or labels.get("en") or labels.get(link.default_locale) \
             or next(iter(labels.values()), "")
 
-    return _page("intake.html", locale, status=status, form=form, t=t, errors=errors,
-                 communities=names, municipality=playbook.name, done=row.used_at is not None)
+    return _page("intake.html", locale, status=status, form=link.form, t=t, errors=errors,
+                 communities=link.communities, municipality=link.municipality,
+                 done=link.used, current=link.current,
+                 closed=link.closed if closed is None else closed)
 
 
-def _page(name: str, locale: str, status: int = 200, **context: Any) -> HTMLResponse:
+def _page(name: str, locale: str, status: int = 200, headers: dict[str, str] | None = None,
+          **context: Any) -> HTMLResponse:
     html = _pages.get_template(name).render(
-        lang=locale, dir="rtl" if locale in RTL else "ltr", text=page_text(locale), **context
+        lang=locale, dir="rtl" if locale in RTL else "ltr", text=page_text(locale),
+        style=STYLE, **context
     )
-    return HTMLResponse(html, status_code=status,
-                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-                                 "X-Robots-Tag": "noindex"})
+    return HTMLResponse(html, status_code=status, headers=headers)

@@ -15,7 +15,14 @@ _TEXT: dict[str, dict[str, str]] = {
         "thanks": "Dank u wel. Uw antwoord is ontvangen; wij nemen contact met u op.",
         "required": "Kies ten minste één antwoord.",
         "for": "Voor",
-        "already": "Uw antwoord is al ontvangen. U kunt het nog aanvullen.",
+        "already": "Uw antwoord is al ontvangen. Een nieuw antwoord vervangt het vorige.",
+        "closed_ack": "Dit incident is afgesloten. Er wordt niets meer vastgelegd, ook uw "
+                      "bevestiging niet.",
+        "closed_intake": "Dit incident is afgesloten. Er wordt niets meer vastgelegd, ook uw "
+                         "antwoord niet.",
+        "closed_help": "Heeft u nog hulp nodig? Neem contact op met uw contactpersoon bij de "
+                       "gemeente.",
+        "busy": "Te veel pogingen. Probeer het over een paar minuten opnieuw.",
         "yes": "Ja", "no": "Nee",
     },
     "en": {
@@ -28,7 +35,14 @@ _TEXT: dict[str, dict[str, str]] = {
         "thanks": "Thank you. We have received your answer and will contact you.",
         "required": "Please choose at least one answer.",
         "for": "For",
-        "already": "We have received your answer already. You may add to it.",
+        "already": "We have received your answer already. A new answer replaces it.",
+        "closed_ack": "This incident has been closed. Nothing is recorded any more, including "
+                      "your confirmation.",
+        "closed_intake": "This incident has been closed. Nothing is recorded any more, "
+                         "including your answer.",
+        "closed_help": "Do you still need help? Please contact your contact person at the "
+                       "municipality.",
+        "busy": "Too many attempts. Please try again in a few minutes.",
         "yes": "Yes", "no": "No",
     },
     "ar": {
@@ -41,7 +55,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "thanks": "شكرًا لك. لقد استلمنا إجابتك وسنتواصل معك.",
         "required": "يرجى اختيار إجابة واحدة على الأقل.",
         "for": "من أجل",
-        "already": "لقد استلمنا إجابتك بالفعل. يمكنك الإضافة إليها.",
+        "already": "لقد استلمنا إجابتك بالفعل. الإجابة الجديدة تحل محل السابقة.",
+        "closed_ack": "تم إغلاق هذا الحادث. لم يعد يُسجَّل أي شيء، بما في ذلك تأكيدك.",
+        "closed_intake": "تم إغلاق هذا الحادث. لم يعد يُسجَّل أي شيء، بما في ذلك إجابتك.",
+        "closed_help": "هل ما زلت بحاجة إلى مساعدة؟ يرجى التواصل مع الشخص المسؤول عنك في "
+                       "البلدية.",
+        "busy": "محاولات كثيرة جدًا. يرجى المحاولة مرة أخرى بعد بضع دقائق.",
         "yes": "نعم", "no": "لا",
     },
     "tr": {
@@ -54,7 +73,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "thanks": "Teşekkür ederiz. Cevabınızı aldık, sizinle iletişime geçeceğiz.",
         "required": "Lütfen en az bir cevap seçin.",
         "for": "İçin",
-        "already": "Cevabınızı zaten aldık. Ekleme yapabilirsiniz.",
+        "already": "Cevabınızı zaten aldık. Yeni bir cevap öncekinin yerine geçer.",
+        "closed_ack": "Bu olay kapatıldı. Onayınız dahil artık hiçbir şey kaydedilmiyor.",
+        "closed_intake": "Bu olay kapatıldı. Cevabınız dahil artık hiçbir şey kaydedilmiyor.",
+        "closed_help": "Hâlâ yardıma ihtiyacınız var mı? Lütfen belediyedeki irtibat kişinizle "
+                       "iletişime geçin.",
+        "busy": "Çok fazla deneme. Lütfen birkaç dakika sonra tekrar deneyin.",
         "yes": "Evet", "no": "Hayır",
     },
 }

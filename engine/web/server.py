@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from config.logging import RedactingFilter
 
@@ -26,7 +26,7 @@ def protect_access_log() -> None:
         logger.addFilter(RedactingFilter())
 
 
-def server_config(app: FastAPI, *, host: str = "127.0.0.1", port: int = 8000,
+def server_config(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8000,
                   log_level: str = "warning") -> uvicorn.Config:
     """The uvicorn configuration the web application runs with."""
     config = uvicorn.Config(

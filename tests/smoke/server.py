@@ -197,6 +197,14 @@ def community(doc: dict[str, Any], community_id: str) -> dict[str, Any]:
     return next(c for c in doc["communities"] if c["id"] == community_id)
 
 
+def sent_body(ctx: AppContext, message: Any) -> str:
+    """A stored message's body as its channel is handed it: with the real link tokens (the
+    outbox keeps them masked)."""
+    from engine.inbound.tokens import reveal
+
+    return reveal(ctx.links.secret, message.body) or ""
+
+
 def link_tokens(body: str, kind: str) -> list[str]:
     """The tokens of the /a/ (kind "a") or /i/ (kind "i") links in a message body."""
     import re

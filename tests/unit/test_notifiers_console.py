@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,15 @@ def test_stderr_is_the_default_stream(capsys: pytest.CaptureFixture[str]) -> Non
     ConsoleNotifier("sms").send(_message())
     captured = capsys.readouterr()
     assert MARKER in captured.err and captured.out == ""
+
+
+def test_the_outbox_file_is_private(tmp_path: Path) -> None:
+    previous = os.umask(0o022)  # the usual umask: 0644 files unless made otherwise
+    try:
+        channel = ConsoleNotifier("sms", tmp_path / "outbox", stream=io.StringIO())
+        channel.send(_message())
+    finally:
+        os.umask(previous)
+    assert channel.outbox_file is not None
+    assert stat.S_IMODE(channel.outbox_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(channel.outbox_file.parent.stat().st_mode) == 0o700

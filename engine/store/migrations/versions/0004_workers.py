@@ -1,7 +1,7 @@
 """worker heartbeats; message.ambiguous_at and message.resends for settling ambiguous sends
 
 Revision ID: 0004_workers
-Revises: 0002
+Revises: 0003_states
 Create Date: 2026-12-01
 """
 from alembic import op
