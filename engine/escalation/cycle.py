@@ -28,6 +28,7 @@ from engine.outreach.compose import (
     not_reached,
     select_level,
     staff_recipient,
+    unrenderable,
 )
 from engine.outreach.outbox import Draft, enqueue_all
 from engine.store.bulk import any_of, update_rows
@@ -244,9 +245,14 @@ def _enqueue_bundles(session: Session, bundles: dict[tuple[int, str, str], Bundl
     # an outage the steps that message them fire in the same batch as the staff step.
     added = 0
     for staff in (False, True):
-        drafts = [_draft(session, key, bundle, notes, incidents, rows, links, now)
-                  for key, bundle in bundles.items()
-                  if (bundle.recipient.kind == "staff") is staff]
+        drafts = []
+        for key, bundle in bundles.items():
+            if (bundle.recipient.kind == "staff") is not staff:
+                continue
+            try:
+                drafts.append(_draft(session, key, bundle, notes, incidents, rows, links, now))
+            except Exception as exc:  # one message's template must not stop the whole batch
+                unrenderable(session, incident_id=key[0], bundle=bundle, error=exc, now=now)
         added += enqueue_all(session, drafts, now)
     return added
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from engine.audit.events import record_many
 from engine.inbound import tokens
 from engine.outreach.outbox import Draft, dedupe_key
 from engine.store.models import Community, Contact, Incident, Message, Staff
@@ -231,3 +233,20 @@ def compose(
         html=rendered.html, step=bundle.step, template=bundle.template,
         not_before=bundle.not_before, tokens=tuple(token_rows),
     )
+
+
+def unrenderable(session: Session, *, incident_id: int, bundle: Bundle, error: Exception,
+                 now: datetime) -> None:
+    """Record a message whose template failed on this data (a budget, a bug): the step goes
+    on without it, the auditor raises the community if nothing else reaches it."""
+    logging.getLogger(__name__).error("template %s could not be rendered for step %s: %s",
+                                      bundle.template, bundle.step, type(error).__name__)
+    record_many(session.connection(), [{
+        "at": now, "kind": "message.unrenderable", "incident_id": incident_id,
+        "community_id": None, "actor": "system",
+        "data": {"template": bundle.template, "step": bundle.step,
+                 "recipient": f"{bundle.recipient.kind}:{bundle.recipient.id}",
+                 "communities": list(bundle.community_ids),
+                 "error": f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                 if str(error) else type(error).__name__},
+    }])

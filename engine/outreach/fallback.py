@@ -18,6 +18,7 @@ from engine.outreach.compose import (
     contact_recipient,
     not_reached,
     other_channel,
+    unrenderable,
 )
 from engine.outreach.outbox import enqueue
 from engine.store.models import (
@@ -102,8 +103,12 @@ def _queue(session: Session, incident: Incident, failed: Message, recipients: li
     for r in recipients:
         bundle = Bundle(r, failed.template or "", step, list(ids))
         staff_info = not_reached(session, incident, ids, rows) if r.kind == "staff" else None
-        draft = compose(incident=incident, playbook=playbook_of(incident),
-                        bundle=bundle, communities=ordered, links=links, now=now,
-                        not_reached=staff_info)
+        try:
+            draft = compose(incident=incident, playbook=playbook_of(incident),
+                            bundle=bundle, communities=ordered, links=links, now=now,
+                            not_reached=staff_info)
+        except Exception as exc:  # one message's template must not stop the fallback
+            unrenderable(session, incident_id=incident.id, bundle=bundle, error=exc, now=now)
+            continue
         added += enqueue(session, draft, now)
     return added

@@ -22,6 +22,7 @@ from engine.registry.export import (
 from engine.registry.health import HealthReport, check_health
 from engine.registry.importer import ImportReport, import_registry
 from engine.registry.problems import RegistryImportError
+from engine.store.db import reading
 from engine.wiring import AppContext
 
 registry_app = typer.Typer(no_args_is_help=True)
@@ -99,7 +100,7 @@ def export_command(
         raise InputError(f"--output: {output} is een map; geef een bestand / is a folder; give a "
                          "file")
     app: AppContext = ctx.obj
-    with app.engine.connect() as conn:
+    with reading(app.engine).connect() as conn:
         export = build_export(conn, public=public, include_inactive=include_inactive)
     if export.holds_persons:
         stderr.print(PERSONS_NOTICE, markup=False, highlight=False)
@@ -125,7 +126,7 @@ def health_command(
 ) -> None:
     """Peace-time gaps: communities with no or one eligible contact, consent, liaisons."""
     app: AppContext = ctx.obj
-    with app.engine.connect() as conn:
+    with reading(app.engine).connect() as conn:
         report = check_health(conn, now=app.clock.now(),
                               consent_stale_days=app.settings.consent_stale_days)
     if as_json:

@@ -152,7 +152,7 @@ def reading(engine: Engine) -> Engine:
     return engine.execution_options(**{READ_ONLY: True})
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None) -> Config:
     """An Alembic configuration aimed at this engine."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -173,6 +173,8 @@ def migrate(engine: Engine) -> None:
     migration lock (PostgreSQL: a transaction advisory lock; SQLite: the write lock, by BEGIN
     IMMEDIATE); a process that waited finds the schema at head and does nothing.
     """
+    if at_head(engine):
+        return
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
             _migrate_sqlite(conn)
@@ -181,6 +183,25 @@ def migrate(engine: Engine) -> None:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             _upgrade(conn)
+
+
+def head_revision() -> str:
+    """The newest migration of this code."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(None)).get_current_head()
+    assert head is not None
+    return head
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the schema is at the newest migration, asked in a read-only transaction, so that
+    a process starting while another writes (a long declaration) does not wait for the lock."""
+    with reading(engine).connect() as conn, conn.begin():
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return False
+        versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    return list(versions) == [head_revision()]
 
 
 def _upgrade(conn: Connection) -> None:
