@@ -23,8 +23,8 @@ from typing import Any
 
 from bench.generate import generate_registry
 from config.settings import Settings
+from engine.cli.incident import preview_checklist
 from engine.clock import FakeClock
-from engine.incidents.commands import preview_checklist
 from engine.incidents.options import IncidentOptions
 from engine.playbooks import service
 from engine.registry.service import load_snapshot

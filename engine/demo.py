@@ -18,13 +18,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import select
 
+from engine.cli.output import plain, styled
 from engine.clock import FakeClock
 from engine.inbound.service import apply_inbound_text
 from engine.incidents.flows import close_incident, declare_incident_flow
 from engine.incidents.views import show_incident
 from engine.oncall.importer import import_roster
 from engine.oncall.queries import on_call_at
-from engine.output import plain, styled
 from engine.playbooks.service import load_configured
 from engine.registry.health import check_health
 from engine.registry.importer import import_registry

@@ -1,4 +1,4 @@
-"""`verbinder oncall ...` commands: import the roster, who is on call now, list shifts."""
+"""`verbinder oncall ...`: import the roster, who is on call now, list shifts."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 
 import typer
 
+from engine.cli.output import emit_json, stderr, stdout
 from engine.clock import iso_z
 from engine.errors import InputError
 from engine.oncall.importer import import_rosters
 from engine.oncall.model import RosterReport, StaffOnCall
 from engine.oncall.queries import coordinators, list_shifts, on_call_at, shifts_of
 from engine.oncall.times import AMSTERDAM, localise_strict, parse_time
-from engine.output import emit_json, stderr, stdout
 from engine.registry.service import StaffData
 from engine.store.db import reading, session_scope
 

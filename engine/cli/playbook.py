@@ -1,4 +1,4 @@
-"""`verbinder playbook ...` commands."""
+"""`verbinder playbook check`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from engine.cli.output import emit_json, stderr, stdout
 from engine.errors import InputError
-from engine.output import emit_json, stderr, stdout
 from engine.playbooks.service import configured_playbook_path
 from playbook.errors import PlaybookError, Problem
 from playbook.loader import load_playbook

@@ -1,4 +1,4 @@
-"""`verbinder registry ...` commands: import, export, health."""
+"""`verbinder registry ...`: import, export, health."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from engine.cli.output import emit_json, plain, stderr, stdout, styled
 from engine.errors import InputError
-from engine.output import emit_json, plain, stderr, stdout, styled
 from engine.registry.export import (
     PERSONS_NOTICE,
     build_export,
