@@ -17,9 +17,9 @@ from sqlmodel import Session
 
 from config.settings import Settings, load_settings
 from engine.clock import Clock, SystemClock
-from engine.outreach.compose import Links
-from engine.outreach.dispatcher import DispatchPolicy, FallbackHook
-from engine.outreach.fallback import fall_back
+from engine.links.tokens import Links
+from engine.outreach.fallback import FallbackHook, fall_back
+from engine.outreach.policy import DispatchPolicy
 from engine.outreach.reveal import revealing
 from engine.store.bulk import insert_rows
 from engine.store.db import make_engine, migrate

@@ -25,7 +25,8 @@ from sqlmodel import select
 from engine.escalation.auditor import raise_silent
 from engine.escalation.cycle import fire_due, next_due
 from engine.liveness import BEAT_EVERY, Life, alive_on_postgres
-from engine.outreach.dispatcher import dispatch, recover_stale
+from engine.outreach.claims import recover_stale
+from engine.outreach.dispatcher import dispatch
 from engine.outreach.settle import settle_ambiguous
 from engine.store.db import session_scope
 from engine.store.models import Message

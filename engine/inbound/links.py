@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from engine.inbound import tokens
 from engine.inbound.service import record_intake
 from engine.incidents.flows import acknowledge
-from engine.incidents.frozen import playbook_of
+from engine.links import tokens
+from engine.playbooks.frozen import playbook_of
 from engine.store.models import Community, Incident, IntakeAnswer, IntakeToken
 
 GONE, CLOSED, DONE, UNCHANGED = "gone", "closed", "done", "unchanged"

@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 
 from engine.audit.events import record
 from engine.incidents.flows import acknowledge, complete_intake
-from engine.incidents.frozen import playbook_of
-from engine.outreach.dispatcher import FallbackHook
+from engine.outreach.fallback import FallbackHook
+from engine.playbooks.frozen import playbook_of
 from engine.store.models import (
     Incident,
     IncidentCommunity,
@@ -156,8 +156,8 @@ def _recent_targets(session: Session, sender: str) -> dict[int, tuple[str, list[
 
 
 def _is_open(session: Session, incident_id: int, community_id: str) -> bool:
-    ic = session.get(IncidentCommunity, (incident_id, community_id))
-    return ic is not None and ic.status == CommunityStatus.OPEN
+    community_row = session.get(IncidentCommunity, (incident_id, community_id))
+    return community_row is not None and community_row.status == CommunityStatus.OPEN
 
 
 def _apply_intake_digits(session: Session, targets: dict[int, tuple[str, list[str]]],

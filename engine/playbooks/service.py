@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import playbook as playbook_package
 from engine.errors import InputError
 from playbook.errors import PlaybookError
-from playbook.loader import load_playbook, load_playbook_files
+from playbook.loader import load_playbook
 from playbook.model import Playbook
 from playbook.probe import probe_playbook
 
@@ -52,11 +52,3 @@ def load_path(path: str | Path) -> Playbook:
 def load_configured(ctx: AppContext) -> Playbook:
     """The configured playbook (see configured_playbook_path), loaded and validated."""
     return load_path(configured_playbook_path(ctx))
-
-
-def load_frozen(files: dict[str, str], main: str) -> Playbook:
-    """The playbook an incident was declared with, from its frozen files."""
-    try:
-        return load_playbook_files(files, main)
-    except PlaybookError as exc:
-        raise InputError([str(p) for p in exc.problems]) from None

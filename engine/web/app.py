@@ -27,9 +27,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 from starlette.types import ASGIApp
 
-from engine.inbound import tokens
 from engine.inbound.links import CLOSED, GONE, LinkView, acknowledge_link, answer_link, view_link
 from engine.inbound.service import apply_inbound_text, apply_status
+from engine.links import tokens
 from engine.store.db import session_scope
 from engine.web.bounds import FORM_TYPE, TOO_LARGE, BodyTooLarge, BoundedBodies, media_type
 from engine.web.headers import STYLE, SecurityHeaders

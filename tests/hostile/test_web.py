@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 
 from engine.clock import FakeClock
-from engine.inbound import tokens
+from engine.links import tokens
 from engine.store.models import Event, IntakeAnswer
 from engine.web import app as web_app
 from engine.web.bounds import INTAKE_BYTES, WEBHOOK_BYTES

@@ -200,7 +200,7 @@ def community(doc: dict[str, Any], community_id: str) -> dict[str, Any]:
 def sent_body(ctx: AppContext, message: Any) -> str:
     """A stored message's body as its channel is handed it: with the real link tokens (the
     outbox keeps them masked)."""
-    from engine.inbound.tokens import reveal
+    from engine.links.tokens import reveal
 
     return reveal(ctx.links.secret, message.body) or ""
 

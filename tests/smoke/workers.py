@@ -48,7 +48,7 @@ CLAIM_AND_DIE = """
 import json, os, signal, sys
 from config.settings import load_settings
 from engine.escalation.cycle import fire_due
-from engine.outreach.dispatcher import claim
+from engine.outreach.claims import claim
 from engine.store.db import session_scope
 from engine.wiring import AppContext
 from engine.worker import Worker
