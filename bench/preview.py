@@ -27,7 +27,7 @@ from engine.cli.incident import preview_checklist
 from engine.clock import FakeClock
 from engine.incidents.options import IncidentOptions
 from engine.playbooks import service
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import make_engine, migrate
 from engine.store.models import Community, Contact
 from engine.wiring import AppContext

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
 from engine.cli.output import AfterCommit, emit_json, plain, stderr, stdout, styled
 from engine.clock import as_utc
-from engine.incidents.flows import acknowledge, close_incident, declare_incident_flow
+from engine.incidents import service
 from engine.incidents.options import IncidentOptions, incident_input_from_options
-from engine.incidents.views import list_incidents, show_incident
-from engine.playbooks.service import load_configured
-from engine.registry.service import load_snapshot
-from engine.store.db import reading, session_scope
-from engine.wiring import AppContext
-from playbook.builder import Checklist, CommunityItem, build_checklist
-from playbook.model import Playbook
-from playbook.render import language_chain, message_context, render_message
+from engine.store.db import session_scope
+from engine.wiring import AppContext, build_worker
+from playbook.builder import Checklist
 
 incident_app = typer.Typer(no_args_is_help=True)
 
@@ -31,18 +28,12 @@ TITLE_OPTION = typer.Option(None, "--title", help="Title (default: the type's la
 EXERCISE_OPTION = typer.Option(False, "--exercise", help="An exercise, not a real event.")
 AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with offset or Z.")
 
-# A link of realistic length, so that previewed SMS segment counts match real messages.
-_SAMPLE_TOKEN = "x" * 43
 
-
-def preview_checklist(app_ctx: AppContext, options: IncidentOptions) -> Checklist:
-    """The checklist an incident would get now, changing nothing."""
-    playbook = load_configured(app_ctx)
-    incident = incident_input_from_options(playbook, options, app_ctx.clock)
-    with reading(app_ctx.engine).connect() as conn:
-        snapshot = load_snapshot(conn)
-    return build_checklist(playbook, incident, snapshot.communities, snapshot.contacts,
-                           snapshot.opted_out)
+def preview_checklist(app: AppContext, options: IncidentOptions) -> Checklist:
+    """The checklist an incident would get now, changing nothing (options checked first)."""
+    playbook = app.load_playbook()
+    incident = incident_input_from_options(playbook, options, app.clock)
+    return service.preview(engine=app.engine, playbook=playbook, incident=incident)
 
 
 @incident_app.command("preview")
@@ -71,28 +62,6 @@ def preview(
                         smart_encoding=app_ctx.settings.sms_smart_encoded)
 
 
-def first_message_segments(playbook: Playbook, checklist: Checklist, item: CommunityItem,
-                           public_url: str, smart_encoding: bool = False) -> dict[str, int]:
-    """SMS segments of the community's first escalation message, per contact language."""
-    policy = playbook.policies.get(item.escalation or "")
-    if policy is None or not policy.steps:
-        return {}
-    template = min(policy.steps, key=lambda s: s.after.nominal).template
-    has_intake = any(t.task.kind == "intake" for t in item.tasks)
-    intake_url = f"{public_url.rstrip('/')}/i/{_SAMPLE_TOKEN}" if has_intake else ""
-    segments: dict[str, int] = {}
-    for eligible in item.contacts:
-        chain = language_chain(eligible.language, item.community.languages,
-                               playbook.default_locale)
-        context = message_context(playbook, checklist.incident, community=item.community,
-                                  contact=eligible.contact, intake_url=intake_url)
-        message = render_message(playbook, template, "sms", language_chain=chain,
-                                 context=context, smart_encoding=smart_encoding)
-        if message.sms is not None and message.locale not in segments:
-            segments[message.locale] = message.sms.segments
-    return segments
-
-
 def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False
                     ) -> None:
     """The checklist as readable tables (Dutch / English headings); data printed as text."""
@@ -117,7 +86,9 @@ def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bo
     for item in checklist.communities:
         contacts = ", ".join(f"{c.contact.priority}:{c.channel}/{c.language}"
                              for c in item.contacts)
-        segments = first_message_segments(playbook, checklist, item, public_url, smart_encoding)
+        segments = service.first_message_segments(
+            playbook=playbook, checklist=checklist, item=item, public_url=public_url,
+            smart_encoding=smart_encoding)
         table.add_row(plain(f"{item.community.name} ({item.community.id})"), plain(item.role),
                       plain(", ".join(item.rules)), plain(item.escalation or "-"),
                       plain(contacts) if contacts else plain("-", "red"),
@@ -148,25 +119,22 @@ def declare_command(
                                    "it to a running worker."),
 ) -> None:
     """Declare an incident: store it, start outreach and timers; print its id and checklist."""
-    from engine.worker import Worker
-
     app: AppContext = ctx.obj
-    playbook = load_configured(app)
+    playbook = app.load_playbook()
     options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
                               fields=tuple(field), title=title, exercise=exercise, at=at)
     incident = incident_input_from_options(playbook, options, app.clock)
     with session_scope(app.engine) as session:
-        snapshot = load_snapshot(session.connection())
-        row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
-                                         snapshot=snapshot, now=as_utc(app.clock.now()))
+        declared = service.declare(session=session, playbook=playbook, incident=incident,
+                                   now=as_utc(app.clock.now()))
     # Committed: from here on nothing may turn into a failing exit status, or a person or
     # script that retries would declare the incident twice.
-    incident_id = int(doc["incident"]["id"])
+    incident_id, doc = declared.incident_id, declared.checklist
     say = AfterCommit(incident_id)
     say.err(f"incident {incident_id} declared")
     if send:
         try:
-            result = Worker(app, name=f"cli-{row.id}").run_cycle()
+            result = build_worker(app, name=f"cli-{incident_id}").run_cycle()
         except (Exception, KeyboardInterrupt) as exc:
             say.sending_failed(exc)
         else:
@@ -179,7 +147,7 @@ def declare_command(
         say.err(f"warning: {warning}")
 
 
-def _declared_table(incident_id: int, doc: dict) -> Table:
+def _declared_table(incident_id: int, doc: dict[str, Any]) -> Table:
     table = Table(title=plain(f"Incident {incident_id}: {doc['incident']['title']}"))
     for column in ("community", "role", "contacts", "escalation"):
         table.add_column(column)
@@ -195,7 +163,7 @@ def list_command(ctx: typer.Context,
     """Incidents, newest first."""
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
-        rows = list_incidents(session)
+        rows = service.list_incidents(session=session)
     if as_json:
         emit_json({"incidents": rows})
         return
@@ -216,7 +184,7 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
     """One incident: per community its reach status, tasks and timeline."""
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
-        doc = show_incident(session, incident_id)
+        doc = service.show_incident(session=session, incident_id=incident_id)
     if as_json:
         emit_json(doc)
         return
@@ -261,8 +229,9 @@ def ack_command(
     app: AppContext = ctx.obj
     by = f"contact:{contact}" if contact else "staff:cli"
     with session_scope(app.engine) as session:
-        changed = acknowledge(session, incident_id=incident_id, community_ids=[community], by=by,
-                              now=app.clock.now(), via="staff", note=note)
+        changed = service.acknowledge(session=session, incident_id=incident_id,
+                                      community_ids=[community], by=by, now=app.clock.now(),
+                                      via="staff", note=note)
     stderr.print(f"{community}: " + ("marked reached" if changed else "was already reached"))
 
 
@@ -272,6 +241,6 @@ def close_command(ctx: typer.Context,
     """Close an incident: timers stop, the record stays."""
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
-        closed = close_incident(session, incident_id=incident_id, now=app.clock.now(),
-                                actor="staff:cli")
+        closed = service.close(session=session, incident_id=incident_id, now=app.clock.now(),
+                               actor="staff:cli")
     stderr.print(f"incident {incident_id} " + ("closed" if closed else "was already closed"))

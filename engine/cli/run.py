@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import typer
+from collections.abc import Sequence
 
-from engine.cli.output import stderr, stdout
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.cli.output import plain, stderr, stdout, styled
+from engine.wiring import AppContext, build_worker
 
 
 def register_run_commands(app: typer.Typer) -> None:
@@ -16,9 +21,7 @@ def register_run_commands(app: typer.Typer) -> None:
 
 def worker_command(ctx: typer.Context) -> None:
     """The worker alone (timers and outbox), for running several next to a shared database."""
-    from engine.worker import Worker
-
-    worker = Worker(ctx.obj)
+    worker = build_worker(ctx.obj)
     worker.start()
     stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
     _wait_for_signal()
@@ -36,14 +39,13 @@ def serve_command(
 
     from engine.web.app import create_app
     from engine.web.server import server_config
-    from engine.worker import Worker
 
-    app_ctx = ctx.obj
-    running = Worker(app_ctx, kind="serve") if worker else None
+    app: AppContext = ctx.obj
+    running = build_worker(app, kind="serve") if worker else None
     if running is not None:
         running.start()
     try:
-        uvicorn.Server(server_config(create_app(app_ctx), host=host, port=port)).run()
+        uvicorn.Server(server_config(create_app(app), host=host, port=port)).run()
     finally:
         if running is not None:
             running.stop()
@@ -58,7 +60,32 @@ def demo_command(
     from pathlib import Path
 
     from engine.demo import run_demo
-    run_demo(ctx.obj, Path(folder).resolve(), stdout)
+    run_demo(ctx.obj, Path(folder).resolve(), ConsoleDemoOutput(stdout))
+
+
+class ConsoleDemoOutput:
+    """The demo's output on a Rich console: titles as rules, tables without borders, every
+    piece printed as text."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def title(self, text: str) -> None:
+        """A section title, as a rule."""
+        self.console.rule(plain(text, "bold"))
+
+    def line(self, *pieces: str | tuple[str, str]) -> None:
+        """One line of text pieces, styled where a piece names a style."""
+        self.console.print(styled(*pieces))
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """A small table without borders."""
+        table = Table(show_header=True, box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(plain(cell) for cell in row))
+        self.console.print(table)
 
 
 def _wait_for_signal() -> None:

@@ -16,7 +16,7 @@ from engine.audit.events import record
 from engine.errors import InputError, NotFoundError
 from engine.outreach.outbox import cancel_settled
 from engine.playbooks.frozen import freeze_files
-from engine.registry.service import RegistrySnapshot
+from engine.registry.snapshot import RegistrySnapshot
 from engine.store.bulk import insert_rows
 from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
 from engine.store.states import CommunityStatus, IncidentStatus, TimerState, move
