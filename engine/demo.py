@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from engine.clock import FakeClock
 from engine.inbound.service import apply_inbound_text
@@ -112,7 +112,8 @@ def _play(ctx: AppContext, clock: FakeClock, out: DemoOutput, folder: Path) -> i
     for n, (m, body) in enumerate(replies):
         clock.advance(timedelta(minutes=2))
         with session_scope(ctx.engine) as session:
-            what = apply_inbound_text(session, InboundText(f"SMdemo{n}", m.address, body),
+            what = apply_inbound_text(session=session,
+                                      text=InboundText(f"SMdemo{n}", m.address, body),
                                       now=clock.now())
         out.line(f"  {_local(clock.now())} sms-antwoord/reply '{body}' "
                  f"({', '.join(m.community_ids)}): {what}")
@@ -124,7 +125,8 @@ def _play(ctx: AppContext, clock: FakeClock, out: DemoOutput, folder: Path) -> i
     if staff:
         clock.advance(timedelta(minutes=3))
         with session_scope(ctx.engine) as session:
-            apply_inbound_text(session, InboundText("SMdemo-staff", staff[0].address, "ok"),
+            apply_inbound_text(session=session,
+                               text=InboundText("SMdemo-staff", staff[0].address, "ok"),
                                now=clock.now())
         out.line(f"  {_local(clock.now())} medewerker/staff {staff[0].recipient_id} "
                  "neemt over / takes over")
@@ -170,7 +172,7 @@ def _phase(ctx: AppContext, worker: Worker, out: DemoOutput, label: str) -> None
 
 def _messages(ctx: AppContext) -> list[Message]:
     with session_scope(ctx.engine) as session:
-        return list(session.exec(select(Message).order_by(Message.id)))
+        return list(session.exec(select(Message).order_by(col(Message.id))))
 
 
 def _summary(out: DemoOutput, view: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from engine.outreach.reveal import revealing
 from engine.playbooks.service import configured_playbook_path, load_path
 from engine.store.bulk import insert_rows
 from engine.store.db import make_engine, migrate
-from engine.store.models import Meta
+from engine.store.models import Meta, table_of
 from notifiers.base import Notifier
 from notifiers.console import ConsoleNotifier
 from notifiers.smtp_email import SmtpEmailNotifier
@@ -70,11 +70,11 @@ def stored_secret(engine: Engine) -> str:
     """The development secret key: generated and stored on first run."""
     with engine.begin() as conn:
         # Processes started together may each make one: the first stored is everyone's.
-        insert_rows(conn, Meta.__table__, [{"key": "secret_key",
+        insert_rows(conn, table_of(Meta), [{"key": "secret_key",
                                             "value": secrets.token_urlsafe(32)}],
                     skip_conflicts_on="key")
-        return conn.execute(sa.select(Meta.__table__.c.value)
-                            .where(Meta.__table__.c.key == "secret_key")).scalar_one()
+        return str(conn.execute(sa.select(table_of(Meta).c.value)
+                                .where(table_of(Meta).c.key == "secret_key")).scalar_one())
 
 
 @dataclass

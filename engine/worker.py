@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from engine.clock import Clock
 from engine.escalation.auditor import raise_silent
@@ -289,7 +289,7 @@ class Worker:
         with session_scope(self.engine) as session:
             due = next_due(session)
             soonest = session.exec(select(sa.func.min(Message.next_attempt_at)).where(
-                Message.state.in_(("pending", "failed_temp")))).one()
+                col(Message.state).in_(("pending", "failed_temp")))).one()
         times = [t for t in (due, soonest) if t is not None]
         if not times:
             return

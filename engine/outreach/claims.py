@@ -9,21 +9,21 @@ back the claims of dead processes (`claimed` to pending, `sending` to ambiguous)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit.events import record, record_many
 from engine.outreach.fallback import FallbackHook
 from engine.outreach.policy import DispatchPolicy
 from engine.store.bulk import any_of, update_rows
 from engine.store.db import session_scope
-from engine.store.models import Message, OptOut, WorkerBeat
+from engine.store.models import Message, OptOut, WorkerBeat, table_of
 from engine.store.states import MessageState, check, move, sources
 from notifiers.base import Outcome, SendResult
 
@@ -37,7 +37,7 @@ _TO_SEND = ("id", "address", "channel", "body", "subject", "html", "locale", "in
 def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy) -> list[Any]:
     """Claim due messages (skipping rows other workers hold) and apply per-address throttling;
     the claimed rows, with what sending them needs."""
-    table = Message.__table__
+    table = table_of(Message)
     with engine.begin() as conn:
         rows = conn.execute(
             sa.select(*(table.c[c] for c in _TO_SEND))
@@ -51,7 +51,8 @@ def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy)
         if not rows:
             return []
         last = _last_sent(conn, {r.address for r in rows}, now - policy.per_address_interval)
-        claimed, later = [], []
+        claimed: list[Any] = []
+        later: list[Mapping[str, Any]] = []
         for r in rows:
             previous = last.get(r.address)
             free_at = previous + policy.per_address_interval if previous is not None else now
@@ -68,7 +69,7 @@ def claim(engine: Engine, *, worker: str, now: datetime, policy: DispatchPolicy)
 
 
 def _last_sent(conn: Connection, addresses: set[str], since: datetime) -> dict[str, datetime]:
-    table = Message.__table__
+    table = table_of(Message)
     stmt = (
         sa.select(table.c.address, sa.func.max(table.c.claimed_at))
         .where(any_of(conn, table.c.address, sorted(addresses)), table.c.claimed_at > since,
@@ -95,7 +96,7 @@ class Handed:
 
 def _sending_statement() -> Any:
     """Mark one claimed message `sending` unless its address opted out."""
-    table, opt = Message.__table__, OptOut.__table__
+    table, opt = table_of(Message), table_of(OptOut)
     opted_out = sa.exists().where(opt.c.address == table.c.address,
                                   opt.c.channel == table.c.channel)
     return (
@@ -160,7 +161,7 @@ def record_accepted(engine: Engine, worker: str, handed: list[Handed]) -> int:
     if not handed:
         return 0
     with engine.begin() as conn:
-        ours = update_rows(conn, Message.__table__, [{
+        ours = update_rows(conn, table_of(Message), [{
             "id": h.message_id, "provider_id": h.result.provider_id, "accepted_at": h.at,
             "updated_at": h.at, "attempts": h.attempts, "detail": _detail(h.result),
         } for h in handed], fixed={"state": check(MessageState.SENDING, MessageState.ACCEPTED)},
@@ -225,12 +226,12 @@ def recover_stale(engine: Engine, *, now: datetime, worker: str, stale_after: ti
             dead = _dead_workers(session, worker, alive)
             if not dead:
                 return 0
-            whose = Message.claimed_by.in_(dead)
+            whose: sa.ColumnElement[bool] = col(Message.claimed_by).in_(dead)
         else:
             whose = _silent_claimers(worker, now - stale_after)
         rows = list(session.exec(
-            select(Message).where(Message.state.in_((MessageState.CLAIMED,
-                                                     MessageState.SENDING)), whose)
+            select(Message).where(col(Message.state).in_((MessageState.CLAIMED,
+                                                          MessageState.SENDING)), whose)
             .with_for_update(skip_locked=True)
         ))
         for m in rows:
@@ -259,20 +260,20 @@ def mark_ambiguous(m: Message, now: datetime) -> None:
 def _dead_workers(session: Session, worker: str, alive: Callable[[str], bool]) -> list[str]:
     workers = session.exec(
         select(Message.claimed_by).distinct()
-        .where(Message.state.in_((MessageState.CLAIMED, MessageState.SENDING)),
-               Message.claimed_by.is_not(None), Message.claimed_by != worker)
+        .where(col(Message.state).in_((MessageState.CLAIMED, MessageState.SENDING)),
+               col(Message.claimed_by).is_not(None), col(Message.claimed_by) != worker)
     ).all()
     return [w for w in workers if w is not None and not alive(w)]
 
 
 def _silent_claimers(worker: str, cutoff: datetime) -> sa.ColumnElement[bool]:
     """Claims of other processes that stopped beating (or, without a row, that are old)."""
-    beat = WorkerBeat.__table__
-    row = sa.select(beat.c.id).where(beat.c.id == Message.claimed_by)
+    beat = table_of(WorkerBeat)
+    row = sa.select(beat.c.id).where(beat.c.id == col(Message.claimed_by))
     return sa.and_(
-        Message.claimed_by != worker,
+        col(Message.claimed_by) != worker,
         sa.or_(sa.exists(row.where(beat.c.seen_at <= cutoff)),
-               sa.and_(~sa.exists(row), Message.claimed_at <= cutoff)),
+               sa.and_(~sa.exists(row), col(Message.claimed_at) <= cutoff)),
     )
 
 
@@ -280,7 +281,7 @@ def renew_claims(engine: Engine, worker: str, ids: list[int], now: datetime) -> 
     """Keep the claims of messages waiting in the send queue fresh; how many were renewed."""
     if not ids:
         return 0
-    table = Message.__table__
+    table = table_of(Message)
     with engine.begin() as conn:
         return conn.execute(
             sa.update(table).where(any_of(conn, table.c.id, ids),
@@ -297,7 +298,7 @@ def give_back(engine: Engine, worker: str, ids: list[int], now: datetime) -> Non
     """
     if not ids:
         return
-    table = Message.__table__
+    table = table_of(Message)
     try:
         with engine.begin() as conn:
             conn.execute(

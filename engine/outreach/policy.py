@@ -22,7 +22,7 @@ class DispatchPolicy:
 
     def delay(self, attempts: int, retry_after: float | None) -> timedelta:
         """Backoff after `attempts` tries, never shorter than the provider's Retry-After."""
-        backoff = min(self.max_delay, self.base_delay * (2 ** max(0, attempts - 1)))
+        backoff = min(self.max_delay, self.base_delay * (1 << max(0, attempts - 1)))
         if retry_after is not None:
             backoff = max(backoff, timedelta(seconds=retry_after))
         return backoff

@@ -164,7 +164,7 @@ class HeldConnections:
     def get(self) -> Connection | None:
         """This thread's connection, opened on first use (or again after it broke); None when
         the pool has no standing connection to spare (check one out per use then)."""
-        conn = getattr(self._local, "conn", None)
+        conn: Connection | None = getattr(self._local, "conn", None)
         if conn is not None and not conn.closed and not conn.invalidated:
             return conn
         pool = self.engine.pool

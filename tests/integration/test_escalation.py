@@ -31,7 +31,8 @@ COORD = "+31622222203"
 
 def reply(ctx, sender: str, body: str, sid: str) -> str:
     with session_scope(ctx.engine) as session:
-        return apply_inbound_text(session, InboundText(sid, sender, body), now=ctx.clock.now())
+        return apply_inbound_text(session=session, text=InboundText(sid, sender, body),
+                                  now=ctx.clock.now())
 
 
 def sms_to(ctx, tmp_path: Path, address: str) -> list[dict]:
