@@ -11,7 +11,6 @@ from typing import Any
 
 from playbook.durations import due_after
 from playbook.errors import IncidentInputError
-from playbook.expressions import Record
 from playbook.model import (
     CHANNELS,
     ROLES,
@@ -26,6 +25,7 @@ from playbook.model import (
     Rule,
     Task,
 )
+from playbook.records import Record
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _TRUE = frozenset({"true", "yes", "ja", "1", "y", "j"})
