@@ -29,7 +29,7 @@ EXERCISE_OPTION = typer.Option(False, "--exercise", help="An exercise, not a rea
 AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with offset or Z.")
 
 
-def preview_checklist(app: AppContext, options: IncidentOptions) -> Checklist:
+def _preview(app: AppContext, options: IncidentOptions) -> Checklist:
     """The checklist an incident would get now, changing nothing (options checked first)."""
     playbook = app.load_playbook()
     incident = incident_input_from_options(playbook, options, app.clock)
@@ -54,7 +54,7 @@ def preview(
     app_ctx: AppContext = ctx.obj
     options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
                               fields=tuple(field), title=title, exercise=exercise, at=at)
-    checklist = preview_checklist(app_ctx, options)
+    checklist = _preview(app_ctx, options)
     if as_json:
         emit_json(checklist.to_json())
     else:
