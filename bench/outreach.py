@@ -50,10 +50,9 @@ from bench.support import (
 from engine.clock import FakeClock
 from engine.incidents.flows import declare_incident_flow
 from engine.registry.importer import import_registry
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import session_scope
-from engine.wiring import STATUS_PATH, AppContext
-from engine.worker import Worker
+from engine.wiring import STATUS_PATH, AppContext, build_worker
 from playbook.loader import load_playbook
 from playbook.model import IncidentInput
 
@@ -84,7 +83,7 @@ def declare_and_send(ctx: AppContext, playbook: Any, fake: FakeTwilioProcess, gr
         declare_incident_flow(session, playbook=playbook, incident=incident,
                               snapshot=load_snapshot(session.connection()), now=ctx.clock.now())
     declared = time.time()
-    result = Worker(ctx, name=f"bench-{n}").run_cycle()
+    result = build_worker(ctx, name=f"bench-{n}").run_cycle()
     done = time.time()
     stamps = fake.wait_for(expected, timeout=30)
     times = [t for _, t in stamps]

@@ -24,10 +24,10 @@ from typing import Any
 from bench.generate import generate_registry
 from config.settings import Settings
 from engine.clock import FakeClock
-from engine.incidents.commands import preview_checklist
-from engine.incidents.options import IncidentOptions
+from engine.incidents import service as incidents
+from engine.incidents.options import IncidentOptions, incident_input_from_options
 from engine.playbooks import service
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import make_engine, migrate
 from engine.store.models import Community, Contact
 from engine.wiring import AppContext
@@ -103,7 +103,10 @@ def measure(n: int, folder: Path) -> dict[str, float]:
 
     def end_to_end() -> None:
         cold_caches()
-        json.dumps(preview_checklist(ctx, OPTIONS).to_json())
+        playbook = ctx.load_playbook()
+        incident = incident_input_from_options(playbook, OPTIONS, ctx.clock)
+        json.dumps(incidents.preview(engine=ctx.engine, playbook=playbook,
+                                     incident=incident).to_json())
 
     def load() -> Any:
         with ctx.engine.connect() as conn:

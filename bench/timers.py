@@ -46,7 +46,7 @@ from bench.support import (
 from engine.clock import FakeClock
 from engine.incidents.flows import declare_incident_flow
 from engine.registry.importer import import_registry
-from engine.registry.service import RegistrySnapshot, load_snapshot
+from engine.registry.snapshot import RegistrySnapshot, load_snapshot
 from engine.store.db import session_scope
 from engine.store.models import Message, Timer
 from playbook.loader import load_playbook
@@ -137,14 +137,14 @@ def stop_worker(worker: Any) -> None:
 
 
 def _run_worker(url: str, expected: int, timeout: float, conn: Any) -> None:
-    from engine.worker import Worker
+    from engine.wiring import build_worker
 
     counting = CountingNotifier("sms")
     ctx = make_context(url, channels={"sms": counting, "email": counting})
     _ = ctx.links, ctx.channels
     rss_ready = _rss_kib()
     started = time.time()
-    worker = Worker(ctx, name=f"bench-{os.getpid()}")
+    worker = build_worker(ctx, name=f"bench-{os.getpid()}")
     worker.start()
     deadline = time.monotonic() + timeout
     while len(counting.calls) < expected and time.monotonic() < deadline:

@@ -5,33 +5,30 @@ attack on a mosque is declared at 02:57, messages go out in each contact's langu
 answer (or not), timers escalate to backups, the liaison and whoever is on call, aftercare
 follows a day later, and the coordinator closes the incident. Nothing leaves the machine: SMS
 and email go to the console channel, written to a folder.
+
+It runs on the services a command or a web request calls, and tells what happens through a
+`DemoOutput` (titles, lines of text pieces, small tables); the command line prints those.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from rich.console import Console
-from rich.table import Table
-from sqlmodel import select
+from sqlmodel import col, select
 
 from engine.clock import FakeClock
 from engine.inbound.service import apply_inbound_text
-from engine.incidents.flows import close_incident, declare_incident_flow
-from engine.incidents.views import show_incident
-from engine.oncall.importer import import_roster
-from engine.oncall.queries import on_call_at
-from engine.output import plain, styled
-from engine.playbooks.service import load_configured
-from engine.registry.health import check_health
-from engine.registry.importer import import_registry
-from engine.registry.service import load_snapshot
+from engine.incidents import service as incidents
+from engine.oncall import service as oncall
+from engine.registry import service as registry
 from engine.store.db import session_scope
 from engine.store.models import Message
-from engine.wiring import AppContext, build_channels
+from engine.wiring import AppContext, build_channels, build_worker
 from engine.worker import Worker
 from notifiers.base import InboundText
 from playbook.model import IncidentInput
@@ -40,8 +37,24 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "voorbeeldstad"
 LOCAL = ZoneInfo("Europe/Amsterdam")
 START = datetime(2026, 11, 28, 1, 57, tzinfo=UTC)  # 02:57 in Voorbeeldstad
 
+# A piece of a line: text, or (text, style) with a style such as "bold" or "yellow".
+Piece = str | tuple[str, str]
 
-def run_demo(base: AppContext, folder: Path, out: Console) -> int:
+
+class DemoOutput(Protocol):
+    """Where the demo tells what happens; every piece of text is data, never markup."""
+
+    def title(self, text: str) -> None:
+        """A section title."""
+
+    def line(self, *pieces: Piece) -> None:
+        """One line of text pieces."""
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """A small table without borders."""
+
+
+def run_demo(base: AppContext, folder: Path, out: DemoOutput) -> int:
     """Play the demo into `folder` (database and console outbox); returns the incident id."""
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / "verbinder-demo.db"
@@ -57,42 +70,39 @@ def run_demo(base: AppContext, folder: Path, out: Console) -> int:
         return _play(ctx, clock, out, folder)
 
 
-def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
-    worker = Worker(ctx, name="demo")
-    _title(out, "1. Sociale kaart / social map")
-    report = import_registry(ctx.engine, [SAMPLE], clock=clock)
+def _play(ctx: AppContext, clock: FakeClock, out: DemoOutput, folder: Path) -> int:
+    worker = build_worker(ctx, name="demo")
+    out.title("1. Sociale kaart / social map")
+    report = registry.import_registry(engine=ctx.engine, paths=[SAMPLE], clock=clock)
     counts = report.as_dict()
-    out.print(plain(f"Voorbeeldstad: {counts['communities']['added']} gemeenschappen/communities, "
-                    f"{counts['contacts']['added']} sleutelfiguren/contacts, "
-                    f"{counts['staff']['added']} medewerkers/staff"))
-    with ctx.engine.connect() as conn:
-        health = check_health(conn, now=clock.now(), consent_stale_days=365).as_dict()
-    out.print(plain(f"Gezondheid/health: {_health_line(health)}"))
-    with session_scope(ctx.engine) as session:
-        import_roster(session, SAMPLE / "oncall.csv")
-        on_call = [s.name for s in on_call_at(session, clock.now())]
-    out.print(plain(f"Dienst nu/on call now: {', '.join(on_call) or '-'}"))
+    out.line(f"Voorbeeldstad: {counts['communities']['added']} gemeenschappen/communities, "
+             f"{counts['contacts']['added']} sleutelfiguren/contacts, "
+             f"{counts['staff']['added']} medewerkers/staff")
+    health = registry.registry_health(engine=ctx.engine, now=clock.now(),
+                                      consent_stale_days=365).as_dict()
+    out.line(f"Gezondheid/health: {_health_line(health)}")
+    oncall.import_roster(engine=ctx.engine, paths=[SAMPLE / "oncall.csv"])
+    on_call = [s.name for s in oncall.on_call(engine=ctx.engine, at=clock.now()).on_call]
+    out.line(f"Dienst nu/on call now: {', '.join(on_call) or '-'}")
 
-    _title(out, "2. Incident om 02:57 / declared at 02:57")
-    playbook = load_configured(ctx)
+    out.title("2. Incident om 02:57 / declared at 02:57")
+    playbook = ctx.load_playbook()
     incident = IncidentInput(
         type="attack_on_place_of_worship", declared_at=clock.now(),
         title="Vernieling bij moskee / vandalism at a mosque", severity=4,
         fields={"target_faith": "islam", "target_community": "moskee-annour"}, exercise=True,
     )
     with session_scope(ctx.engine) as session:
-        row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
-                                         snapshot=load_snapshot(session.connection()),
-                                         now=clock.now(), actor="demo")
-    out.print(plain(f"Draaiboek/playbook {playbook.id} {playbook.version} "
-                    f"({playbook.digest[:19]}…)"))
+        declared = incidents.declare(session=session, playbook=playbook, incident=incident,
+                                     now=clock.now(), actor="demo")
+    incident_id = declared.incident_id
+    out.line(f"Draaiboek/playbook {playbook.id} {playbook.version} ({playbook.digest[:19]}…)")
     roles: dict[str, int] = {}
-    for c in doc["communities"]:
+    for c in declared.checklist["communities"]:
         roles[c["role"]] = roles.get(c["role"], 0) + 1
-    out.print(plain("Gemeenschappen/communities: "
-                    + ", ".join(f"{r} {n}" for r, n in roles.items())))
-    for warning in doc["warnings"][:5]:
-        out.print(styled("  ", ("let op/warning:", "yellow"), f" {warning}"))
+    out.line("Gemeenschappen/communities: " + ", ".join(f"{r} {n}" for r, n in roles.items()))
+    for warning in declared.warnings[:5]:
+        out.line("  ", ("let op/warning:", "yellow"), f" {warning}")
 
     _phase(ctx, worker, out, "02:57 eerste berichten / first messages")
     first = _messages(ctx)
@@ -102,10 +112,11 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
     for n, (m, body) in enumerate(replies):
         clock.advance(timedelta(minutes=2))
         with session_scope(ctx.engine) as session:
-            what = apply_inbound_text(session, InboundText(f"SMdemo{n}", m.address, body),
+            what = apply_inbound_text(session=session,
+                                      text=InboundText(f"SMdemo{n}", m.address, body),
                                       now=clock.now())
-        out.print(plain(f"  {_local(clock.now())} sms-antwoord/reply '{body}' "
-                        f"({', '.join(m.community_ids)}): {what}"))
+        out.line(f"  {_local(clock.now())} sms-antwoord/reply '{body}' "
+                 f"({', '.join(m.community_ids)}): {what}")
     for minutes, label in ((15, "backup"), (30, "liaison"), (60, "on call / dienst"),
                            (180, "bridging: liaison")):
         clock.set(START + timedelta(minutes=minutes))
@@ -114,26 +125,26 @@ def _play(ctx: AppContext, clock: FakeClock, out: Console, folder: Path) -> int:
     if staff:
         clock.advance(timedelta(minutes=3))
         with session_scope(ctx.engine) as session:
-            apply_inbound_text(session, InboundText("SMdemo-staff", staff[0].address, "ok"),
+            apply_inbound_text(session=session,
+                               text=InboundText("SMdemo-staff", staff[0].address, "ok"),
                                now=clock.now())
-        out.print(plain(f"  {_local(clock.now())} medewerker/staff {staff[0].recipient_id} "
-                        "neemt over / takes over"))
+        out.line(f"  {_local(clock.now())} medewerker/staff {staff[0].recipient_id} "
+                 "neemt over / takes over")
     clock.set(START + timedelta(days=1, minutes=1))
     _phase(ctx, worker, out, "dag 1 nazorg / day 1 aftercare")
 
-    _title(out, "3. Stand / where things are")
+    out.title("3. Stand / where things are")
     with session_scope(ctx.engine) as session:
-        view = show_incident(session, row.id)
-        close_incident(session, incident_id=row.id, now=clock.now(), actor="demo")
+        view = incidents.show_incident(session=session, incident_id=incident_id)
+        incidents.close(session=session, incident_id=incident_id, now=clock.now(), actor="demo")
     _summary(out, view)
-    out.print(plain(f"\nIncident {row.id} gesloten/closed. Berichten/messages: "
-                    f"{folder}/*.jsonl"))
-    out.print(plain(f"Meer/more: verbinder --db sqlite:///{folder}/verbinder-demo.db incident "
-                    f"show {row.id}"))
-    return row.id
+    out.line(f"\nIncident {incident_id} gesloten/closed. Berichten/messages: {folder}/*.jsonl")
+    out.line(f"Meer/more: verbinder --db sqlite:///{folder}/verbinder-demo.db incident "
+             f"show {incident_id}")
+    return incident_id
 
 
-def _health_line(health: dict) -> str:
+def _health_line(health: dict[str, Any]) -> str:
     parts = []
     for key, label in (
         ("communities_without_eligible_contact", "zonder bereikbaar contact/no reachable contact"),
@@ -146,40 +157,32 @@ def _health_line(health: dict) -> str:
     return "; ".join(parts) or "ok"
 
 
-def _phase(ctx: AppContext, worker: Worker, out: Console, label: str) -> None:
+def _phase(ctx: AppContext, worker: Worker, out: DemoOutput, label: str) -> None:
     before = {m.id for m in _messages(ctx)}
     worker.run_cycle()
     new = [m for m in _messages(ctx) if m.id not in before]
-    out.print(styled((label, "bold"), f": {len(new)} bericht(en)/message(s)"))
-    table = Table(show_header=True, box=None, pad_edge=False)
-    for column in ("aan/to", "kanaal", "taal", "voor/for", "status"):
-        table.add_column(column)
-    for m in new[:12]:
-        table.add_row(plain(f"{m.recipient_kind} {m.recipient_id}"), plain(m.channel),
-                      plain(m.locale), plain(", ".join(m.community_ids)[:48]), plain(m.state))
+    out.line((label, "bold"), f": {len(new)} bericht(en)/message(s)")
     if new:
-        out.print(table)
+        out.table(("aan/to", "kanaal", "taal", "voor/for", "status"), [
+            (f"{m.recipient_kind} {m.recipient_id}", m.channel, m.locale,
+             ", ".join(m.community_ids)[:48], m.state) for m in new[:12]])
     if len(new) > 12:
-        out.print(plain(f"  … +{len(new) - 12}"))
+        out.line(f"  … +{len(new) - 12}")
 
 
 def _messages(ctx: AppContext) -> list[Message]:
     with session_scope(ctx.engine) as session:
-        return list(session.exec(select(Message).order_by(Message.id)))
+        return list(session.exec(select(Message).order_by(col(Message.id))))
 
 
-def _summary(out: Console, view: dict) -> None:
+def _summary(out: DemoOutput, view: dict[str, Any]) -> None:
     s = view["summary"]
-    out.print(plain(f"Bereikt/reached {s['reached']} van/of {s['communities']}; "
-                    f"berichten/messages {s['messages']}"))
+    out.line(f"Bereikt/reached {s['reached']} van/of {s['communities']}; "
+             f"berichten/messages {s['messages']}")
     for c in view["communities"][:8]:
         who = c["acknowledged_by"] or "-"
-        out.print(plain(f"  {c['role']:<9} {c['name'][:40]:<40} {c['status']:<13} {who}"))
-    out.print(plain(f"Tijdlijn/timeline: {len(view['timeline'])} gebeurtenissen/events"))
-
-
-def _title(out: Console, text: str) -> None:
-    out.rule(plain(text, "bold"))
+        out.line(f"  {c['role']:<9} {c['name'][:40]:<40} {c['status']:<13} {who}")
+    out.line(f"Tijdlijn/timeline: {len(view['timeline'])} gebeurtenissen/events")
 
 
 def _local(when: datetime) -> str:

@@ -1,6 +1,7 @@
-"""The composition root: builds the store, channels, clock and links from settings.
+"""The composition root: builds the store, channels, clock, links and workers from settings.
 
-Only this module names the concrete channels.
+Only this module names the concrete channels. A command, the web application and the demo are
+handed an `AppContext`; the services below them are handed its parts.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property, partial
-from typing import TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -17,17 +19,22 @@ from sqlmodel import Session
 
 from config.settings import Settings, load_settings
 from engine.clock import Clock, SystemClock
-from engine.outreach.compose import Links
-from engine.outreach.dispatcher import DispatchPolicy, FallbackHook
-from engine.outreach.fallback import fall_back
+from engine.links.tokens import Links
+from engine.outreach.fallback import FallbackHook, fall_back
+from engine.outreach.policy import DispatchPolicy
 from engine.outreach.reveal import revealing
+from engine.playbooks.service import configured_playbook_path, load_path
 from engine.store.bulk import insert_rows
 from engine.store.db import make_engine, migrate
-from engine.store.models import Meta
+from engine.store.models import Meta, table_of
 from notifiers.base import Notifier
 from notifiers.console import ConsoleNotifier
 from notifiers.smtp_email import SmtpEmailNotifier
 from notifiers.twilio_sms import TwilioSmsNotifier
+from playbook.model import Playbook
+
+if TYPE_CHECKING:
+    from engine.worker import Worker
 
 STATUS_PATH = "/webhooks/twilio/status"
 INBOUND_PATH = "/webhooks/twilio/inbound"
@@ -63,16 +70,17 @@ def stored_secret(engine: Engine) -> str:
     """The development secret key: generated and stored on first run."""
     with engine.begin() as conn:
         # Processes started together may each make one: the first stored is everyone's.
-        insert_rows(conn, Meta.__table__, [{"key": "secret_key",
+        insert_rows(conn, table_of(Meta), [{"key": "secret_key",
                                             "value": secrets.token_urlsafe(32)}],
                     skip_conflicts_on="key")
-        return conn.execute(sa.select(Meta.__table__.c.value)
-                            .where(Meta.__table__.c.key == "secret_key")).scalar_one()
+        return str(conn.execute(sa.select(table_of(Meta).c.value)
+                                .where(table_of(Meta).c.key == "secret_key")).scalar_one())
 
 
 @dataclass
 class AppContext:
-    """What every command, worker and web request is handed: settings, store, clock, channels."""
+    """What a command, the web application and the demo are handed: settings, store, clock,
+    channels, links and the configured playbook, each built on first use."""
 
     settings: Settings = field(default_factory=load_settings)
     clock: Clock = field(default_factory=SystemClock)
@@ -117,6 +125,28 @@ class AppContext:
             claim_refresh=timedelta(seconds=self.settings.claim_timeout_seconds) / 4,
         )
 
+    @property
+    def playbook_file(self) -> Path:
+        """`--playbook`, else the VERBINDER_PLAYBOOK setting, else the shipped default."""
+        return configured_playbook_path(option=self.playbook_path, setting=self.settings.playbook)
+
+    def load_playbook(self) -> Playbook:
+        """The configured playbook, loaded and validated (InputError lists its problems)."""
+        return load_path(self.playbook_file)
+
     def session(self) -> Session:
         """A plain session on the store (use engine.store.db.session_scope for transactions)."""
         return Session(self.engine, expire_on_commit=False)
+
+
+def build_worker(ctx: AppContext, *, name: str | None = None, kind: str = "worker") -> Worker:
+    """A worker on the context's store, clock, channels and links, with its settings."""
+    from engine.worker import Worker  # the scheduler is loaded only by what runs a worker
+
+    return Worker(
+        engine=ctx.engine, clock=ctx.clock, channels=ctx.channels, links=ctx.links,
+        fallback=ctx.fallback, policy=ctx.dispatch_policy,
+        claim_timeout=timedelta(seconds=ctx.settings.claim_timeout_seconds),
+        heartbeat=timedelta(seconds=ctx.settings.worker_heartbeat_seconds),
+        name=name, kind=kind,
+    )

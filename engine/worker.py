@@ -4,6 +4,9 @@ APScheduler only wakes the worker (at start, at the next due time it knows of, a
 heartbeat); everything that matters is in the database, so a restart loses nothing. A started
 worker fires on the scheduler's thread and sends on a thread of its own; `run_cycle` does both
 once, for a command or a test.
+
+A worker is handed what it works with (store, clock, channels, links, fallback, dispatch policy
+and the two settings it needs); `engine.wiring.build_worker` builds one from the settings.
 """
 
 from __future__ import annotations
@@ -13,23 +16,29 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlmodel import select
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
+from engine.clock import Clock
 from engine.escalation.auditor import raise_silent
 from engine.escalation.cycle import fire_due, next_due
+from engine.links.tokens import Links
 from engine.liveness import BEAT_EVERY, Life, alive_on_postgres
-from engine.outreach.dispatcher import dispatch, recover_stale
+from engine.outreach.claims import recover_stale
+from engine.outreach.dispatcher import dispatch
+from engine.outreach.fallback import FallbackHook
+from engine.outreach.policy import DispatchPolicy
 from engine.outreach.settle import settle_ambiguous
 from engine.store.db import session_scope
 from engine.store.models import Message
-from engine.wiring import AppContext
+from notifiers.base import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +124,28 @@ class Worker:
     that a long send never holds back a timer that comes due meanwhile.
     """
 
-    def __init__(self, ctx: AppContext, name: str | None = None, kind: str = "worker") -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        clock: Clock,
+        channels: Mapping[str, Notifier],
+        links: Links,
+        fallback: FallbackHook,
+        policy: DispatchPolicy,
+        claim_timeout: timedelta,
+        heartbeat: timedelta,
+        name: str | None = None,
+        kind: str = "worker",
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.channels = channels
+        self.links = links
+        self.fallback = fallback
+        self.policy = policy
+        self.claim_timeout = claim_timeout  # a claim of a silent process is taken back after it
+        self.heartbeat = heartbeat  # how often a started worker wakes without a due time
         self.id = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.kind = kind  # worker | serve when started; a one-off cycle runs as cli
         self._life: Life | None = None
@@ -132,16 +161,15 @@ class Worker:
     @property
     def on_postgres(self) -> bool:
         """True when the store is PostgreSQL (several workers may share it)."""
-        return self.ctx.engine.dialect.name == "postgresql"
+        return self.engine.dialect.name == "postgresql"
 
     def hold_life(self, kind: str | None = None) -> bool:
         """Begin this process's life (its lock and heartbeat) unless it holds it already;
         True when it began here."""
         if self._life is not None:
             return False
-        timeout = timedelta(seconds=self.ctx.settings.claim_timeout_seconds)
-        life = Life(self.ctx.engine, self.ctx.clock, self.id, kind or self.kind,
-                    beat_every=min(BEAT_EVERY, timeout / 4))
+        life = Life(self.engine, self.clock, self.id, kind or self.kind,
+                    beat_every=min(BEAT_EVERY, self.claim_timeout / 4))
         life.begin()
         self._life = life
         return True
@@ -154,7 +182,7 @@ class Worker:
 
     def is_alive(self, worker_id: str) -> bool:
         """Whether the process that made a claim still lives (its life lock is held)."""
-        return worker_id == self.id or alive_on_postgres(self.ctx.engine, worker_id)
+        return worker_id == self.id or alive_on_postgres(self.engine, worker_id)
 
     def run_cycle(self) -> CycleResult:
         """One whole cycle: recover, fire, raise silent ones, and send everything due.
@@ -185,17 +213,15 @@ class Worker:
 
     def _fire_all(self, after_batch: Callable[[], None], audit: bool = True) -> CycleResult:
         """Recover stale claims, fire every due timer in batches, raise silent communities."""
-        ctx = self.ctx
         result = CycleResult()
         result.recovered = recover_stale(
-            ctx.engine, now=ctx.clock.now(), worker=self.id,
-            stale_after=timedelta(seconds=ctx.settings.claim_timeout_seconds),
+            self.engine, now=self.clock.now(), worker=self.id, stale_after=self.claim_timeout,
             alive=self.is_alive if self.on_postgres else None,
         )
         while True:
-            with session_scope(ctx.engine) as session:
-                report = fire_due(session, now=ctx.clock.now(), links=ctx.links, worker=self.id,
-                                  limit=FIRE_BATCH)
+            with session_scope(self.engine) as session:
+                report = fire_due(session, now=self.clock.now(), links=self.links,
+                                  worker=self.id, limit=FIRE_BATCH)
             result.fired += report.fired
             result.cancelled += report.cancelled
             result.queued += report.messages
@@ -203,24 +229,23 @@ class Worker:
             if report.fired + report.cancelled < FIRE_BATCH:
                 break
         if audit:
-            with session_scope(ctx.engine) as session:
-                result.silent = raise_silent(session, now=ctx.clock.now(), links=ctx.links,
+            with session_scope(self.engine) as session:
+                result.silent = raise_silent(session, now=self.clock.now(), links=self.links,
                                              worker=self.id)
         return result
 
     def _send(self) -> dict[str, int]:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.ctx.dispatch_policy.concurrency,
+            self._pool = ThreadPoolExecutor(max_workers=self.policy.concurrency,
                                             thread_name_prefix="send")
-        ctx = self.ctx
         # Ambiguous sends first (after a restart, those recovery just found): settled ones need
         # no more thought, and one the provider certainly lacks goes out in this round.
-        settled = settle_ambiguous(ctx.engine, clock=ctx.clock, channels=ctx.channels,
-                                   fallback=ctx.fallback)
+        settled = settle_ambiguous(self.engine, clock=self.clock, channels=self.channels,
+                                   fallback=self.fallback)
         if settled:
             log.info("ambiguous sends looked up: %s", settled)
-        return dispatch(ctx.engine, worker=self.id, clock=ctx.clock, channels=ctx.channels,
-                        policy=ctx.dispatch_policy, fallback=ctx.fallback, pool=self._pool)
+        return dispatch(self.engine, worker=self.id, clock=self.clock, channels=self.channels,
+                        policy=self.policy, fallback=self.fallback, pool=self._pool)
 
     def wake(self) -> None:
         """Fire what is due now (or right after the running firing), then plan the next wake-up;
@@ -228,7 +253,7 @@ class Worker:
         self._firing.run()
 
     def _fire_and_plan(self) -> None:
-        now = self.ctx.clock.now()
+        now = self.clock.now()
         audit = self._next_audit is None or now >= self._next_audit
         if audit:
             self._next_audit = now + AUDIT_EVERY
@@ -261,10 +286,10 @@ class Worker:
         scheduler = self._scheduler
         if scheduler is None:
             return
-        with session_scope(self.ctx.engine) as session:
+        with session_scope(self.engine) as session:
             due = next_due(session)
             soonest = session.exec(select(sa.func.min(Message.next_attempt_at)).where(
-                Message.state.in_(("pending", "failed_temp")))).one()
+                col(Message.state).in_(("pending", "failed_temp")))).one()
         times = [t for t in (due, soonest) if t is not None]
         if not times:
             return
@@ -283,8 +308,8 @@ class Worker:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._scheduler = scheduler
-        scheduler.add_job(self.wake, "interval",
-                          seconds=self.ctx.settings.worker_heartbeat_seconds, id="heartbeat")
+        scheduler.add_job(self.wake, "interval", seconds=self.heartbeat.total_seconds(),
+                          id="heartbeat")
         scheduler.add_job(self.wake, "date", run_date=datetime.now(UTC), id="start")
         scheduler.start()
         return scheduler

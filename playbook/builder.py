@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -12,7 +11,6 @@ from typing import Any
 
 from playbook.durations import due_after
 from playbook.errors import IncidentInputError
-from playbook.expressions import Record
 from playbook.model import (
     CHANNELS,
     ROLES,
@@ -27,6 +25,7 @@ from playbook.model import (
     Rule,
     Task,
 )
+from playbook.records import Record
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _TRUE = frozenset({"true", "yes", "ja", "1", "y", "j"})
@@ -457,15 +456,7 @@ def build_checklist(
     contacts: Iterable[ContactData], opted_out: frozenset[tuple[str, str]] = frozenset(),
 ) -> Checklist:
     """The checklist of an incident over the registry (PLAYBOOK.md, "The checklist")."""
-    # The builder makes no reference cycles; with a large registry in memory the cycle
-    # collector's full passes cost more than the work itself, so it pauses while we build.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        return _build(playbook, incident, communities, contacts, opted_out)
-    finally:
-        if paused:
-            gc.enable()
+    return _build(playbook, incident, communities, contacts, opted_out)
 
 
 def _build(

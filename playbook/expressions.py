@@ -1,26 +1,42 @@
-"""Sandboxed Jinja2 expressions for `when` and `select`, guarded against a hostile author."""
+"""Sandboxed Jinja2 expressions for `when` and `select`, guarded against a hostile author.
+
+The sandbox (`GuardedSandbox`) with its operator guards, the environments of expressions and
+message texts, and compiled expressions. What they may use is in `playbook.budget`, the values
+they see in `playbook.records`, the functions they may call in `playbook.areas`.
+"""
 
 from __future__ import annotations
 
-import functools
-import math
 import operator
-import re
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, nodes
+from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
-from jinja2.filters import make_attrgetter
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
+
+from playbook.areas import distance_km, within
+from playbook.budget import (
+    EXPRESSION_LIMITS,
+    TEMPLATE_LIMITS,
+    Budget,
+    BudgetExceeded,
+    BudgetScope,
+    Limits,
+    bounded_concat,
+    budgeted,
+    budgeted_join,
+    budgeted_sum,
+    counted_loop,
+    current_budget,
+    size_of,
+)
+from playbook.records import Record, SafeUndefined
 
 MAX_EXPRESSION_LENGTH = 1000
 MAX_SEQUENCE = 10_000  # longest string or list that * or + may build
@@ -37,298 +53,6 @@ _STR_METHODS = frozenset({
 })
 _SEQ_METHODS = frozenset({"count", "index"})
 _MAP_METHODS = frozenset({"get", "keys", "values", "items"})
-
-
-class Record:
-    """Plain read-only data for expressions and templates: attribute and item access only."""
-
-    __slots__ = ("_data",)
-
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        # Read-only views and fresh dicts are kept as they are (no copy per community).
-        if type(data) is not dict and not isinstance(data, MappingProxyType):
-            data = dict(data)
-        object.__setattr__(self, "_data", data)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self._data[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("read-only")
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Record) and self._data == other._data
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __repr__(self) -> str:
-        return f"Record({self._data!r})"
-
-
-class SafeUndefined(ChainableUndefined):
-    """A missing value: every comparison with it is false, membership in it is false."""
-
-    __slots__ = ()
-
-    def __lt__(self, other: Any) -> bool:
-        return False
-
-    __le__ = __gt__ = __ge__ = __lt__
-
-    def __contains__(self, item: Any) -> bool:
-        return False
-
-
-# --- the budget ------------------------------------------------------------------------------
-#
-# The sandbox keeps a hostile author away from Python; the budget keeps them from using all of
-# the machine. Every value that an operator, filter, method call or `~` builds is measured
-# (a string counts its characters, a list or mapping one per item plus what the items hold,
-# shared items as often as they occur) and refused past `max_size`; the operators that
-# multiply (`*`, a `join` separator) are checked before they run, so nothing oversized is ever
-# built; filter calls, method calls and loop iterations count as steps; and a deadline stops
-# whatever is left. Blowing the budget raises BudgetExceeded (a SecurityError), which a rule
-# evaluation treats like any expression that raises (PLAYBOOK.md: a warning naming the rule).
-
-
-class BudgetExceeded(SecurityError):
-    """An expression or template needed more than its budget (size, steps or time)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one evaluation (or one rendering) may use."""
-
-    max_size: int  # of any value built, in characters / items (see _size)
-    max_steps: int  # filter and method calls, operators, loop iterations
-    seconds: float  # wall-clock backstop
-    max_output: int  # characters a template renders
-    max_total_steps: int = 0  # over all evaluations of one rule in one checklist (0: none)
-
-
-# A rule is evaluated once per community: what one evaluation may use is small, and what all
-# of them together may use is bounded too (a legitimate rule takes a few steps per community).
-EXPRESSION_LIMITS = Limits(max_size=100_000, max_steps=10_000, seconds=1.0, max_output=0,
-                           max_total_steps=2_000_000)
-TEMPLATE_LIMITS = Limits(max_size=1_000_000, max_steps=1_000_000, seconds=2.0,
-                         max_output=1_000_000)
-
-
-class Budget:
-    """What is left of the limits in the evaluation that runs on this thread."""
-
-    __slots__ = ("deadline", "limits", "steps", "total")
-
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.steps = 0
-        self.total = 0
-        self.deadline = 0.0
-
-    def start(self) -> None:
-        """Begin an evaluation: no steps used, the clock running."""
-        self.steps = 0
-        self.deadline = time.monotonic() + self.limits.seconds
-
-    def tick(self, steps: int = 1) -> None:
-        """Count steps; raise when the steps or the time are used up."""
-        self.steps += steps
-        self.total += steps
-        if self.steps > self.limits.max_steps:
-            raise BudgetExceeded(f"more than {self.limits.max_steps} steps "
-                                 "(filters, calls, loop iterations)")
-        if self.limits.max_total_steps and self.total > self.limits.max_total_steps:
-            raise BudgetExceeded(f"more than {self.limits.max_total_steps} steps over all "
-                                 "communities")
-        if not self.steps & 0xFF and time.monotonic() > self.deadline:
-            raise BudgetExceeded(f"took longer than {self.limits.seconds:g} s")
-
-    def check(self, value: Any, what: str = "a value") -> Any:
-        """Return the value when its size is within the limit, else raise."""
-        size = _size(value, self.limits.max_size)
-        if size > self.limits.max_size:
-            raise BudgetExceeded(f"{what} would be larger than {self.limits.max_size} "
-                                 "characters/items; the result would be too long")
-        return value
-
-    def result(self, value: Any) -> Any:
-        """A built value, checked; a lazy one (map, select) is counted as it is consumed."""
-        if isinstance(value, Iterator) and not isinstance(value, str | bytes):
-            return _counted(value, self)
-        return self.check(value, "the result")
-
-
-class _Unscoped(Budget):
-    """Outside any evaluation (no entry point of ours set a budget): sizes are still checked,
-    steps are not counted, as no evaluation would ever start them again."""
-
-    __slots__ = ()
-
-    def tick(self, steps: int = 1) -> None:
-        """Count nothing."""
-
-
-_NOT_IN_AN_EVALUATION = _Unscoped(TEMPLATE_LIMITS)
-_state = threading.local()
-
-
-def current_budget() -> Budget:
-    """The budget of the evaluation running on this thread."""
-    return getattr(_state, "budget", None) or _NOT_IN_AN_EVALUATION
-
-
-class BudgetScope:
-    """Run an evaluation under a budget (nested scopes restore the outer one)."""
-
-    __slots__ = ("budget", "outer")
-
-    def __init__(self, budget: Budget) -> None:
-        self.budget = budget
-
-    def __enter__(self) -> Budget:
-        self.outer = getattr(_state, "budget", None)
-        self.budget.start()
-        _state.budget = self.budget
-        return self.budget
-
-    def __exit__(self, *exc: object) -> None:
-        _state.budget = self.outer
-
-
-def _size(value: Any, limit: int) -> int:
-    """Characters and items in a value, counting shared items each time; stops past `limit`.
-
-    Each item is counted when its container is opened, so the work done (and the list of
-    items still to open) never exceeds `limit`, however deeply a value shares its parts.
-    """
-    total = 1
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            total += len(item)
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += len(item)
-            if total <= limit:
-                pending.extend(item)
-        elif isinstance(item, Record):
-            total += len(item._data)
-            if total <= limit:
-                pending.extend(item._data.values())
-        elif isinstance(item, Mapping):
-            total += 2 * len(item)
-            if total <= limit:
-                pending.extend(item.keys())
-                pending.extend(item.values())
-        if total > limit:
-            return total
-    return total
-
-
-def _counted(items: Iterator[Any], budget: Budget) -> Iterator[Any]:
-    used = 1
-    for item in items:
-        budget.tick()
-        used += _size(item, budget.limits.max_size)
-        if used > budget.limits.max_size:
-            raise BudgetExceeded(f"a sequence would be larger than {budget.limits.max_size} "
-                                 "characters/items; the result would be too long")
-        yield item
-
-
-def _budgeted(func: Callable[..., Any], name: str) -> Callable[..., Any]:
-    """A filter that counts a step, checks its input and its result."""
-    skip = 1 if hasattr(func, "jinja_pass_arg") else 0  # context, eval context, environment
-
-    @functools.wraps(func)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        budget = current_budget()
-        budget.tick()
-        budget.check((*args[skip:], *kwargs.values()), f"the input of '{name}'")
-        return budget.result(func(*args, **kwargs))
-
-    return run
-
-
-def _budgeted_join(func: Callable[..., Any]) -> Callable[..., Any]:
-    """`join`: the separator is repeated between items, so the size is known before joining."""
-
-    @functools.wraps(func)
-    def run(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None) -> Any:
-        budget = current_budget()
-        budget.tick()
-        items = list(budget.result(iter(value)) if not isinstance(value, str) else value)
-        budget.check(d, "the separator of 'join'")
-        separators = max(len(items) - 1, 0) * len(str(d))
-        if _size(items, budget.limits.max_size) + separators > budget.limits.max_size:
-            raise BudgetExceeded(f"'join' would build more than {budget.limits.max_size} "
-                                 "characters; the result would be too long")
-        return budget.result(func(eval_ctx, items, d, attribute))
-
-    return run
-
-
-def _budgeted_sum(func: Callable[..., Any]) -> Callable[..., Any]:
-    """`sum`: numbers as Jinja does; lists added one after another, in linear time."""
-
-    @functools.wraps(func)
-    def run(environment: Any, iterable: Iterable[Any], attribute: Any = None,
-            start: Any = 0) -> Any:
-        budget = current_budget()
-        budget.tick()
-        if not isinstance(start, list | tuple):
-            return budget.result(func(environment, budget.result(iter(iterable)), attribute,
-                                      start))
-        if attribute is not None:
-            iterable = map(make_attrgetter(environment, attribute), iterable)
-        out = list(start)
-        for part in budget.result(iter(iterable)):
-            if not isinstance(part, list | tuple):
-                raise TypeError(f"can only add a list to a list (not {type(part).__name__})")
-            out.extend(part)
-        return budget.result(out if isinstance(start, list) else tuple(out))
-
-    return run
-
-
-def _counted_loop(value: Any) -> Iterator[Any]:
-    """Every iteration of a template's `for` loop is a step."""
-    budget = current_budget()
-    for item in value:
-        budget.tick()
-        yield item
-
-
-def _bounded_concat(parts: Iterable[str]) -> str:
-    """A template's output, refused once it grows past the output limit."""
-    budget = current_budget()
-    limit = budget.limits.max_output or budget.limits.max_size
-    out: list[str] = []
-    used = 0
-    for part in parts:
-        used += len(part)
-        if used > limit:
-            raise BudgetExceeded(f"the text would be longer than {limit} characters")
-        out.append(part)
-    return "".join(out)
 
 
 class _BudgetedCodeGenerator(CodeGenerator):
@@ -361,7 +85,7 @@ def _guard_multiply(left: Any, right: Any) -> Any:
             if len(seq) * times > MAX_SEQUENCE:
                 raise SecurityError("the result would be too long")
             limit = current_budget().limits.max_size
-            if times and _size(seq, limit) * times > limit:
+            if times and size_of(seq, limit) * times > limit:
                 raise BudgetExceeded(f"the result would be larger than {limit} "
                                      "characters/items; the result would be too long")
             return seq * count
@@ -416,7 +140,8 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         """The text `a ~ b` built, within the budget."""
         budget = current_budget()
         budget.tick()
-        return budget.check(joined, "the text")
+        checked: str = budget.check(joined, "the text")
+        return checked
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """Parse a template; each `for` loop iterates through a step counter."""
@@ -474,68 +199,20 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         return False
 
 
-# --- areas and distances ---------------------------------------------------------------------
-
-_CBS = re.compile(r"^(?:GM|WK|BU)(\d+)$", re.IGNORECASE)
-
-
-def _area_of(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, Record) and "area" in value:
-        area = value["area"]
-        return area if isinstance(area, str) and area else None
-    return None
-
-
-def within(a: Any, b: Any) -> bool:
-    """True when area `a` lies in area `b` (equal, free code below `b/`, or CBS digits prefix)."""
-    area, outer = _area_of(a), _area_of(b)
-    if area is None or outer is None:
-        return False
-    if area == outer or area.startswith(outer + "/"):
-        return True
-    inner_cbs, outer_cbs = _CBS.match(area), _CBS.match(outer)
-    if inner_cbs and outer_cbs:
-        return inner_cbs.group(1).startswith(outer_cbs.group(1))
-    return False
-
-
-def _point(thing: Any) -> tuple[float, float] | None:
-    try:
-        lat, lon = thing["lat"], thing["lon"]
-    except (TypeError, KeyError, IndexError):
-        lat = getattr(thing, "lat", None)
-        lon = getattr(thing, "lon", None)
-    if isinstance(lat, bool) or isinstance(lon, bool):
-        return None
-    if not isinstance(lat, int | float) or not isinstance(lon, int | float):
-        return None
-    return float(lat), float(lon)
-
-
-def distance_km(x: Any, y: Any) -> float | None:
-    """Great-circle distance in km between two things with `lat`/`lon`; None when one lacks."""
-    p, q = _point(x), _point(y)
-    if p is None or q is None:
-        return None
-    lat1, lon1, lat2, lon2 = map(math.radians, (*p, *q))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
-
-
 def make_environment(autoescape: bool = False) -> GuardedSandbox:
     """A guarded sandbox with only the safe filters and the area helpers as globals."""
     env = GuardedSandbox(undefined=SafeUndefined, autoescape=autoescape)
-    special = {"join": _budgeted_join, "sum": _budgeted_sum}
-    env.filters = {
-        name: special.get(name, functools.partial(_budgeted, name=name))(env.filters[name])
-        for name in _SAFE_FILTERS if name in env.filters
-    }
-    env.filters["e"] = env.filters["escape"] = _budgeted(escape, "escape")
-    env.filters["_counted_loop"] = _counted_loop
-    env.concat = _bounded_concat  # type: ignore[method-assign]
+    special: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+        "join": budgeted_join, "sum": budgeted_sum}
+
+    def guarded(name: str) -> Callable[..., Any]:
+        wrap = special.get(name)
+        return wrap(env.filters[name]) if wrap else budgeted(env.filters[name], name)
+
+    env.filters = {name: guarded(name) for name in _SAFE_FILTERS if name in env.filters}
+    env.filters["e"] = env.filters["escape"] = budgeted(escape, "escape")
+    env.filters["_counted_loop"] = counted_loop
+    env.concat = bounded_concat  # type: ignore[method-assign]
     env.globals = {"within": within, "distance_km": distance_km}
     return env
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from playbook.budget import BudgetExceeded
 from playbook.builder import community_record, incident_record, resolve_incident
 from playbook.errors import Problem
-from playbook.expressions import BudgetExceeded
 from playbook.model import CommunityData, ContactData, IncidentInput, Playbook, TemplateText
 from playbook.render import message_context, plain
 from playbook.yamlpos import parse_yaml

@@ -8,8 +8,8 @@ from typing import Any
 
 from markupsafe import escape
 
-from playbook.expressions import Record
 from playbook.model import MessageTemplate, Playbook, TemplateText
+from playbook.records import Record
 from playbook.sms import SmsInfo, sms_info
 
 

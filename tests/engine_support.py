@@ -13,9 +13,9 @@ from config.settings import Settings
 from engine.clock import FakeClock
 from engine.incidents.flows import declare_incident_flow
 from engine.registry.importer import import_registry
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import session_scope
-from engine.wiring import AppContext
+from engine.wiring import AppContext, build_worker
 from engine.worker import Worker
 from playbook.loader import load_playbook
 from playbook.model import IncidentInput
@@ -84,4 +84,4 @@ def declare(ctx: AppContext) -> Callable[..., int]:
 @pytest.fixture
 def worker(ctx: AppContext) -> Worker:
     """A worker on the test's context (cycles are run by the test, not by a scheduler)."""
-    return Worker(ctx, name="test-worker")
+    return build_worker(ctx, name="test-worker")

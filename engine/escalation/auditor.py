@@ -11,8 +11,9 @@ from sqlmodel import Session, select
 
 from engine.audit.events import record
 from engine.escalation.cycle import lock_communities
+from engine.links.tokens import Links
 from engine.oncall.queries import coordinators
-from engine.outreach.compose import Links, staff_recipient
+from engine.outreach.compose import staff_recipient
 from engine.outreach.outbox import Draft, dedupe_key, enqueue
 from engine.store.models import Community, Event, Incident, IncidentCommunity, Timer
 

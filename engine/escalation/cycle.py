@@ -16,11 +16,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.audit.events import record_many
-from engine.incidents.frozen import load_incidents, playbook_of
+from engine.links.tokens import Links
 from engine.oncall.queries import coordinators, on_call_at
 from engine.outreach.compose import (
     Bundle,
-    Links,
     Recipient,
     checklist_contacts,
     compose,
@@ -31,6 +30,7 @@ from engine.outreach.compose import (
     unrenderable,
 )
 from engine.outreach.outbox import Draft, enqueue_all
+from engine.playbooks.frozen import load_incidents, playbook_of
 from engine.store.bulk import any_of, update_rows
 from engine.store.models import (
     Community,
@@ -82,7 +82,7 @@ def lock_communities(session: Session, keys: set[tuple[int, str]]) -> dict[tuple
         .order_by(table.c.incident_id, table.c.community_id)
         .with_for_update()
     )
-    return {(ic.incident_id, ic.community_id): ic for ic in conn.execute(stmt).all()}
+    return {(row.incident_id, row.community_id): row for row in conn.execute(stmt).all()}
 
 
 def step_key(timer: Any) -> str:
@@ -144,10 +144,11 @@ def fire_due(
     timers = due_timers(session, now, limit)
     if not timers:
         return CycleReport()
-    ics = lock_communities(session, {(t.incident_id, t.community_id) for t in timers})
+    community_rows = lock_communities(session, {(t.incident_id, t.community_id) for t in timers})
     incidents = load_incidents(session, (t.incident_id for t in timers))
     rows = preload(session, timers, incidents)
-    return _fire(session, timers, ics, incidents, rows, now=now, links=links, worker=worker)
+    return _fire(session, timers, community_rows, incidents, rows, now=now, links=links,
+                 worker=worker)
 
 
 def preload(session: Session, timers: list[Any], incidents: dict[int, Incident | None]) -> Rows:
@@ -169,7 +170,7 @@ def preload(session: Session, timers: list[Any], incidents: dict[int, Incident |
     return Rows(contacts, communities)
 
 
-def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
+def _fire(session: Session, timers: list[Any], community_rows: dict[tuple[int, str], Any],
           incidents: dict[int, Incident | None], rows: Rows, *, now: datetime, links: Links,
           worker: str) -> CycleReport:
     bundles: dict[tuple[int, str, str], Bundle] = {}
@@ -185,8 +186,8 @@ def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
     fired = cancelled = 0
     for timer in timers:
         incident = incidents[timer.incident_id]
-        ic = ics.get((timer.incident_id, timer.community_id))
-        reason = _cancel_reason(incident, ic, timer)
+        community_row = community_rows.get((timer.incident_id, timer.community_id))
+        reason = _cancel_reason(incident, community_row, timer)
         if reason:
             changes.append({"id": timer.id, "state": check(timer.state, TimerState.CANCELLED),
                             "fired_at": None, "cancelled_at": now,
@@ -218,12 +219,12 @@ def _fire(session: Session, timers: list[Any], ics: dict[tuple[int, str], Any],
     return CycleReport(fired=fired, cancelled=cancelled, messages=messages)
 
 
-def _cancel_reason(incident: Incident | None, ic: Any | None, timer: Any) -> str | None:
+def _cancel_reason(incident: Incident | None, community_row: Any | None, timer: Any) -> str | None:
     if incident is None or incident.status != IncidentStatus.OPEN:
         return "incident_closed"
-    if ic is None:
+    if community_row is None:
         return "unknown_community"
-    if timer.kind == "escalation" and ic.status != CommunityStatus.OPEN:
+    if timer.kind == "escalation" and community_row.status != CommunityStatus.OPEN:
         return "acknowledged"
     return None
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from engine.inbound import tokens
 from engine.inbound.service import record_intake
 from engine.incidents.flows import acknowledge
-from engine.incidents.frozen import playbook_of
+from engine.links import tokens
+from engine.playbooks.frozen import playbook_of
 from engine.store.models import Community, Incident, IntakeAnswer, IntakeToken
 
 GONE, CLOSED, DONE, UNCHANGED = "gone", "closed", "done", "unchanged"
@@ -51,7 +51,7 @@ def view_link(session: Session, *, secret: str, token: str, purpose: str,
     playbook = playbook_of(incident)
     names = [c.name for c in (session.get(Community, i) for i in row.community_ids) if c]
     current = session.exec(select(IntakeAnswer.answers).where(
-        IntakeAnswer.link == row.token_hash).order_by(IntakeAnswer.id)).first()
+        IntakeAnswer.link == row.token_hash).order_by(col(IntakeAnswer.id))).first()
     return LinkView(row.locale, closed, row.used_at is not None,
                     form=playbook.intake_forms[row.form_id], communities=names,
                     municipality=playbook.name, default_locale=playbook.default_locale,

@@ -12,12 +12,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit.events import record
 from engine.incidents.flows import acknowledge, complete_intake
-from engine.incidents.frozen import playbook_of
-from engine.outreach.dispatcher import FallbackHook
+from engine.outreach.fallback import FallbackHook
+from engine.playbooks.frozen import playbook_of
 from engine.store.models import (
     Incident,
     IncidentCommunity,
@@ -46,7 +46,7 @@ def first_receipt(session: Session, key: str, now: datetime) -> bool:
     return True
 
 
-def apply_status(session: Session, event: StatusEvent, *, now: datetime,
+def apply_status(*, session: Session, event: StatusEvent, now: datetime,
                  fallback: FallbackHook, reference: str | None = None) -> str:
     """Apply one delivery status callback; returns what happened, for the log.
 
@@ -59,7 +59,7 @@ def apply_status(session: Session, event: StatusEvent, *, now: datetime,
                      .with_for_update()).first()
     if m is None and reference and reference.startswith("m") and reference[1:].isdigit():
         m = session.exec(select(Message).where(Message.id == int(reference[1:]),
-                                               Message.provider_id.is_(None))
+                                               col(Message.provider_id).is_(None))
                          .with_for_update()).first()
         if m is not None:
             m.provider_id = event.provider_id
@@ -98,7 +98,7 @@ def normalise_reply(body: str) -> str:
     return text.strip(" .!?,;:'\"()[]{}-_—–؟،")
 
 
-def apply_inbound_text(session: Session, text: InboundText, *, now: datetime) -> str:
+def apply_inbound_text(*, session: Session, text: InboundText, now: datetime) -> str:
     """Apply one inbound SMS: STOP/START, acknowledgement, intake digits; once per provider id."""
     if not first_receipt(session, f"inbound:{text.provider_id}", now):
         return "duplicate"
@@ -135,15 +135,16 @@ def _recent_targets(session: Session, sender: str) -> dict[int, tuple[str, list[
     """Open incidents that messaged this number: who the sender is there, and which of the
     communities named in those messages are still open."""
     rows = session.exec(
-        select(Message).join(Incident, Incident.id == Message.incident_id)
+        select(Message).join(Incident, col(Incident.id) == col(Message.incident_id))
         .where(Message.address == sender, Message.channel == "sms",
                Incident.status == IncidentStatus.OPEN,
-               Message.state.in_((MessageState.ACCEPTED, MessageState.DELIVERED,
-                                  MessageState.SENDING, MessageState.AMBIGUOUS)))
-        .order_by(Message.id)
+               col(Message.state).in_((MessageState.ACCEPTED, MessageState.DELIVERED,
+                                       MessageState.SENDING, MessageState.AMBIGUOUS)))
+        .order_by(col(Message.id))
     )
     found: dict[int, tuple[str, list[str]]] = {}
     for m in rows:
+        assert m.incident_id is not None  # joined to its incident
         _, communities = found.setdefault(
             m.incident_id, (f"{m.recipient_kind}:{m.recipient_id}", []))
         for c in m.community_ids:
@@ -156,8 +157,8 @@ def _recent_targets(session: Session, sender: str) -> dict[int, tuple[str, list[
 
 
 def _is_open(session: Session, incident_id: int, community_id: str) -> bool:
-    ic = session.get(IncidentCommunity, (incident_id, community_id))
-    return ic is not None and ic.status == CommunityStatus.OPEN
+    community_row = session.get(IncidentCommunity, (incident_id, community_id))
+    return community_row is not None and community_row.status == CommunityStatus.OPEN
 
 
 def _apply_intake_digits(session: Session, targets: dict[int, tuple[str, list[str]]],
@@ -169,6 +170,7 @@ def _apply_intake_digits(session: Session, targets: dict[int, tuple[str, list[st
         if not by.startswith("contact:"):
             continue
         incident = session.get(Incident, incident_id)
+        assert incident is not None  # it messaged the sender
         playbook = playbook_of(incident)
         form_id = _form_of(incident, playbook, communities)
         if form_id is None:

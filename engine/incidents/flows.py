@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 
 from engine.audit.events import record
 from engine.errors import InputError, NotFoundError
-from engine.incidents.frozen import freeze_files
 from engine.outreach.outbox import cancel_settled
-from engine.registry.service import RegistrySnapshot
+from engine.playbooks.frozen import freeze_files
+from engine.registry.snapshot import RegistrySnapshot
 from engine.store.bulk import insert_rows
 from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
 from engine.store.states import CommunityStatus, IncidentStatus, TimerState, move
@@ -64,12 +64,15 @@ def declare_incident_flow(
 def _add_rows(session: Session, incident: Incident, playbook: Any, doc: dict[str, Any]) -> None:
     conn = session.connection()
     declared, zone = incident.declared_at, playbook.timezone
-    ics, tasks, timers = [], [], []
+    community_rows: list[dict[str, Any]] = []
+    tasks: list[dict[str, Any]] = []
+    timers: list[dict[str, Any]] = []
     for t in doc["incident_tasks"]:
         tasks.append(_task_row(incident, "", playbook.tasks[t["id"]], declared, zone))
     for c in doc["communities"]:
-        ics.append({"incident_id": incident.id, "community_id": c["id"], "role": c["role"],
-                    "escalation": c.get("escalation"), "status": CommunityStatus.OPEN})
+        community_rows.append({"incident_id": incident.id, "community_id": c["id"],
+                               "role": c["role"], "escalation": c.get("escalation"),
+                               "status": CommunityStatus.OPEN})
         for t in c["tasks"]:
             task = playbook.tasks[t["id"]]
             tasks.append(_task_row(incident, c["id"], task, declared, zone))
@@ -83,7 +86,8 @@ def _add_rows(session: Session, incident: Incident, playbook: Any, doc: dict[str
         for p in plan_steps(policy, declared, zone):
             timers.append(_timer_row(incident, c["id"], "escalation", p.round, p.step_index,
                                      p.notify, p.template, p.due_at, ""))
-    for table, rows in ((IncidentCommunity, ics), (IncidentTask, tasks), (Timer, timers)):
+    for table, rows in ((IncidentCommunity, community_rows), (IncidentTask, tasks),
+                        (Timer, timers)):
         insert_rows(conn, table.__table__, rows)
 
 
@@ -142,16 +146,16 @@ def acknowledge(
     if missing:
         raise InputError([f"community {c}: not part of incident {incident_id}" for c in missing])
     changed = []
-    for ic in rows:
-        if ic.status != CommunityStatus.OPEN:
+    for community_row in rows:
+        if community_row.status != CommunityStatus.OPEN:
             continue
-        move(ic, CommunityStatus.ACKNOWLEDGED, "status")
-        ic.acknowledged_at, ic.acknowledged_by = now, by
+        move(community_row, CommunityStatus.ACKNOWLEDGED, "status")
+        community_row.acknowledged_at, community_row.acknowledged_by = now, by
         if by.startswith("staff:") and via in ("sms", "link"):
-            ic.taken_over_by = by.removeprefix("staff:")
-        changed.append(ic.community_id)
+            community_row.taken_over_by = by.removeprefix("staff:")
+        changed.append(community_row.community_id)
         record(session, kind="community.acknowledged", at=now, incident_id=incident_id,
-               community_id=ic.community_id, actor=by, via=via, note=note)
+               community_id=community_row.community_id, actor=by, via=via, note=note)
     if changed:
         _tick_tasks(session, incident_id, changed, ("outreach",), by, now)
         settled = {r.community_id for r in session.exec(

@@ -1,4 +1,5 @@
-"""Incident OPTIONS of the command line (CLI.md), shared by `incident preview` and `declare`."""
+"""Incident OPTIONS (CLI.md) as given, checked and turned into an IncidentInput; shared by
+`incident preview` and `declare` (and, later, the web form)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-import typer
-
 from engine.clock import Clock
 from engine.errors import InputError
 from playbook.builder import coerce_fields, resolve_incident, validate_incident
 from playbook.errors import IncidentInputError
 from playbook.model import IncidentInput, Playbook
-
-# Typer option declarations, to be used as defaults of a command's parameters.
-TYPE_OPTION = typer.Option(..., "--type", help="Incident type id of the playbook.")
-SEVERITY_OPTION = typer.Option(None, "--severity", help="1..5 (default: the type's).")
-AREA_OPTION = typer.Option(None, "--area", help="Area code: CBS (WK036301) or free (noord/oud).")
-LAT_OPTION = typer.Option(None, "--lat", help="Latitude, decimal degrees (with --lon).")
-LON_OPTION = typer.Option(None, "--lon", help="Longitude, decimal degrees (with --lat).")
-FIELD_OPTION = typer.Option([], "--field", help="NAME=VALUE, repeatable: the type's fields.")
-TITLE_OPTION = typer.Option(None, "--title", help="Title (default: the type's label).")
-EXERCISE_OPTION = typer.Option(False, "--exercise", help="An exercise, not a real event.")
-AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with offset or Z.")
 
 MAX_TITLE = 200  # characters; a title goes into SMS bodies, email subjects and every listing
 MAX_AREA = 100

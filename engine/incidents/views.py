@@ -36,14 +36,14 @@ def list_incidents(session: Session) -> list[dict[str, Any]]:
     rows = session.exec(select(Incident).order_by(Incident.declared_at.desc(), Incident.id.desc()))
     out = []
     for i in rows:
-        ics = list(session.exec(select(IncidentCommunity).where(
+        community_rows = list(session.exec(select(IncidentCommunity).where(
             IncidentCommunity.incident_id == i.id)))
         out.append({
             "id": i.id, "type": i.type, "title": i.title, "severity": i.severity,
             "status": i.status, "exercise": i.exercise, "declared_at": iso_z(i.declared_at),
             "closed_at": iso_z(i.closed_at) if i.closed_at else None,
-            "communities": len(ics),
-            "reached": sum(1 for c in ics if c.status == "acknowledged"),
+            "communities": len(community_rows),
+            "reached": sum(1 for c in community_rows if c.status == "acknowledged"),
         })
     return out
 
@@ -80,15 +80,15 @@ def show_incident(session: Session, incident_id: int) -> dict[str, Any]:
                                .order_by(Timer.due_at)))
     answers = list(session.exec(select(IntakeAnswer).where(
         IntakeAnswer.incident_id == incident_id).order_by(IntakeAnswer.at)))
-    ics = list(session.exec(select(IncidentCommunity).where(
+    community_rows = list(session.exec(select(IncidentCommunity).where(
         IncidentCommunity.incident_id == incident_id)))
     names = {c.id: c.name for c in session.exec(select(Community).where(
-        Community.id.in_([ic.community_id for ic in ics])))}
+        Community.id.in_([r.community_id for r in community_rows])))}
     order = {c["id"]: n for n, c in enumerate(incident.checklist.get("communities", []))}
     communities = [
-        _community(ic, names.get(ic.community_id, ic.community_id), messages, tasks, timers,
+        _community(row, names.get(row.community_id, row.community_id), messages, tasks, timers,
                    answers)
-        for ic in sorted(ics, key=lambda r: order.get(r.community_id, 10**9))
+        for row in sorted(community_rows, key=lambda r: order.get(r.community_id, 10**9))
     ]
     return {
         "incident": {
@@ -99,9 +99,9 @@ def show_incident(session: Session, incident_id: int) -> dict[str, Any]:
             "playbook": incident.checklist.get("incident", {}).get("playbook"),
         },
         "summary": {
-            "communities": len(ics),
-            "reached": sum(1 for c in ics if c.status == "acknowledged"),
-            "open": sum(1 for c in ics if c.status == "open"),
+            "communities": len(community_rows),
+            "reached": sum(1 for c in community_rows if c.status == "acknowledged"),
+            "open": sum(1 for c in community_rows if c.status == "open"),
             "messages": _count_states(messages),
             "unknown": sum(1 for m in messages if m.state == "ambiguous"),
         },
@@ -129,27 +129,27 @@ def _task(t: IncidentTask) -> dict[str, Any]:
             "done_at": iso_z(t.done_at) if t.done_at else None, "done_by": t.done_by}
 
 
-def _community(ic: IncidentCommunity, name: str, messages: list[Message],
+def _community(row: IncidentCommunity, name: str, messages: list[Message],
                tasks: list[IncidentTask], timers: list[Timer],
                answers: list[IntakeAnswer]) -> dict[str, Any]:
-    mine = [m for m in messages if ic.community_id in m.community_ids]
+    mine = [m for m in messages if row.community_id in m.community_ids]
     return {
-        "id": ic.community_id, "name": name, "role": ic.role, "escalation": ic.escalation,
-        "status": ic.status,
-        "acknowledged_at": iso_z(ic.acknowledged_at) if ic.acknowledged_at else None,
-        "acknowledged_by": ic.acknowledged_by, "taken_over_by": ic.taken_over_by,
+        "id": row.community_id, "name": name, "role": row.role, "escalation": row.escalation,
+        "status": row.status,
+        "acknowledged_at": iso_z(row.acknowledged_at) if row.acknowledged_at else None,
+        "acknowledged_by": row.acknowledged_by, "taken_over_by": row.taken_over_by,
         "messages": [
             {"id": m.id, "to": f"{m.recipient_kind}:{m.recipient_id}", "channel": m.channel,
              "step": m.step, "state": STATE_WORDS.get(m.state, m.state), "detail": m.detail}
             for m in mine
         ],
-        "tasks": [_task(t) for t in tasks if t.community_id == ic.community_id],
+        "tasks": [_task(t) for t in tasks if t.community_id == row.community_id],
         "next_step": (
             {"due": iso_z(t.due_at), "notify": t.notify}
-            if (t := next((t for t in timers if t.community_id == ic.community_id
-                           and (t.kind == "followup" or ic.status == "open")), None))
+            if (t := next((t for t in timers if t.community_id == row.community_id
+                           and (t.kind == "followup" or row.status == "open")), None))
             else None
         ),
         "intake": [{"at": iso_z(a.at), "by": a.contact_id, "answers": a.answers,
-                    "source": a.source} for a in answers if a.community_id == ic.community_id],
+                    "source": a.source} for a in answers if a.community_id == row.community_id],
     }

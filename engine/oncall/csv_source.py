@@ -16,7 +16,7 @@ from engine.oncall.model import ParsedRoster, ShiftData
 from engine.oncall.staff import staff_problem
 from engine.oncall.times import parse_time
 from engine.registry.problems import Problem
-from engine.registry.service import StaffData
+from engine.registry.snapshot import StaffData
 from engine.registry.sources import read_csv_table
 
 CSV_COLUMNS = ("staff", "start", "end")

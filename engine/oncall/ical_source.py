@@ -49,7 +49,7 @@ from engine.oncall.ical_rules import align_until, rule_problems
 from engine.oncall.ical_staff import EventError, find_staff
 from engine.oncall.model import ParsedRoster, shown
 from engine.oncall.times import AMSTERDAM, year_problem
-from engine.registry.service import StaffData
+from engine.registry.snapshot import StaffData
 
 ICS_HORIZON = timedelta(days=90)
 _NOT_CONTENT = ("DTSTAMP", "LAST-MODIFIED", "CREATED")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.oncall.staff import staff_problem
-from engine.registry.service import StaffData
+from engine.registry.snapshot import StaffData
 
 
 class EventError(ValueError):

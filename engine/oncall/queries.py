@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from engine.clock import as_utc, iso_z
 from engine.oncall.model import ShiftView, StaffOnCall
-from engine.registry.service import StaffData
+from engine.registry.snapshot import StaffData
 from engine.store.models import Shift, Staff
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from engine.oncall.model import shown
-from engine.registry.service import StaffData
+from engine.registry.snapshot import StaffData
 from engine.store.models import Staff
 
 

@@ -21,6 +21,11 @@ Trouble = Literal["skipped", "repeated"]
 FIRST_YEAR, LAST_YEAR = 1900, 2200  # a roster's times; beyond them date arithmetic overflows
 
 
+def local_label(value: datetime) -> str:
+    """A time as people read it: `YYYY-MM-DD HH:MM CET` in Europe/Amsterdam."""
+    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M %Z")
+
+
 def year_problem(value: date) -> str | None:
     """Why a date or time is outside the years a roster may name, or None."""
     if FIRST_YEAR <= value.year <= LAST_YEAR:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 from sqlmodel import Session, select
 
 from engine.audit.events import record_many
-from engine.inbound import tokens
+from engine.links import tokens
+from engine.links.tokens import Links
 from engine.outreach.outbox import Draft, dedupe_key
 from engine.store.models import Community, Contact, Incident, Message, Staff
 
@@ -33,15 +34,6 @@ class Recipient:
     def key(self) -> str:
         """Identifies the person: a contact of several communities shares an address."""
         return f"{self.kind}:{self.channel}:{self.address}"
-
-
-@dataclass
-class Links:
-    """Where links in messages point, and how long they live."""
-
-    public_url: str
-    secret: str
-    valid_for: timedelta = timedelta(days=14)
 
 
 @dataclass

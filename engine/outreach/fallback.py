@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlmodel import Session
 
 from engine.audit.events import record
-from engine.incidents.frozen import playbook_of
+from engine.links.tokens import Links
 from engine.outreach.compose import (
     Bundle,
-    Links,
     Recipient,
     address_for,
     checklist_contacts,
@@ -21,6 +21,7 @@ from engine.outreach.compose import (
     unrenderable,
 )
 from engine.outreach.outbox import enqueue
+from engine.playbooks.frozen import playbook_of
 from engine.store.models import (
     Community,
     Contact,
@@ -31,6 +32,10 @@ from engine.store.models import (
     Staff,
 )
 from engine.store.states import CommunityStatus, IncidentStatus
+
+# What the dispatcher, settling and inbound statuses call when a message failed for good, in
+# the transaction that recorded the failure (`fall_back` with its links, from engine.wiring).
+FallbackHook = Callable[[Session, Message, datetime], None]
 
 
 def fall_back(session: Session, failed: Message, now: datetime, *, links: Links) -> None:
@@ -74,8 +79,8 @@ def _next_contacts(session: Session, incident: Incident, failed: Message,
     recipients: list[Recipient] = []
     communities = []
     for cid in failed.community_ids:
-        ic = session.get(IncidentCommunity, (incident.id, cid))
-        if ic is None or ic.status != CommunityStatus.OPEN:
+        community_row = session.get(IncidentCommunity, (incident.id, cid))
+        if community_row is None or community_row.status != CommunityStatus.OPEN:
             continue
         contacts = checklist_contacts(incident, cid)
         later = sorted({c["priority"] for c in contacts if c["priority"] > priority})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from engine.inbound.tokens import reveal
+from engine.links.tokens import reveal
 from notifiers.base import Notifier, OutboundMessage, SendResult
 
 

@@ -33,7 +33,7 @@ from sqlmodel import Session, select
 
 from engine.audit.events import record
 from engine.clock import Clock
-from engine.outreach.dispatcher import FallbackHook
+from engine.outreach.fallback import FallbackHook
 from engine.store.db import session_scope
 from engine.store.models import Message
 from engine.store.states import MessageState, move

@@ -1,20 +1,22 @@
-"""Which playbook is configured, and loading it (refusals become InputError, exit 2)."""
+"""The playbook services: which playbook is configured, loading it, and checking one.
+
+Refusals become InputError (exit 2 on the command line); nothing here prints.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import playbook as playbook_package
 from engine.errors import InputError
-from playbook.errors import PlaybookError
-from playbook.loader import load_playbook, load_playbook_files
+from playbook.errors import PlaybookError, Problem
+from playbook.loader import load_playbook
 from playbook.model import Playbook
 from playbook.probe import probe_playbook
-
-if TYPE_CHECKING:
-    from engine.wiring import AppContext
+from playbook.sms import lookalike_warnings
 
 
 def default_playbook_path() -> Path:
@@ -22,9 +24,9 @@ def default_playbook_path() -> Path:
     return Path(playbook_package.__file__).resolve().parent / "default" / "playbook.yaml"
 
 
-def configured_playbook_path(ctx: AppContext) -> Path:
-    """`--playbook`, else the VERBINDER_PLAYBOOK setting, else the shipped default."""
-    chosen = ctx.playbook_path or ctx.settings.playbook
+def configured_playbook_path(*, option: str | None, setting: str | None) -> Path:
+    """`--playbook` (option), else the VERBINDER_PLAYBOOK setting, else the shipped default."""
+    chosen = option or setting
     return Path(chosen) if chosen else default_playbook_path()
 
 
@@ -49,14 +51,40 @@ def load_path(path: str | Path) -> Playbook:
         raise InputError([str(p) for p in exc.problems]) from None
 
 
-def load_configured(ctx: AppContext) -> Playbook:
-    """The configured playbook (see configured_playbook_path), loaded and validated."""
-    return load_path(configured_playbook_path(ctx))
+@dataclass(frozen=True)
+class PlaybookCheck:
+    """What checking a playbook found: its problems (then no playbook), or the playbook with
+    its warnings."""
+
+    path: str
+    playbook: Playbook | None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the playbook has no problem (warnings allowed)."""
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `playbook check --json` document."""
+        doc: dict[str, Any] = {"path": self.path, "ok": self.ok,
+                               "problems": [p.to_json() for p in self.problems]}
+        if self.playbook is not None:
+            doc.update({"id": self.playbook.id, "version": self.playbook.version,
+                        "digest": self.playbook.digest, "files": sorted(self.playbook.files)})
+        doc["warnings"] = [w.to_json() for w in self.warnings]
+        return doc
 
 
-def load_frozen(files: dict[str, str], main: str) -> Playbook:
-    """The playbook an incident was declared with, from its frozen files."""
+def check_playbook(*, path: Path) -> PlaybookCheck:
+    """Validate a playbook file: every problem with file and position, and on a valid one the
+    SMS texts that leave GSM-7 only for characters with a GSM-7 look-alike (warnings)."""
     try:
-        return load_playbook_files(files, main)
+        loaded = load_playbook(path)
     except PlaybookError as exc:
-        raise InputError([str(p) for p in exc.problems]) from None
+        return PlaybookCheck(str(path), None, problems=list(exc.problems))
+    problems = probe_playbook(loaded, str(path))
+    if problems:
+        return PlaybookCheck(str(path), None, problems=problems)
+    return PlaybookCheck(str(path), loaded, warnings=lookalike_warnings(loaded))

@@ -352,3 +352,9 @@ class Event(SQLModel, table=True):
     kind: str = Field(index=True)  # e.g. incident.declared, message.accepted, timer.fired
     actor: str  # "system", "worker:NAME", "staff:ID", "contact:ID", "cli"
     data: dict[str, Any] = _json_column(dict)  # no phone or email in here
+
+
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The table of a model, typed: SQLModel sets `__table__` but does not declare it."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    return table

@@ -27,9 +27,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlmodel import Session
 from starlette.types import ASGIApp
 
-from engine.inbound import tokens
 from engine.inbound.links import CLOSED, GONE, LinkView, acknowledge_link, answer_link, view_link
 from engine.inbound.service import apply_inbound_text, apply_status
+from engine.links import tokens
 from engine.store.db import session_scope
 from engine.web.bounds import FORM_TYPE, TOO_LARGE, BodyTooLarge, BoundedBodies, media_type
 from engine.web.headers import STYLE, SecurityHeaders
@@ -138,13 +138,14 @@ def create_app(ctx: AppContext) -> ASGIApp:
     async def twilio_status(request: Request) -> Response:
         ref = request.query_params.get("ref")
         outcome = await webhook(request, STATUS_PATH, parse_status_callback, lambda s, e: (
-            apply_status(s, e, now=ctx.clock.now(), fallback=ctx.fallback, reference=ref)))
+            apply_status(session=s, event=e, now=ctx.clock.now(), fallback=ctx.fallback,
+                         reference=ref)))
         return outcome if isinstance(outcome, Response) else Response(status_code=204)
 
     @app.post(INBOUND_PATH)
     async def twilio_inbound(request: Request) -> Response:
         outcome = await webhook(request, INBOUND_PATH, parse_inbound_sms, lambda s, t: (
-            apply_inbound_text(s, t, now=ctx.clock.now())))
+            apply_inbound_text(session=s, text=t, now=ctx.clock.now())))
         if isinstance(outcome, Response):
             return outcome
         return Response(_EMPTY_TWIML, media_type="application/xml")

@@ -8,11 +8,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from engine.incidents.flows import declare_incident_flow
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import session_scope
 from engine.store.models import Event, Message
-from engine.wiring import AppContext
-from engine.worker import Worker
+from engine.wiring import AppContext, build_worker
 from playbook.loader import load_playbook
 from playbook.model import IncidentInput
 from tests.engine_support import ENGINE_PLAYBOOK
@@ -43,7 +42,7 @@ def test_one_unrenderable_message_leaves_the_rest_of_the_batch(ctx: AppContext,
                                          snapshot=load_snapshot(session.connection()),
                                          now=ctx.clock.now())
     assert {c["id"] for c in doc["communities"]} >= {"moskee-a", "moskee-b"}
-    result = Worker(ctx, name="test").run_cycle()
+    result = build_worker(ctx, name="test").run_cycle()
     assert result.fired > 0
     with session_scope(ctx.engine) as session:
         messages = session.exec(sa.select(Message.community_ids)
@@ -55,4 +54,4 @@ def test_one_unrenderable_message_leaves_the_rest_of_the_batch(ctx: AppContext,
     assert failures and all("moskee-b" in e.data["communities"] for e in failures)
     assert all(e.data["error"].startswith(("BudgetExceeded", "SecurityError")) for e in failures)
     # nothing is left due: the next cycle does not trip over the same template again
-    assert Worker(ctx, name="test").run_cycle().fired == 0
+    assert build_worker(ctx, name="test").run_cycle().fired == 0

@@ -25,12 +25,11 @@ from sqlalchemy.engine import Engine
 from twilio.request_validator import RequestValidator
 
 from engine.clock import FakeClock
-from engine.inbound import tokens
+from engine.links import tokens
 from engine.store.models import Event, IntakeAnswer
 from engine.web import app as web_app
 from engine.web.bounds import INTAKE_BYTES, WEBHOOK_BYTES
-from engine.wiring import INBOUND_PATH, STATUS_PATH
-from engine.worker import Worker
+from engine.wiring import INBOUND_PATH, STATUS_PATH, build_worker
 from tests.smoke.server import (
     AHMED,
     DIRK_EMAIL,
@@ -69,7 +68,7 @@ class Links:
 def links(app: AppServer) -> Links:
     """An attack declared and its first messages sent (to the console channel)."""
     declare(app.ctx)
-    Worker(app.ctx, name="hostile-worker").run_cycle()
+    build_worker(app.ctx, name="hostile-worker").run_cycle()
     (ack,) = link_tokens(sent_body(app.ctx, message_to(app.ctx, DIRK_EMAIL, "email")), "a")
     (intake,) = link_tokens(sent_body(app.ctx, message_to(app.ctx, AHMED)), "i")
     return Links(ack, intake)

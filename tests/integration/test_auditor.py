@@ -21,7 +21,7 @@ from engine.escalation import auditor
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import Event, Message
-from engine.worker import Worker
+from engine.wiring import build_worker
 from tests.engine_support import ENGINE_REGISTRY, make_ctx
 
 WAIT = 10
@@ -33,7 +33,7 @@ def quiet(any_engine: Engine, clock: FakeClock, tmp_path: Path, declare):
     import_registry(any_engine, [ENGINE_REGISTRY], clock=clock)
     ctx = make_ctx(any_engine, clock, tmp_path)
     declare(app=ctx)
-    Worker(ctx, name="first").run_cycle()
+    build_worker(ctx, name="first").run_cycle()
     clock.advance(timedelta(minutes=31))
     return ctx
 

@@ -17,8 +17,7 @@ from engine.outreach.outbox import Draft, dedupe_key, enqueue
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import IntakeToken, Message, Timer
-from engine.wiring import AppContext
-from engine.worker import Worker
+from engine.wiring import AppContext, build_worker
 from tests.engine_support import ENGINE_REGISTRY, make_ctx, sent_to
 
 AHMED = "+31611111101"  # primary of moskee-a and of moskee-b
@@ -40,7 +39,7 @@ def messages(app: AppContext) -> list[Message]:
 def test_a_staff_step_fired_with_overdue_contact_steps_names_those_contacts(app, declare):
     declare(app=app)
     app.clock.advance(timedelta(minutes=35))  # down through primary, backup and liaison
-    Worker(app, name="back").run_cycle()
+    build_worker(app, name="back").run_cycle()
 
     liaison = [m for m in messages(app) if m.address == LIAISON]
     assert [(m.step, m.community_ids) for m in liaison] == [("esc:r0:s2:liaison",
@@ -59,7 +58,7 @@ def test_a_community_fired_after_its_contact_was_messaged_gets_a_message_of_its_
             Timer.incident_id == incident_id, Timer.community_id == "moskee-b",
             Timer.kind == "escalation", Timer.round == 0, Timer.step_index == 0)).one()
         timer.due_at += timedelta(minutes=5)
-    worker = Worker(app, name="w")
+    worker = build_worker(app, name="w")
     worker.run_cycle()
     first = [m for m in messages(app) if m.address == AHMED]
     assert [(m.state, m.community_ids) for m in first] == [("accepted", ["moskee-a"])]

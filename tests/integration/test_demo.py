@@ -10,6 +10,7 @@ from rich.console import Console
 from sqlmodel import select
 
 from config.settings import Settings
+from engine.cli.run import ConsoleDemoOutput
 from engine.demo import run_demo
 from engine.store.db import make_engine, session_scope
 from engine.store.models import Event, Incident, IncidentCommunity
@@ -18,7 +19,8 @@ from engine.wiring import AppContext
 
 def test_demo_plays_an_incident_from_declaration_to_close(tmp_path: Path) -> None:
     out = io.StringIO()
-    incident_id = run_demo(AppContext(settings=Settings()), tmp_path, Console(file=out, width=120))
+    incident_id = run_demo(AppContext(settings=Settings()), tmp_path,
+                           ConsoleDemoOutput(Console(file=out, width=120)))
     text = out.getvalue()
     assert "Incident om 02:57" in text and "gesloten/closed" in text
     sent = [json.loads(line) for line in (tmp_path / "sms.jsonl").read_text().splitlines()]
@@ -39,4 +41,4 @@ def test_demo_plays_an_incident_from_declaration_to_close(tmp_path: Path) -> Non
 def test_demo_runs_twice_in_the_same_folder(tmp_path: Path) -> None:
     for _ in range(2):
         assert run_demo(AppContext(settings=Settings()), tmp_path,
-                        Console(file=io.StringIO())) == 1
+                        ConsoleDemoOutput(Console(file=io.StringIO()))) == 1

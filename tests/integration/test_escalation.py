@@ -12,10 +12,10 @@ from engine.inbound.service import apply_inbound_text
 from engine.incidents.flows import acknowledge, declare_incident_flow
 from engine.incidents.views import show_incident
 from engine.registry.importer import import_registry
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import session_scope
 from engine.store.models import Event, Message, Shift, Timer
-from engine.worker import Worker
+from engine.wiring import build_worker
 from notifiers.base import InboundText
 from playbook.loader import load_playbook
 from playbook.model import IncidentInput
@@ -31,7 +31,8 @@ COORD = "+31622222203"
 
 def reply(ctx, sender: str, body: str, sid: str) -> str:
     with session_scope(ctx.engine) as session:
-        return apply_inbound_text(session, InboundText(sid, sender, body), now=ctx.clock.now())
+        return apply_inbound_text(session=session, text=InboundText(sid, sender, body),
+                                  now=ctx.clock.now())
 
 
 def sms_to(ctx, tmp_path: Path, address: str) -> list[dict]:
@@ -160,7 +161,7 @@ def test_dst_night_does_not_move_or_repeat_timers(sqlite_engine, tmp_path):
     # real elapsed time, not wall-clock time: 0, 15, 30, 60 minutes, then 2 hours later
     assert [(d - dues[0]).total_seconds() / 60 for d in dues] == [0, 15, 30, 60, 120, 135,
                                                                    150, 180]
-    w = Worker(app, name="dst")
+    w = build_worker(app, name="dst")
     for _ in range(16):  # step through the night in 15-minute ticks
         w.run_cycle()
         clock.advance(timedelta(minutes=15))

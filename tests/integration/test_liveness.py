@@ -21,7 +21,7 @@ from engine.clock import FakeClock
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import Event, Message, WorkerBeat
-from engine.wiring import AppContext
+from engine.wiring import AppContext, build_worker
 from engine.worker import Worker
 from notifiers.base import OutboundMessage, Outcome, SendResult
 from tests.engine_support import ENGINE_REGISTRY, make_ctx
@@ -70,7 +70,7 @@ def live_ctx(any_engine: Engine, clock: FakeClock, tmp_path: Path,
 def held_cycle(live_ctx: AppContext, declare, channel: HoldingFirst) -> Iterator[Worker]:
     """A one-off cycle (as `incident declare` runs it) on a thread, its first send held."""
     declare(app=live_ctx)
-    cycle = Worker(live_ctx, name="cli-1")
+    cycle = build_worker(live_ctx, name="cli-1")
     done: dict[str, object] = {}
     thread = threading.Thread(target=lambda: done.setdefault("result", cycle.run_cycle()))
     thread.start()
@@ -107,7 +107,7 @@ def test_another_worker_leaves_the_claims_of_a_cycle_that_is_sending(
     clock.advance(TIMEOUT * 2)  # the claims are old: on PostgreSQL age does not count
     beat_as_its_thread_would(held_cycle)
 
-    other = Worker(live_ctx, name="worker-2")
+    other = build_worker(live_ctx, name="worker-2")
     if other.on_postgres:
         assert other.is_alive("cli-1"), "the cycle holds its life lock while it sends"
     assert other.run_cycle().recovered == 0
@@ -134,7 +134,7 @@ def test_claims_waiting_in_the_send_queue_are_kept_fresh(live_ctx, channel, decl
 
     monkeypatch.setattr(dispatcher, "renew_claims", renew_and_tell)
     declare(app=live_ctx)
-    cycle = Worker(live_ctx, name="cli-1")
+    cycle = build_worker(live_ctx, name="cli-1")
     thread = threading.Thread(target=cycle.run_cycle)
     thread.start()
     try:
@@ -174,7 +174,7 @@ def test_on_sqlite_a_claim_is_taken_back_when_its_process_stopped_beating(
     with session_scope(sqlite_engine) as session:
         session.get(WorkerBeat, "beating").seen_at = clock.now()
 
-    assert Worker(ctx, name="recoverer").run_cycle().recovered == 2
+    assert build_worker(ctx, name="recoverer").run_cycle().recovered == 2
     with session_scope(sqlite_engine) as session:
         states = {m.dedupe_key: (m.state, m.claimed_by) for m in session.exec(select(Message))}
     assert states == {"a": ("claimed", "beating"), "bb": ("pending", None),
@@ -183,17 +183,17 @@ def test_on_sqlite_a_claim_is_taken_back_when_its_process_stopped_beating(
 
 def test_a_process_holds_its_row_while_it_lives(any_engine, clock, tmp_path) -> None:
     ctx = make_ctx(any_engine, clock, tmp_path)
-    worker = Worker(ctx, name="w-1")
+    worker = build_worker(ctx, name="w-1")
     worker.start()
     try:
         with session_scope(any_engine) as session:
             row = session.get(WorkerBeat, "w-1")
         assert (row.kind, row.started_at, row.seen_at) == ("worker", clock.now(), clock.now())
         if worker.on_postgres:
-            assert Worker(ctx, name="w-2").is_alive("w-1")
+            assert build_worker(ctx, name="w-2").is_alive("w-1")
     finally:
         worker.stop()
     with session_scope(any_engine) as session:
         assert session.exec(select(WorkerBeat)).all() == []
     if worker.on_postgres:
-        assert not Worker(ctx, name="w-2").is_alive("w-1")
+        assert not build_worker(ctx, name="w-2").is_alive("w-1")

@@ -11,10 +11,10 @@ from sqlmodel import select
 from engine.clock import FakeClock
 from engine.incidents.flows import declare_incident_flow
 from engine.registry.importer import import_registry
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import session_scope
 from engine.store.models import Event, IncidentTask, Timer
-from engine.worker import Worker
+from engine.wiring import build_worker
 from playbook.loader import load_playbook
 from playbook.model import IncidentInput
 from tests.engine_support import ENGINE_PLAYBOOK, ENGINE_REGISTRY, make_ctx
@@ -51,7 +51,7 @@ def test_a_one_day_followup_fires_at_the_same_local_time_the_next_day(
     # the escalation (minutes and a two-hour period) stays in elapsed time
     assert steps == [timedelta(minutes=m) for m in (0, 15, 30, 60, 120, 135, 150, 180)]
 
-    worker = Worker(ctx, name="local-time")
+    worker = build_worker(ctx, name="local-time")
     clock.set(followup_due - timedelta(seconds=1))
     worker.run_cycle()
     assert fired_followups(sqlite_engine) == []

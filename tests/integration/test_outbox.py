@@ -9,8 +9,9 @@ from datetime import timedelta
 from sqlmodel import select
 
 from engine.clock import FakeClock
-from engine.outreach.dispatcher import DispatchPolicy, dispatch
+from engine.outreach.dispatcher import dispatch
 from engine.outreach.outbox import Draft, dedupe_key, enqueue, enqueue_all
+from engine.outreach.policy import DispatchPolicy
 from engine.store.db import make_engine, migrate, session_scope
 from engine.store.models import IntakeToken, Message
 from notifiers.base import OutboundMessage, Outcome, SendResult

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import select
 
-from engine.incidents import flow_commands
+from engine.cli import incident as incident_commands
 from engine.store import db
 from engine.store.db import make_engine, migrate, session_scope
 from engine.store.models import Meta
@@ -137,9 +137,9 @@ def test_incident_list_and_show_read_while_a_writer_holds_the_lock(
     command = SimpleNamespace(obj=ctx)
     try:
         with writer_held(other):
-            flow_commands.list_command(command, as_json=True)
+            incident_commands.list_command(command, as_json=True)
             listed = json.loads(capsys.readouterr().out)
-            flow_commands.show_command(command, incident_id=incident_id, as_json=True)
+            incident_commands.show_command(command, incident_id=incident_id, as_json=True)
             shown = json.loads(capsys.readouterr().out)
     finally:
         other.dispose()

@@ -20,7 +20,7 @@ def test_migrations_match_models(any_engine: Engine) -> None:
 
 
 def test_a_frozen_checklist_is_read_once_per_process(ctx, declare) -> None:
-    from engine.incidents.frozen import load_incidents
+    from engine.playbooks.frozen import load_incidents
 
     incident_id = declare()
     reads: list[str] = []

@@ -10,12 +10,12 @@ from sqlmodel import select
 
 from engine.store.db import session_scope
 from engine.store.models import Message
-from engine.worker import Worker
+from engine.wiring import build_worker
 
 
 def test_started_worker_sends_and_stops_mid_cycle(ctx, declare) -> None:
     declare()
-    worker = Worker(ctx, name="scheduled")
+    worker = build_worker(ctx, name="scheduled")
     entered, release = threading.Event(), threading.Event()
     original = worker._firing.fn
 

@@ -119,7 +119,7 @@ def import_fixture_registry(engine: Engine, clock: FakeClock) -> None:
 def declare(ctx: AppContext, target: str = "islam", severity: int = 3) -> int:
     """Declare an attack of the engine playbook on communities tagged `target`; its id."""
     from engine.incidents.flows import declare_incident_flow
-    from engine.registry.service import load_snapshot
+    from engine.registry.snapshot import load_snapshot
     from engine.store.db import session_scope
     from playbook.loader import load_playbook
     from playbook.model import IncidentInput
@@ -200,7 +200,7 @@ def community(doc: dict[str, Any], community_id: str) -> dict[str, Any]:
 def sent_body(ctx: AppContext, message: Any) -> str:
     """A stored message's body as its channel is handed it: with the real link tokens (the
     outbox keeps them masked)."""
-    from engine.inbound.tokens import reveal
+    from engine.links.tokens import reveal
 
     return reveal(ctx.links.secret, message.body) or ""
 
@@ -245,12 +245,12 @@ class Scenario:
 
 def declare_scenario(app: AppServer, expected: Any) -> Scenario:
     """Declare the attack and run the first cycle, which sends to Ahmed, Bora and Dirk."""
-    from engine.worker import Worker
+    from engine.wiring import build_worker
 
     expected.sms(AHMED, BORA)
     expected.email(DIRK_EMAIL)
     incident_id = declare(app.ctx)
-    worker = Worker(app.ctx, name="smoke-worker")
+    worker = build_worker(app.ctx, name="smoke-worker")
     worker.run_cycle()
     return Scenario(app, incident_id, worker)
 

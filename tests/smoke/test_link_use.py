@@ -18,7 +18,7 @@ from engine.incidents.flows import close_incident
 from engine.store.db import session_scope
 from engine.store.models import IntakeAnswer
 from engine.web.app import PER_LINK
-from engine.worker import Worker
+from engine.wiring import build_worker
 
 from .server import (
     AHMED,
@@ -47,7 +47,7 @@ def app(any_engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[AppSer
     import_fixture_registry(any_engine, clock)
     with serve_app(any_engine, clock, tmp_path) as served:
         assert declare(served.ctx) == INCIDENT
-        Worker(served.ctx, name="links-worker").run_cycle()
+        build_worker(served.ctx, name="links-worker").run_cycle()
         yield served
 
 

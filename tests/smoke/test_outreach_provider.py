@@ -16,7 +16,7 @@ from engine.incidents.views import show_incident
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import Message
-from engine.worker import Worker
+from engine.wiring import build_worker
 from tests.engine_support import ENGINE_REGISTRY, make_ctx
 from tests.smoke.server import sent_body
 
@@ -44,7 +44,7 @@ def messages(ctx) -> list[Message]:
 def test_overlapping_rules_give_one_message_per_person(live, declare, fake_twilio, smtp_server,
                                                        expected_sends):
     declare(severity=5, app=live)  # moskee-a and -b match two rules; Ahmed is primary of both
-    Worker(live, name="w").run_cycle()
+    build_worker(live, name="w").run_cycle()
     expected_sends.sms(AHMED, BORA)
     expected_sends.email("c1@example.org", "d1@example.org")
     to_ahmed = [m for m in fake_twilio.messages if m.to == AHMED]
@@ -60,7 +60,7 @@ def test_429_then_503_then_success_sends_once_not_before_retry_after(
         live, declare, fake_twilio, smtp_server, expected_sends):
     declare(app=live)
     fake_twilio.fail_for(BORA, "429", times=1, retry_after=120)
-    worker = Worker(live, name="w")
+    worker = build_worker(live, name="w")
     start = live.clock.now()
     worker.run_cycle()
     bora = next(m for m in messages(live) if m.address == BORA)
@@ -90,7 +90,7 @@ def test_invalid_number_falls_back_to_email_at_once(live, declare, fake_twilio, 
                                                     expected_sends):
     declare(app=live)
     fake_twilio.fail_for(BORA, "21211")
-    Worker(live, name="w").run_cycle()
+    build_worker(live, name="w").run_cycle()
     sms = next(m for m in messages(live) if m.address == BORA)
     email = next(m for m in messages(live) if m.address == "b1@example.org")
     assert sms.state == "failed_perm" and "21211" in (sms.detail or "")
@@ -103,7 +103,7 @@ def test_provider_down_every_contact_gets_email_and_sms_shows_failing(
         live, declare, fake_twilio, smtp_server, expected_sends):
     incident_id = declare(app=live)
     fake_twilio.fail_next("503", times=1000)
-    worker = Worker(live, name="w")
+    worker = build_worker(live, name="w")
     for _ in range(8):
         worker.run_cycle()
         live.clock.advance(timedelta(minutes=1))
@@ -122,7 +122,7 @@ def test_outreach_logs_hold_no_personal_data(live, declare, fake_twilio, smtp_se
     caplog.set_level(logging.DEBUG)
     declare(app=live)
     fake_twilio.fail_for(BORA, "21211")
-    Worker(live, name="w").run_cycle()
+    build_worker(live, name="w").run_cycle()
     expected_sends.sms(AHMED)
     expected_sends.email("b1@example.org", "d1@example.org")
     secrets_ = [AHMED, BORA, "a1@example.org", "b1@example.org", "d1@example.org",
@@ -140,7 +140,7 @@ def test_outreach_logs_hold_no_personal_data(live, declare, fake_twilio, smtp_se
 def test_staff_message_falls_back_to_email_and_still_says_who_was_tried(
         live, declare, fake_twilio, smtp_server, expected_sends):
     declare(app=live)
-    worker = Worker(live, name="w")
+    worker = build_worker(live, name="w")
     worker.run_cycle()
     live.clock.advance(timedelta(minutes=15))
     worker.run_cycle()

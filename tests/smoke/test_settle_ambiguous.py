@@ -21,8 +21,7 @@ from engine.outreach.settle import NONE_AFTER, settle_ambiguous
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import Event, Message
-from engine.wiring import AppContext
-from engine.worker import Worker
+from engine.wiring import AppContext, build_worker
 from notifiers.console import ConsoleNotifier
 from notifiers.twilio_sms import TwilioSmsNotifier
 from tests.engine_support import ENGINE_REGISTRY, make_ctx, sent_to
@@ -86,7 +85,7 @@ def test_a_send_twilio_took_without_answering_is_settled_with_its_sid(
     twilio.fail_for(AHMED, "drop", times=1)  # created, then the connection is cut: no answer
     declare(app=app)
 
-    Worker(app, name="w").run_cycle()
+    build_worker(app, name="w").run_cycle()
 
     (created,) = [m for m in twilio.messages if m.to == AHMED]
     ahmed = message_to(app, AHMED)
@@ -103,7 +102,7 @@ def test_a_send_that_never_reached_twilio_is_sent_once_more_after_a_while(
     expected_sends.sms(BORA, AHMED)
     declare(app=app)
     left_sending_by_a_dead_process(app, AHMED)
-    worker = Worker(app, name="w")
+    worker = build_worker(app, name="w")
     clock.advance(TIMEOUT + timedelta(seconds=1))  # on SQLite, a row-less claim this old
 
     worker.run_cycle()  # recovery: ambiguous; Twilio holds none, but its list may lag
@@ -129,7 +128,7 @@ def test_a_message_twilio_holds_for_another_of_ours_is_not_taken_for_it(
     the first one in the window: its sid is another message's, so none is this one's."""
     expected_sends.sms(AHMED, BORA, AHMED)
     declare(app=app)
-    worker = Worker(app, name="w")
+    worker = build_worker(app, name="w")
     worker.run_cycle()
     first = message_to(app, AHMED)
     with session_scope(app.engine) as session:
@@ -157,7 +156,7 @@ def test_none_again_after_the_one_resend_fails_it_and_falls_back(
     expected_sends.sms(BORA)
     declare(app=app)
     left_sending_by_a_dead_process(app, AHMED, resends=1)  # it was sent once more already
-    worker = Worker(app, name="w")
+    worker = build_worker(app, name="w")
     clock.advance(TIMEOUT + timedelta(seconds=1))
     worker.run_cycle()
     clock.advance(NONE_AFTER)
@@ -176,7 +175,7 @@ def test_email_cannot_be_asked_and_stays_ambiguous(app, declare, twilio, expecte
     expected_sends.sms(AHMED, BORA)
     declare(app=app)
     left_sending_by_a_dead_process(app, "d1@example.org")
-    worker = Worker(app, name="w")
+    worker = build_worker(app, name="w")
     clock.advance(TIMEOUT + timedelta(seconds=1))
     worker.run_cycle()
     clock.advance(NONE_AFTER)
@@ -205,7 +204,7 @@ def test_a_provider_that_does_not_answer_is_asked_again_later_one_question_a_pas
             m.state, m.claimed_by, m.claimed_at = "sending", "died-1", clock.now()
     twilio.stop()  # Twilio cannot be reached
     clock.advance(TIMEOUT + timedelta(seconds=1))
-    worker = Worker(app, name="w")
+    worker = build_worker(app, name="w")
 
     # both become ambiguous; each send round of the cycle (one after firing, one at its end)
     # asks one question, and stops there when it goes unanswered

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from engine.clock import FakeClock
 from engine.incidents.flows import declare_incident_flow
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import READ_ONLY, make_engine, session_scope
 from engine.store.models import Incident
 from playbook.loader import load_playbook

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from engine.clock import FakeClock
 from engine.store.models import OptOut, ProviderReceipt
-from engine.worker import Worker
+from engine.wiring import build_worker
 
 from .conftest import ExpectedSends
 from .fake_twilio import FROM_NUMBER, FakeTwilio
@@ -180,7 +180,7 @@ def test_every_webhook_is_refused_without_an_auth_token(
         assert not served.ctx.settings.twilio_auth_token_secondary
         expected_sends.email(DIRK_EMAIL)  # SMS go to the console channel here
         declare(served.ctx)
-        Worker(served.ctx, name="w").run_cycle()
+        build_worker(served.ctx, name="w").run_cycle()
         before = store_state(served.ctx)
         ahmed = message_to(served.ctx, AHMED)
         params = {"AccountSid": fake_twilio.account_sid, "MessageSid": "SM" + "cd" * 16,

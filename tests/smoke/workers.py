@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from engine.clock import SystemClock
 from engine.incidents.flows import declare_incident_flow
 from engine.registry.importer import import_registry
-from engine.registry.service import load_snapshot
+from engine.registry.snapshot import load_snapshot
 from engine.store.db import session_scope
 from playbook.loader import load_playbook
 from playbook.model import IncidentInput
@@ -48,13 +48,12 @@ CLAIM_AND_DIE = """
 import json, os, signal, sys
 from config.settings import load_settings
 from engine.escalation.cycle import fire_due
-from engine.outreach.dispatcher import claim
+from engine.outreach.claims import claim
 from engine.store.db import session_scope
-from engine.wiring import AppContext
-from engine.worker import Worker
+from engine.wiring import AppContext, build_worker
 
 ctx = AppContext(settings=load_settings(dotenv_path=None), db_url=sys.argv[1])
-worker = Worker(ctx, name=sys.argv[2])
+worker = build_worker(ctx, name=sys.argv[2])
 worker.hold_life()
 with session_scope(ctx.engine) as session:
     fire_due(session, now=ctx.clock.now(), links=ctx.links, worker=worker.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from engine.inbound import tokens
+from engine.links import tokens
 from playbook.sms import sms_info
 
 SECRET = "unit-test-secret"

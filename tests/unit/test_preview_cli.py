@@ -15,7 +15,7 @@ from engine.cli import main
 from engine.clock import FakeClock
 from engine.errors import InputError
 from engine.incidents.options import IncidentOptions, incident_input_from_options, parse_at
-from engine.playbooks.service import default_playbook_path, load_configured
+from engine.playbooks.service import default_playbook_path
 from engine.wiring import AppContext
 from playbook.loader import load_playbook
 
@@ -181,10 +181,10 @@ def test_load_configured_prefers_option_then_setting_then_default(tmp_path: Path
     from config.settings import Settings
 
     ctx = AppContext(settings=Settings(), playbook_path=None)
-    assert load_configured(ctx).id == "voorbeeldstad"
+    assert ctx.load_playbook().id == "voorbeeldstad"
     ctx = AppContext(settings=Settings(playbook=str(FIXTURES / "broken_rules.yaml")))
     with pytest.raises(InputError):
-        load_configured(ctx)
+        ctx.load_playbook()
     ctx = AppContext(settings=Settings(playbook=str(FIXTURES / "broken_rules.yaml")),
                      playbook_path=str(default_playbook_path()))
-    assert load_configured(ctx).id == "voorbeeldstad"
+    assert ctx.load_playbook().id == "voorbeeldstad"

@@ -1,4 +1,4 @@
-"""`verbinder oncall ...` commands: import the roster, who is on call now, list shifts."""
+"""`verbinder oncall ...`: import the roster, who is on call now, list shifts."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ from pathlib import Path
 
 import typer
 
-from engine.clock import iso_z
+from engine.cli.output import emit_json, stderr, stdout
 from engine.errors import InputError
-from engine.oncall.importer import import_rosters
-from engine.oncall.model import RosterReport, StaffOnCall
-from engine.oncall.queries import coordinators, list_shifts, on_call_at, shifts_of
-from engine.oncall.times import AMSTERDAM, localise_strict, parse_time
-from engine.output import emit_json, stderr, stdout
-from engine.registry.service import StaffData
-from engine.store.db import reading, session_scope
+from engine.oncall import service
+from engine.oncall.model import RosterReport
+from engine.oncall.service import OnCall
+from engine.oncall.times import local_label, localise_strict, parse_time
+from engine.wiring import AppContext
 
 oncall_app = typer.Typer(no_args_is_help=True)
 
@@ -35,10 +33,6 @@ def _option_time(text: str | None, option: str) -> datetime | None:
         raise InputError(f"{option}: {exc}") from None
 
 
-def _local(value: datetime) -> str:
-    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M %Z")
-
-
 @oncall_app.command("import")
 def import_command(
     ctx: typer.Context,
@@ -53,15 +47,13 @@ def import_command(
     ),
 ) -> None:
     """Import on-call shifts; all or nothing, a re-import replaces the file's window."""
-    app = ctx.obj  # the AppContext (engine, clock); not imported: wiring names channels
+    app: AppContext = ctx.obj
     start, end = _option_time(from_, "--from"), _option_time(until, "--until")
     missing = [f"{f}: file: not found / niet gevonden" for f in files if not f.is_file()]
     if missing:
         raise InputError(missing)
-    with session_scope(app.engine) as session:
-        reports = import_rosters(
-            session, files, replace_from=start, replace_until=end, dry_run=dry_run
-        )
+    reports = service.import_roster(engine=app.engine, paths=files, replace_from=start,
+                                    replace_until=end, dry_run=dry_run)
     if as_json:
         emit_json({"dry_run": dry_run, "files": [r.as_dict() for r in reports]})
         return
@@ -72,7 +64,7 @@ def import_command(
 def _print_report(report: RosterReport) -> None:
     verb = "would change / zou wijzigen" if report.dry_run else "imported / geïmporteerd"
     window = (
-        f"{_local(report.window_from)} – {_local(report.window_until)}"
+        f"{local_label(report.window_from)} – {local_label(report.window_until)}"
         if report.window_from and report.window_until else "-"
     )
     stdout.print(
@@ -91,46 +83,25 @@ def now_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Who is on call now (or at --at); with nobody, the coordinators who get the step."""
-    app = ctx.obj  # the AppContext (engine, clock); not imported: wiring names channels
-    moment = _option_time(at, "--at") or app.clock.now()
-    with reading(app.engine).connect() as conn:
-        on_call = on_call_at(conn, moment)
-        fallback = [] if on_call else coordinators(conn)
+    app: AppContext = ctx.obj
+    found = service.on_call(engine=app.engine, at=_option_time(at, "--at") or app.clock.now())
     if as_json:
-        emit_json(_now_document(moment, on_call, fallback))
+        emit_json(found.as_dict())
         return
-    _print_now(moment, on_call, fallback)
+    _print_now(found)
 
 
-def _now_document(
-    moment: datetime, on_call: list[StaffOnCall], fallback: list[StaffData]
-) -> dict[str, object]:
-    return {
-        "at": iso_z(moment),
-        "at_local": _local(moment),
-        "on_call": [
-            {"id": p.id, "name": p.name, "starts_at": iso_z(p.starts_at),
-             "ends_at": iso_z(p.ends_at), "starts_local": _local(p.starts_at),
-             "ends_local": _local(p.ends_at)}
-            for p in on_call
-        ],
-        "fallback": None if on_call else "coordinators",
-        "coordinators": [{"id": c.id, "name": c.name} for c in fallback],
-    }
-
-
-def _print_now(
-    moment: datetime, on_call: list[StaffOnCall], fallback: list[StaffData]
-) -> None:
-    stdout.print(f"On call at / van dienst op {_local(moment)}:", markup=False, highlight=False)
-    for p in on_call:
+def _print_now(found: OnCall) -> None:
+    stdout.print(f"On call at / van dienst op {local_label(found.at)}:", markup=False,
+                 highlight=False)
+    for p in found.on_call:
         stdout.print(
-            f"  {p.id}  {p.name}  {_local(p.starts_at)} – {_local(p.ends_at)}",
+            f"  {p.id}  {p.name}  {local_label(p.starts_at)} – {local_label(p.ends_at)}",
             markup=False, highlight=False,
         )
-    if on_call:
+    if found.on_call:
         return
-    names = ", ".join(f"{c.id} ({c.name})" for c in fallback) or "none / geen"
+    names = ", ".join(f"{c.id} ({c.name})" for c in found.coordinators) or "none / geen"
     stdout.print(
         "  Nobody is on call; an oncall step goes to the coordinators / Niemand heeft dienst; "
         f"een oncall-stap gaat naar de coördinatoren: {names}",
@@ -146,23 +117,21 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Shifts that overlap the period, in Europe/Amsterdam time."""
-    app = ctx.obj  # the AppContext (engine, clock); not imported: wiring names channels
+    app: AppContext = ctx.obj
     start = _option_time(from_, "--from") or app.clock.now()
     end = _option_time(until, "--until")
     if end is not None and end <= start:
         raise InputError("--until: not after --from / ligt niet na --from")
-    with reading(app.engine).connect() as conn:
-        shifts = list_shifts(conn, start=start, until=end)
+    listed = service.list_shifts(engine=app.engine, start=start, until=end)
     if as_json:
-        emit_json({"from": iso_z(start), "until": iso_z(end) if end else None,
-                   "shifts": shifts_of(shifts)})
+        emit_json(listed.as_dict())
         return
-    if not shifts:
+    if not listed.shifts:
         stdout.print("No shifts / geen diensten", markup=False, highlight=False)
-    for s in shifts:
+    for s in listed.shifts:
         flag = "" if s.active else "  (inactive / inactief)"
         stdout.print(
-            f"{_local(s.starts_at)} – {_local(s.ends_at)}  {s.staff_id}  {s.name}  "
+            f"{local_label(s.starts_at)} – {local_label(s.ends_at)}  {s.staff_id}  {s.name}  "
             f"[{s.source}]{flag}",
             markup=False, highlight=False,
         )

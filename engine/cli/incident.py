@@ -1,32 +1,104 @@
-"""`verbinder incident declare | list | show | ack | close`."""
+"""`verbinder incident ...`: preview, declare, list, show, ack, close."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from engine.cli.output import AfterCommit, emit_json, plain, stderr, stdout, styled
 from engine.clock import as_utc
-from engine.incidents.commands import incident_app
-from engine.incidents.flows import acknowledge, close_incident, declare_incident_flow
-from engine.incidents.options import (
-    AREA_OPTION,
-    AT_OPTION,
-    EXERCISE_OPTION,
-    FIELD_OPTION,
-    LAT_OPTION,
-    LON_OPTION,
-    SEVERITY_OPTION,
-    TITLE_OPTION,
-    TYPE_OPTION,
-    IncidentOptions,
-    incident_input_from_options,
-)
-from engine.incidents.views import list_incidents, show_incident
-from engine.output import AfterCommit, emit_json, plain, stderr, stdout, styled
-from engine.playbooks.service import load_configured
-from engine.registry.service import load_snapshot
+from engine.incidents import service
+from engine.incidents.options import IncidentOptions, incident_input_from_options
 from engine.store.db import session_scope
-from engine.wiring import AppContext
+from engine.wiring import AppContext, build_worker
+from playbook.builder import Checklist
+
+incident_app = typer.Typer(no_args_is_help=True)
+
+# Typer option declarations, to be used as defaults of a command's parameters.
+TYPE_OPTION = typer.Option(..., "--type", help="Incident type id of the playbook.")
+SEVERITY_OPTION = typer.Option(None, "--severity", help="1..5 (default: the type's).")
+AREA_OPTION = typer.Option(None, "--area", help="Area code: CBS (WK036301) or free (noord/oud).")
+LAT_OPTION = typer.Option(None, "--lat", help="Latitude, decimal degrees (with --lon).")
+LON_OPTION = typer.Option(None, "--lon", help="Longitude, decimal degrees (with --lat).")
+FIELD_OPTION = typer.Option([], "--field", help="NAME=VALUE, repeatable: the type's fields.")
+TITLE_OPTION = typer.Option(None, "--title", help="Title (default: the type's label).")
+EXERCISE_OPTION = typer.Option(False, "--exercise", help="An exercise, not a real event.")
+AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with offset or Z.")
+
+
+def _preview(app: AppContext, options: IncidentOptions) -> Checklist:
+    """The checklist an incident would get now, changing nothing (options checked first)."""
+    playbook = app.load_playbook()
+    incident = incident_input_from_options(playbook, options, app.clock)
+    return service.preview(engine=app.engine, playbook=playbook, incident=incident)
+
+
+@incident_app.command("preview")
+def preview(
+    ctx: typer.Context,
+    type_: str = TYPE_OPTION,
+    severity: int | None = SEVERITY_OPTION,
+    area: str | None = AREA_OPTION,
+    lat: float | None = LAT_OPTION,
+    lon: float | None = LON_OPTION,
+    field: list[str] = FIELD_OPTION,
+    title: str | None = TITLE_OPTION,
+    exercise: bool = EXERCISE_OPTION,
+    at: str | None = AT_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+) -> None:
+    """The checklist for an incident, changing nothing."""
+    app_ctx: AppContext = ctx.obj
+    options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
+                              fields=tuple(field), title=title, exercise=exercise, at=at)
+    checklist = _preview(app_ctx, options)
+    if as_json:
+        emit_json(checklist.to_json())
+    else:
+        print_checklist(checklist, app_ctx.settings.public_url,
+                        smart_encoding=app_ctx.settings.sms_smart_encoded)
+
+
+def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False
+                    ) -> None:
+    """The checklist as readable tables (Dutch / English headings); data printed as text."""
+    doc = checklist.to_json()
+    incident = doc["incident"]
+    stdout.print(styled((incident["title"], "bold"),
+                        f" ({incident['type']}), ernst/severity {incident['severity']}, "
+                        f"{incident['declared_at']}",
+                        (" OEFENING / EXERCISE" if incident["exercise"] else "", "yellow")))
+    if checklist.incident_tasks:
+        tasks = Table(title="Incidenttaken / Incident tasks")
+        for column in ("taak/task", "titel/title", "deadline/due"):
+            tasks.add_column(column)
+        for task in doc["incident_tasks"]:
+            tasks.add_row(plain(task["id"]), plain(task["title"]), plain(task["due"]))
+        stdout.print(tasks)
+    table = Table(title="Gemeenschappen / Communities")
+    for column in ("gemeenschap/community", "rol/role", "regels/rules", "escalatie",
+                   "contacten/contacts", "sms-delen/segments", "taken/tasks"):
+        table.add_column(column)
+    playbook = checklist.playbook
+    for item in checklist.communities:
+        contacts = ", ".join(f"{c.contact.priority}:{c.channel}/{c.language}"
+                             for c in item.contacts)
+        segments = service.first_message_segments(
+            playbook=playbook, checklist=checklist, item=item, public_url=public_url,
+            smart_encoding=smart_encoding)
+        table.add_row(plain(f"{item.community.name} ({item.community.id})"), plain(item.role),
+                      plain(", ".join(item.rules)), plain(item.escalation or "-"),
+                      plain(contacts) if contacts else plain("-", "red"),
+                      plain(", ".join(f"{lang}: {n}" for lang, n in segments.items()) or "-"),
+                      plain(", ".join(t.task.id for t in item.tasks)))
+    stdout.print(table)
+    for warning in checklist.warnings:
+        stdout.print(styled(("!", "yellow"), " ", warning))
+    if not checklist.communities:
+        stdout.print("Geen gemeenschap geselecteerd / no community matched.")
 
 
 @incident_app.command("declare")
@@ -47,25 +119,22 @@ def declare_command(
                                    "it to a running worker."),
 ) -> None:
     """Declare an incident: store it, start outreach and timers; print its id and checklist."""
-    from engine.worker import Worker
-
     app: AppContext = ctx.obj
-    playbook = load_configured(app)
+    playbook = app.load_playbook()
     options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
                               fields=tuple(field), title=title, exercise=exercise, at=at)
     incident = incident_input_from_options(playbook, options, app.clock)
     with session_scope(app.engine) as session:
-        snapshot = load_snapshot(session.connection())
-        row, doc = declare_incident_flow(session, playbook=playbook, incident=incident,
-                                         snapshot=snapshot, now=as_utc(app.clock.now()))
+        declared = service.declare(session=session, playbook=playbook, incident=incident,
+                                   now=as_utc(app.clock.now()))
     # Committed: from here on nothing may turn into a failing exit status, or a person or
     # script that retries would declare the incident twice.
-    incident_id = int(doc["incident"]["id"])
+    incident_id, doc = declared.incident_id, declared.checklist
     say = AfterCommit(incident_id)
     say.err(f"incident {incident_id} declared")
     if send:
         try:
-            result = Worker(app, name=f"cli-{row.id}").run_cycle()
+            result = build_worker(app, name=f"cli-{incident_id}").run_cycle()
         except (Exception, KeyboardInterrupt) as exc:
             say.sending_failed(exc)
         else:
@@ -78,7 +147,7 @@ def declare_command(
         say.err(f"warning: {warning}")
 
 
-def _declared_table(incident_id: int, doc: dict) -> Table:
+def _declared_table(incident_id: int, doc: dict[str, Any]) -> Table:
     table = Table(title=plain(f"Incident {incident_id}: {doc['incident']['title']}"))
     for column in ("community", "role", "contacts", "escalation"):
         table.add_column(column)
@@ -94,7 +163,7 @@ def list_command(ctx: typer.Context,
     """Incidents, newest first."""
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
-        rows = list_incidents(session)
+        rows = service.list_incidents(session=session)
     if as_json:
         emit_json({"incidents": rows})
         return
@@ -115,7 +184,7 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
     """One incident: per community its reach status, tasks and timeline."""
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
-        doc = show_incident(session, incident_id)
+        doc = service.show_incident(session=session, incident_id=incident_id)
     if as_json:
         emit_json(doc)
         return
@@ -160,8 +229,9 @@ def ack_command(
     app: AppContext = ctx.obj
     by = f"contact:{contact}" if contact else "staff:cli"
     with session_scope(app.engine) as session:
-        changed = acknowledge(session, incident_id=incident_id, community_ids=[community], by=by,
-                              now=app.clock.now(), via="staff", note=note)
+        changed = service.acknowledge(session=session, incident_id=incident_id,
+                                      community_ids=[community], by=by, now=app.clock.now(),
+                                      via="staff", note=note)
     stderr.print(f"{community}: " + ("marked reached" if changed else "was already reached"))
 
 
@@ -171,6 +241,6 @@ def close_command(ctx: typer.Context,
     """Close an incident: timers stop, the record stays."""
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
-        closed = close_incident(session, incident_id=incident_id, now=app.clock.now(),
-                                actor="staff:cli")
+        closed = service.close(session=session, incident_id=incident_id, now=app.clock.now(),
+                               actor="staff:cli")
     stderr.print(f"incident {incident_id} " + ("closed" if closed else "was already closed"))

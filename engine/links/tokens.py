@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,15 @@ SEED_BYTES = 15  # 120 random bits per link; 20 characters, as long as the nonce
 TOKEN_MAX = 100
 # A masked link: the seed and a tag (8 bytes of MAC), the shape and length of a token.
 _MASKED = re.compile(r"(?<![A-Za-z0-9_-])([A-Za-z0-9_-]{20})\.([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])")
+
+
+@dataclass
+class Links:
+    """Where links in messages point, what signs them, and how long they live."""
+
+    public_url: str
+    secret: str
+    valid_for: timedelta = timedelta(days=14)
 
 
 def _b64(raw: bytes) -> str:

@@ -1,4 +1,9 @@
-"""A declared incident keeps its playbook: reload it from the frozen files, once per digest."""
+"""A declared incident keeps its playbook and its checklist, frozen with it at declaration.
+
+`freeze_files` is what declaring stores; `playbook_of` reloads the playbook from the frozen files
+(once per digest) and `load_incidents` reads incidents with their frozen checklists (once per
+process). Here, below incidents and outreach, so that both read them downward.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,6 @@ from sqlmodel import Session, select
 
 from engine.store.models import Incident
 from playbook.loader import load_playbook_files
-from playbook.model import IncidentInput
 
 MAIN_FILE_KEY = "__main__"
 
@@ -99,12 +103,3 @@ def load_incidents(session: Session, ids: Iterable[int]) -> dict[int, Incident |
         set_committed_value(row, "checklist", checklist)
         found[row.id] = row
     return found
-
-
-def input_of(incident: Incident) -> IncidentInput:
-    """The incident as the coordinator declared it, for templates and expressions."""
-    return IncidentInput(
-        type=incident.type, declared_at=incident.declared_at, title=incident.title,
-        severity=incident.severity, area=incident.area, lat=incident.lat, lon=incident.lon,
-        fields=dict(incident.fields), exercise=incident.exercise,
-    )

@@ -1,4 +1,4 @@
-"""`verbinder registry ...` commands: import, export, health."""
+"""`verbinder registry ...`: import, export, health."""
 
 from __future__ import annotations
 
@@ -8,21 +8,20 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from engine.cli.output import emit_json, plain, stderr, stdout, styled
 from engine.errors import InputError
-from engine.output import emit_json, plain, stderr, stdout, styled
+from engine.registry import service
 from engine.registry.export import (
     PERSONS_NOTICE,
-    build_export,
     render_csv,
     render_html,
     render_json,
     write_csv_folder,
     write_text,
 )
-from engine.registry.health import HealthReport, check_health
-from engine.registry.importer import ImportReport, import_registry
+from engine.registry.health import HealthReport
+from engine.registry.importer import ImportReport
 from engine.registry.problems import RegistryImportError
-from engine.store.db import reading
 from engine.wiring import AppContext
 
 registry_app = typer.Typer(no_args_is_help=True)
@@ -42,7 +41,8 @@ def import_command(
     """Import the social map, all or nothing (REGISTRY.md)."""
     app: AppContext = ctx.obj
     try:
-        report = import_registry(app.engine, paths, clock=app.clock, dry_run=dry_run)
+        report = service.import_registry(engine=app.engine, paths=paths, clock=app.clock,
+                                         dry_run=dry_run)
     except RegistryImportError as exc:
         if as_json:
             emit_json({"errors": [p.as_dict() for p in exc.details]})
@@ -100,8 +100,8 @@ def export_command(
         raise InputError(f"--output: {output} is een map; geef een bestand / is a folder; give a "
                          "file")
     app: AppContext = ctx.obj
-    with reading(app.engine).connect() as conn:
-        export = build_export(conn, public=public, include_inactive=include_inactive)
+    export = service.export_registry(engine=app.engine, public=public,
+                                     include_inactive=include_inactive)
     if export.holds_persons:
         stderr.print(PERSONS_NOTICE, markup=False, highlight=False)
     if fmt == "csv" and output is not None:
@@ -126,9 +126,8 @@ def health_command(
 ) -> None:
     """Peace-time gaps: communities with no or one eligible contact, consent, liaisons."""
     app: AppContext = ctx.obj
-    with reading(app.engine).connect() as conn:
-        report = check_health(conn, now=app.clock.now(),
-                              consent_stale_days=app.settings.consent_stale_days)
+    report = service.registry_health(engine=app.engine, now=app.clock.now(),
+                                     consent_stale_days=app.settings.consent_stale_days)
     if as_json:
         emit_json(report.as_dict())
     else:

@@ -1,4 +1,4 @@
-"""The `verbinder` command (CLI.md)."""
+"""The `verbinder` command (CLI.md): the Typer app, its global options and `main()`."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import typer
 
 from config.logging import configure_logging
 from config.settings import SettingsError, load_settings
+from engine.cli.output import silence, stderr, stdout
 from engine.errors import InputError
-from engine.output import silence, stderr, stdout
 from engine.wiring import AppContext
 
 app = typer.Typer(
@@ -45,80 +45,20 @@ def _root(
 
 
 def _register() -> None:
-    from engine.escalation.commands import oncall_app
-    from engine.incidents.commands import incident_app
-    from engine.incidents.flow_commands import declare_command  # noqa: F401  (registers)
-    from engine.playbooks.commands import playbook_app
-    from engine.registry.commands import registry_app
+    from engine.cli.incident import incident_app
+    from engine.cli.oncall import oncall_app
+    from engine.cli.playbook import playbook_app
+    from engine.cli.registry import registry_app
+    from engine.cli.run import register_run_commands
 
     app.add_typer(registry_app, name="registry", help="The social map: import, export, health.")
     app.add_typer(playbook_app, name="playbook", help="Check a playbook.")
     app.add_typer(incident_app, name="incident", help="Preview, declare and follow incidents.")
     app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
+    register_run_commands(app)
 
 
 _register()
-
-
-@app.command("worker")
-def worker_command(ctx: typer.Context) -> None:
-    """The worker alone (timers and outbox), for running several next to a shared database."""
-    from engine.worker import Worker
-
-    worker = Worker(ctx.obj)
-    worker.start()
-    stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
-    _wait_for_signal()
-    worker.stop()
-
-
-@app.command("serve")
-def serve_command(
-    ctx: typer.Context,
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-    worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the worker too."),
-) -> None:
-    """Web side (webhooks, links, intake forms) and the worker in one process."""
-    import uvicorn
-
-    from engine.web.app import create_app
-    from engine.web.server import server_config
-    from engine.worker import Worker
-
-    app_ctx = ctx.obj
-    running = Worker(app_ctx, kind="serve") if worker else None
-    if running is not None:
-        running.start()
-    try:
-        uvicorn.Server(server_config(create_app(app_ctx), host=host, port=port)).run()
-    finally:
-        if running is not None:
-            running.stop()
-
-
-@app.command("demo")
-def demo_command(
-    ctx: typer.Context,
-    folder: str = typer.Option("demo-output", "--folder",
-                               help="Where the demo database and its console outbox go."),
-) -> None:
-    """A whole incident, end to end, on the embedded defaults (SQLite, console channel)."""
-    from pathlib import Path
-
-    from engine.demo import run_demo
-    run_demo(ctx.obj, Path(folder).resolve(), stdout)
-
-
-def _wait_for_signal() -> None:
-    import signal
-    import threading
-
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
@@ -161,7 +101,3 @@ def main() -> None:
         stderr.print(f"error: {type(exc).__name__}: {exc}")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,99 @@
+"""`verbinder worker | serve | demo`: the commands that run the engine rather than ask it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.cli.output import plain, stderr, stdout, styled
+from engine.wiring import AppContext, build_worker
+
+
+def register_run_commands(app: typer.Typer) -> None:
+    """Add `worker`, `serve` and `demo` to the app, after the command groups."""
+    app.command("worker")(worker_command)
+    app.command("serve")(serve_command)
+    app.command("demo")(demo_command)
+
+
+def worker_command(ctx: typer.Context) -> None:
+    """The worker alone (timers and outbox), for running several next to a shared database."""
+    worker = build_worker(ctx.obj)
+    worker.start()
+    stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
+    _wait_for_signal()
+    worker.stop()
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="Run the worker too."),
+) -> None:
+    """Web side (webhooks, links, intake forms) and the worker in one process."""
+    import uvicorn
+
+    from engine.web.app import create_app
+    from engine.web.server import server_config
+
+    app: AppContext = ctx.obj
+    running = build_worker(app, kind="serve") if worker else None
+    if running is not None:
+        running.start()
+    try:
+        uvicorn.Server(server_config(create_app(app), host=host, port=port)).run()
+    finally:
+        if running is not None:
+            running.stop()
+
+
+def demo_command(
+    ctx: typer.Context,
+    folder: str = typer.Option("demo-output", "--folder",
+                               help="Where the demo database and its console outbox go."),
+) -> None:
+    """A whole incident, end to end, on the embedded defaults (SQLite, console channel)."""
+    from pathlib import Path
+
+    from engine.demo import run_demo
+    run_demo(ctx.obj, Path(folder).resolve(), ConsoleDemoOutput(stdout))
+
+
+class ConsoleDemoOutput:
+    """The demo's output on a Rich console: titles as rules, tables without borders, every
+    piece printed as text."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def title(self, text: str) -> None:
+        """A section title, as a rule."""
+        self.console.rule(plain(text, "bold"))
+
+    def line(self, *pieces: str | tuple[str, str]) -> None:
+        """One line of text pieces, styled where a piece names a style."""
+        self.console.print(styled(*pieces))
+
+    def table(self, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        """A small table without borders."""
+        table = Table(show_header=True, box=None, pad_edge=False)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(plain(cell) for cell in row))
+        self.console.print(table)
+
+
+def _wait_for_signal() -> None:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
