@@ -84,6 +84,8 @@ WORDS: dict[str, dict[str, str]] = {
         "sms_stopped": "wil geen sms (STOP)", "remarks": "Opmerkingen",
         "no_communities": "Geen gemeenschappen in dit incident.",
         "answered_by": "door",
+        "exercise_note_period": "Oefeningen tellen in geen enkel cijfer mee; ze staan apart "
+                                "vermeld.",
         "medians_note": "Tijden zijn medianen over de gemeenschappen waarvoor ze bekend zijn. "
                         "Behoeften vervuld: vervuld van genoemd.",
     },
@@ -144,6 +146,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sms_stopped": "wants no SMS (STOP)", "remarks": "Remarks",
         "no_communities": "No communities in this incident.",
         "answered_by": "by",
+        "exercise_note_period": "Exercises count in no figure; they are listed apart.",
         "medians_note": "Times are medians over the communities for which they are known. "
                         "Needs met: met of stated.",
     },

@@ -117,3 +117,24 @@ def write_callsheet(engine: Engine, *, incident_id: int, fmt: str, output: Path 
         (write_pdf if fmt == "pdf" else write_text)("callsheet.html.j2", view, stream)
 
     deliver(engine, output, private=True, record=record, write=write)
+
+
+def write_period_report(engine: Engine, *, start: datetime, end: datetime, zone: str,
+                        fmt: str, output: Path | None, lang: str, now: datetime) -> None:
+    """`report`: figures over the real incidents of a period; no personal data, so nothing
+    to record and the file gets the usual permissions."""
+    from engine.reports.period import assemble_period
+    from engine.reports.views import period_view
+
+    check_target(output)
+    with snapshot(engine) as conn:
+        view = period_view(assemble_period(conn, start, end, zone=zone, now=now), lang,
+                           charts=fmt != "md")
+    template = "period.md.j2" if fmt == "md" else "period.html.j2"
+
+    def write(stream: BinaryIO) -> None:
+        (write_pdf if fmt == "pdf" else write_text)(template, view, stream)
+
+    with Output(output, private=False) as out:
+        write(out.stream)
+        out.publish()

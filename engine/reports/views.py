@@ -4,6 +4,7 @@ language (the templates only lay them out)."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from engine.reports.callsheet import CallSheet
@@ -16,6 +17,7 @@ from engine.reports.evaluation import (
     need_label,
     reach_at,
 )
+from engine.reports.period import IncidentLine, PeriodReport, type_name
 from engine.reports.i18n import CHANNELS, NOTIFY, ROLES, duration, label, local_time, words
 from engine.reports.scripts import LANGUAGE_NAMES, direction, script_lines
 
@@ -199,3 +201,46 @@ def callsheet_view(sheet: CallSheet, lang: str) -> dict[str, Any]:
         "generated": local_time(sheet.generated_at, head.zone, lang),
         "on_call": sheet.on_call, "blocks": blocks,
     }
+
+
+def period_view(report: PeriodReport, lang: str, *, charts: bool) -> dict[str, Any]:
+    """Everything the period report shows, in one language."""
+    w = words(lang)
+    start = local_time(report.start, report.zone, lang).split(" ")[0]
+    last = local_time(report.end - timedelta(seconds=1), report.zone, lang).split(" ")[0]
+    series = report.reach_series()
+    headers = [duration(m, lang) for m in MILESTONES]
+    real = report.real
+
+    def line(i: IncidentLine) -> dict[str, str]:
+        return {"id": str(i.id), "declared": local_time(i.declared_at, report.zone, lang),
+                "type": label(i.type_label, lang, i.type), "title": i.title,
+                "severity": str(i.severity), "reached": percent(i.reached, i.communities)}
+
+    view: dict[str, Any] = {
+        "w": w, "lang": lang, "title": f"{w['period_report']} {start} – {last}",
+        "period": f"{w['from']} {start} {w['to']} {last}", "municipality": "",
+        "generated": local_time(report.generated_at, report.zone, lang),
+        "real": [line(i) for i in real], "exercises": [line(i) for i in report.exercises],
+        "by_type": [(type_name(report, t, lang), n) for t, n in report.by_type.most_common()],
+        "by_severity": sorted(report.by_severity.items(), reverse=True),
+        "roles": role_rows(report.roles(), lang) if real else [],
+        "milestone_headers": headers,
+        "milestones": [{"role": ROLES[lang].get(r, r), "all": r == "all",
+                        "shares": ["—" if (s := reach_at(v, m)) is None else f"{round(100 * s)}%"
+                                   for m in MILESTONES]} for r, v in series.items()]
+        if real else [],
+        "channels": [{"channel": CHANNELS[lang].get(ch, ch), "sent": str(c["sent"]),
+                      "delivered": str(c["delivered"]), "failed": str(c["failed"]),
+                      "unknown": str(c["unknown"])}
+                     for ch, c in sorted(report.channels.items())],
+        "escalated": percent(sum(1 for c in report.communities if c.to_staff),
+                             len(report.communities)),
+        "needs": [(report.need_labels[k][lang], n) for k, n in report.needs.most_common()],
+        "tasks": {"all": report.tasks["all"], "late": report.tasks["late"],
+                  "not_done": report.tasks["overdue"], "open": report.tasks["open"]},
+        "reach_svg": None,
+    }
+    if charts and report.communities:
+        view["reach_svg"] = reach_chart(series, lang)
+    return view
