@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -100,7 +100,7 @@ def period_bounds(start: date, end: date, zone: str) -> tuple[datetime, datetime
     tz = ZoneInfo(zone)
     begin = datetime.combine(start, time(0), tz)
     finish = datetime.combine(end + timedelta(days=1), time(0), tz)
-    return begin.astimezone(ZoneInfo("UTC")), finish.astimezone(ZoneInfo("UTC"))
+    return begin.astimezone(UTC), finish.astimezone(UTC)
 
 
 def assemble_period(conn: Connection, start: datetime, end: datetime, *, zone: str,
