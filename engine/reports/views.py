@@ -17,8 +17,8 @@ from engine.reports.evaluation import (
     need_label,
     reach_at,
 )
-from engine.reports.period import IncidentLine, PeriodReport, type_name
 from engine.reports.i18n import CHANNELS, NOTIFY, ROLES, duration, label, local_time, words
+from engine.reports.period import IncidentLine, PeriodReport, type_name
 from engine.reports.scripts import LANGUAGE_NAMES, direction, script_lines
 
 MILESTONES = (15, 30, 60, 120, 240, 1440)

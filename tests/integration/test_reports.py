@@ -26,8 +26,13 @@ from engine.registry.spreadsheet import needs_protection
 from engine.store.db import session_scope
 from engine.store.models import Event
 from tests.engine_support import make_ctx
-from tests.reports_scenario import PERSONAL, REMARK, STAFF_NOTE, prepare_registry, \
-    run_smoke_incident
+from tests.reports_scenario import (
+    PERSONAL,
+    REMARK,
+    STAFF_NOTE,
+    prepare_registry,
+    run_smoke_incident,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = ROOT / "tests" / "output" / "reports"
