@@ -36,6 +36,7 @@ STYLE = {
     "svg.fonttype": "path",
     "svg.hashsalt": "verbinder",  # the same chart gives the same SVG
 }
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -180,4 +181,4 @@ def _svg(fig: Figure) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight",
                 pad_inches=0.05)
-    return buffer.getvalue()
+    return _COMMENT.sub("", buffer.getvalue())  # matplotlib repeats each text in a comment

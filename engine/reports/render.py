@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any, BinaryIO
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 # Characters that make markup anywhere in a line (emphasis, code, links, tables, maths in
@@ -53,14 +53,20 @@ def data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
+def _finalize(value: Any) -> Any:
+    """Every value a template prints loses its control characters (a forgotten filter
+    cannot let an escape sequence or a bidi override through)."""
+    return clean(value) if isinstance(value, str) else value
+
+
 @cache
 def environment(kind: str) -> Environment:
     """The Jinja2 environment for `html` (autoescaped) or `md` templates."""
     env = Environment(
         loader=PackageLoader("engine.reports", "templates"),
-        autoescape=select_autoescape(["html"]) if kind == "html" else False,
+        autoescape=kind == "html",
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        keep_trailing_newline=True,
+        keep_trailing_newline=True, finalize=_finalize,
     )
     env.filters["md"] = md
     env.filters["clean"] = clean
