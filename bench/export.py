@@ -1,9 +1,9 @@
 """Benchmark: `incident export` of an incident with 100,000 events, each format.
 
 Run: `.venv/bin/python -m bench.export [EVENTS ...]` (default 10,000 and 100,000). For each
-size it bulk-loads a fresh SQLite file with one incident of 2,000 communities (the default
+size it bulk-loads a fresh SQLite file with one incident of 300 communities (BENCH_COMMUNITIES) (the default
 playbook frozen into it; per community: messages, fired timers, tasks, an intake answer and
-EVENTS / 2,000 events), then runs each format in a process of its own and reports wall time
+EVENTS / communities events), then runs each format in a process of its own and reports wall time
 (the export alone, measured inside that process) and the process's peak RSS. The same number
 of communities at 10x the events shows whether memory stays flat as the incident grows.
 Writes nothing into the repo.
@@ -37,7 +37,7 @@ from playbook.loader import load_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYBOOK = ROOT / "playbook" / "default" / "playbook.yaml"
-COMMUNITIES = 2_000
+COMMUNITIES = int(os.environ.get("BENCH_COMMUNITIES", "300"))
 FORMATS = ("jsonl", "csv", "md", "html", "pdf")
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 ROLES = ("affected", "at_risk", "bridging", "informed")

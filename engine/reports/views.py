@@ -91,6 +91,13 @@ def task_line(t: TaskState, lang: str, zone: str) -> str:
     return f"{title} ({w[t.state]})"
 
 
+def shortened(items: list[str], keep: int = 4) -> list[str]:
+    """At most `keep` items; the rest counted (a row stays a few lines on paper)."""
+    if len(items) <= keep:
+        return items
+    return [*items[:keep - 1], f"+{len(items) - keep + 1}"]
+
+
 def community_row(ev: Evaluation, c: CommunityFigures, lang: str) -> dict[str, Any]:
     """One community's line of the evaluation."""
     w = words(lang)
@@ -118,8 +125,8 @@ def community_row(ev: Evaluation, c: CommunityFigures, lang: str) -> dict[str, A
         "needs": ", ".join(need_label(ev.playbook, n, lang) for n in c.needs) or w["none"],
         "needs_met": met,
         "remarks": c.remarks if ev.include_pii else [],
-        "late": [task_line(t, lang, ev.head.zone) for t in c.late_tasks],
-        "open": [task_line(t, lang, ev.head.zone) for t in c.open_tasks],
+        "late": shortened([task_line(t, lang, ev.head.zone) for t in c.late_tasks]),
+        "open": shortened([task_line(t, lang, ev.head.zone) for t in c.open_tasks]),
     }
 
 
