@@ -1,8 +1,8 @@
 """Benchmark: `incident export` of an incident with 100,000 events, each format.
 
 Run: `.venv/bin/python -m bench.export [EVENTS ...]` (default 10,000 and 100,000). For each
-size it bulk-loads a fresh SQLite file with one incident of 300 communities (BENCH_COMMUNITIES) (the default
-playbook frozen into it; per community: messages, fired timers, tasks, an intake answer and
+size it bulk-loads a fresh SQLite file with one incident of 300 communities (BENCH_COMMUNITIES;
+the default playbook frozen into it; per community: messages, fired timers, tasks, an answer and
 EVENTS / communities events), then runs each format in a process of its own and reports wall time
 (the export alone, measured inside that process) and the process's peak RSS. The same number
 of communities at 10x the events shows whether memory stays flat as the incident grows.
