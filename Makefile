@@ -4,9 +4,26 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean system-packages
 
-$(STAMP): requirements.lock pyproject.toml
+# Debian packages the reports need: pango for WeasyPrint (PDF), fonts that render Latin and
+# Arabic (Noto), and pdftoppm (poppler-utils), with which the tests turn PDFs into PNG pages.
+# Installed only when something is missing, so a machine that has them runs no apt-get.
+DEBIAN_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig \
+	fonts-noto-core fonts-dejavu-core poppler-utils
+SUDO := $(shell test "$$(id -u)" = 0 || echo sudo)
+
+system-packages:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml | system-packages
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
@@ -17,12 +34,12 @@ run: $(STAMP)
 	$(BIN)/verbinder demo
 
 ## test: lint, import contracts and the whole test suite
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: system-packages $(STAMP)
 	$(BIN)/python -m bench
 
 clean:

@@ -49,6 +49,7 @@ def _register() -> None:
     from engine.cli.oncall import oncall_app
     from engine.cli.playbook import playbook_app
     from engine.cli.registry import registry_app
+    from engine.cli.report import register_report_command
     from engine.cli.run import register_run_commands
 
     app.add_typer(registry_app, name="registry", help="The social map: import, export, health.")
@@ -56,6 +57,7 @@ def _register() -> None:
     app.add_typer(incident_app, name="incident", help="Preview, declare and follow incidents.")
     app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
     register_run_commands(app)
+    register_report_command(app)
 
 
 _register()

@@ -1,7 +1,9 @@
-"""`verbinder incident ...`: preview, declare, list, show, ack, close."""
+"""`verbinder incident ...`: preview, declare, list, show, ack, close, export, callsheet."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -190,7 +192,8 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
         return
     head, summary = doc["incident"], doc["summary"]
     stdout.print(styled((f"Incident {head['id']}", "bold"), f": {head['title']} ({head['type']}, "
-                        f"severity {head['severity']}, {head['status']})"))
+                        f"severity {head['severity']}, {head['status']})",
+                        (" OEFENING / EXERCISE" if head["exercise"] else "", "yellow")))
     stdout.print(f"reached {summary['reached']}/{summary['communities']}; messages "
                  f"{summary['messages']}")
     for channel, h in doc["channels"].items():
@@ -244,3 +247,75 @@ def close_command(ctx: typer.Context,
         closed = service.close(session=session, incident_id=incident_id, now=app.clock.now(),
                                actor="staff:cli")
     stderr.print(f"incident {incident_id} " + ("closed" if closed else "was already closed"))
+
+
+class ExportFormat(StrEnum):
+    """Formats of `incident export`."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+    md = "md"
+    html = "html"
+    pdf = "pdf"
+
+
+class SheetFormat(StrEnum):
+    """Formats of `incident callsheet`."""
+
+    html = "html"
+    pdf = "pdf"
+
+
+class Lang(StrEnum):
+    """Languages of the reports."""
+
+    nl = "nl"
+    en = "en"
+
+
+OUTPUT_OPTION = typer.Option(None, "--output", help="Write to this file (default: stdout).")
+LANG_OPTION = typer.Option(Lang.nl, "--lang", help="Language of the report: nl or en.")
+
+
+@incident_app.command("export")
+def export_command(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., metavar="ID"),
+    fmt: ExportFormat = typer.Option(..., "--format", help="jsonl, csv (the timeline) or md, "
+                                     "html, pdf (the evaluation report)."),
+    output: Path | None = OUTPUT_OPTION,
+    include_pii: bool = typer.Option(False, "--include-pii",
+                                     help="Include names, numbers and free text (recorded)."),
+    lang: Lang = LANG_OPTION,
+) -> None:
+    """After-action export: the timeline as data, or the evaluation report."""
+    from engine.reports.recording import cli_actor
+    from engine.reports.service import export_incident
+
+    app: AppContext = ctx.obj
+    export_incident(app.engine, incident_id=incident_id, fmt=fmt.value, output=output,
+                    include_pii=include_pii, lang=lang.value, actor=cli_actor(),
+                    now=as_utc(app.clock.now()))
+    if output is not None:
+        stderr.print(f"incident {incident_id}: {fmt.value} written to {output}"
+                     + (" (with personal data, recorded)" if include_pii else ""))
+
+
+@incident_app.command("callsheet")
+def callsheet_command(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., metavar="ID"),
+    fmt: SheetFormat = typer.Option(SheetFormat.html, "--format", help="html or pdf."),
+    output: Path | None = OUTPUT_OPTION,
+    lang: Lang = LANG_OPTION,
+) -> None:
+    """The printable call sheet: per community its contacts, numbers and a short script."""
+    from engine.reports.recording import cli_actor
+    from engine.reports.service import write_callsheet
+
+    app: AppContext = ctx.obj
+    write_callsheet(app.engine, incident_id=incident_id, fmt=fmt.value, output=output,
+                    lang=lang.value, actor=cli_actor(), now=as_utc(app.clock.now()))
+    if output is not None:
+        stderr.print(f"incident {incident_id}: call sheet written to {output} "
+                     "(personal data, recorded)")

@@ -12,7 +12,7 @@ from notifiers.base import Notifier, OutboundMessage, SendResult
 class RevealingChannel:
     """A channel that is handed each message with its masked links turned into link tokens.
 
-    The outbox stores bodies with the links masked (engine.inbound.tokens), so that a database
+    The outbox stores bodies with the links masked (engine.links.tokens), so that a database
     leak holds no usable link; the tokens exist only on the way to the provider. The length
     and characters stay the same, so SMS segment counts do not change.
     """

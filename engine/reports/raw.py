@@ -1,0 +1,128 @@
+"""The timeline as data: JSON lines and CSV, one event per line or row, streamed.
+
+Rows are read from one query in batches (`yield_per`: a server-side cursor on PostgreSQL)
+and written as they come, so memory does not grow with the length of the incident.
+
+JSON lines (schema `verbinder.incident-export`, version 1): every line is one object with
+`record` and `v`, so a line keeps its meaning when a tool splits or filters the file. The
+first line is the `incident` record (the incident, its playbook digest, whether it was an
+exercise, whether the export holds personal data, how many events follow); then one `event`
+record per event in timeline order (`seq` from 1), with `redacted` listing the data keys
+left out for privacy.
+
+CSV (RFC 4180: CRLF, quoted where needed): a header row, then one row per event with the
+same fields (`data` as JSON); cells a spreadsheet could run as a formula get an apostrophe
+(engine.registry.spreadsheet).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.clock import iso_z
+from engine.registry.spreadsheet import protect
+from engine.reports.privacy import redact_event
+from engine.store.models import Event
+from playbook.model import IntakeForm
+
+SCHEMA = "verbinder.incident-export"
+VERSION = 1
+BATCH = 2000
+CSV_COLUMNS = ("v", "incident", "exercise", "seq", "id", "at", "kind", "community", "actor",
+               "data", "redacted")
+# json.dumps escapes C0 controls; C1 controls and bidirectional overrides it leaves as they
+# are, and they reorder or hide text on a terminal or in an editor.
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with C1 and bidi controls escaped."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def stream_events(conn: Connection, incident_id: int, batch: int = BATCH) -> Iterator[Any]:
+    """The incident's events in timeline order, fetched `batch` rows at a time."""
+    t = Event.__table__
+    stmt = (sa.select(t.c.id, t.c.at, t.c.kind, t.c.community_id, t.c.actor, t.c.data)
+            .where(t.c.incident_id == incident_id).order_by(t.c.at, t.c.id))
+    result = conn.execution_options(yield_per=batch).execute(stmt)
+    for rows in result.partitions():
+        yield from rows
+
+
+def event_count(conn: Connection, incident_id: int) -> int:
+    """How many events the incident has."""
+    t = Event.__table__
+    return conn.execute(sa.select(sa.func.count()).select_from(t)
+                        .where(t.c.incident_id == incident_id)).scalar_one()
+
+
+def event_records(conn: Connection, incident_id: int, forms: dict[str, IntakeForm], *,
+                  include_pii: bool) -> Iterator[dict[str, Any]]:
+    """One record per event, redacted unless personal data was asked for."""
+    for seq, row in enumerate(stream_events(conn, incident_id), start=1):
+        data = row.data or {}
+        removed: list[str] = []
+        if not include_pii:
+            data, removed = redact_event(row.kind, data, forms)
+        yield {"record": "event", "v": VERSION, "seq": seq, "id": row.id, "at": iso_z(row.at),
+               "kind": row.kind, "community": row.community_id, "actor": row.actor,
+               "data": data, "redacted": removed}
+
+
+def write_jsonl(conn: Connection, head: dict[str, Any], forms: dict[str, IntakeForm],
+                stream: BinaryIO, *, include_pii: bool) -> int:
+    """Write the incident record and every event as JSON lines; returns the events written."""
+    out = io.TextIOWrapper(stream, encoding="utf-8", newline="\n", write_through=False)
+    written = 0
+    try:
+        out.write(dumps(head) + "\n")
+        for record in event_records(conn, head["incident"]["id"], forms,
+                                    include_pii=include_pii):
+            if not record["redacted"]:
+                del record["redacted"]
+            out.write(dumps(record) + "\n")
+            written += 1
+        out.flush()
+    finally:
+        out.detach()
+    return written
+
+
+def write_csv(conn: Connection, head: dict[str, Any], forms: dict[str, IntakeForm],
+              stream: BinaryIO, *, include_pii: bool) -> int:
+    """Write one CSV row per event (RFC 4180, formula-safe); returns the rows written."""
+    out = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=False)
+    written = 0
+    try:
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        incident = head["incident"]
+        for r in event_records(conn, incident["id"], forms, include_pii=include_pii):
+            writer.writerow([cell(v) for v in (
+                r["v"], incident["id"], incident["exercise"], r["seq"], r["id"], r["at"],
+                r["kind"], r["community"], r["actor"], dumps(r["data"]),
+                ";".join(r["redacted"]))])
+            written += 1
+        out.flush()
+    finally:
+        out.detach()
+    return written
+
+
+def cell(value: Any) -> str:
+    """A CSV cell: text that a spreadsheet shows and never runs."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return protect(str(value))
