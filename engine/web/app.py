@@ -31,6 +31,8 @@ from engine.inbound import tokens
 from engine.inbound.links import CLOSED, GONE, LinkView, acknowledge_link, answer_link, view_link
 from engine.inbound.service import apply_inbound_text, apply_status
 from engine.store.db import session_scope
+from engine.web import dashboard
+from engine.web.access import declare_public
 from engine.web.bounds import FORM_TYPE, TOO_LARGE, BodyTooLarge, BoundedBodies, media_type
 from engine.web.headers import STYLE, SecurityHeaders
 from engine.web.i18n import RTL, page_text
@@ -228,6 +230,10 @@ def create_app(ctx: AppContext) -> ASGIApp:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Signed webhooks and link tokens protect themselves; every other route needs an account.
+    declare_public(app, (STATUS_PATH, INBOUND_PATH, "/a/{token}", "/i/{token}", "/healthz"))
+    dashboard.install(app, ctx, store)
+    dashboard.check(app)
     return SecurityHeaders(BoundedBodies(app))
 
 
