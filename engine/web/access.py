@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 
 from engine.accounts.apitokens import find_api_token, touch_api_token
 from engine.accounts.roles import Access, Role
@@ -290,22 +290,30 @@ def check_guarded(routes: Iterable[BaseRoute], *, plain: Iterable[str] = ()) -> 
     """Refuse to start when a route has not said who may use it (deny by default).
 
     `plain` names the non-API routes allowed without a guard (the static files, the API's
-    OpenAPI document); mounted applications are checked route by route.
+    OpenAPI document); included routers and mounted applications are checked route by route,
+    and a kind of route this does not know is refused too.
     """
-    allowed_plain = set(plain)
-    unguarded = []
-    for route in routes:
-        if isinstance(route, APIRoute):
-            if not hasattr(route.endpoint, ALLOW_MARK):
-                unguarded.append(f"{sorted(route.methods or [])} {route.path}")
-        elif isinstance(route, Mount) and route.path not in allowed_plain:
-            inner = getattr(route.app, "routes", None)
-            if inner is None:
-                unguarded.append(f"mount {route.path}")
-            else:
-                check_guarded(inner, plain=allowed_plain)
-        elif isinstance(route, Route | Mount) and route.path not in allowed_plain:
-            unguarded.append(f"route {route.path}")
+    unguarded = [f"{sorted(r.methods or [])} {path}" if isinstance(r, APIRoute) else path
+                 for path, r in walk_routes(routes, plain=set(plain))
+                 if not isinstance(r, APIRoute) or not hasattr(r.endpoint, ALLOW_MARK)]
     if unguarded:
         raise RuntimeError("routes that do not say who may use them (register them through an "
                            "engine.web.access.Area): " + ", ".join(unguarded))
+
+
+def walk_routes(routes: Iterable[BaseRoute], *, plain: set[str] | None = None,
+                prefix: str = "") -> Iterable[tuple[str, BaseRoute]]:
+    """Every route with its full path, through included routers and mounted applications;
+    routes named in `plain` are left out."""
+    plain = plain or set()
+    for route in routes:
+        path = prefix + str(getattr(route, "path", ""))
+        if path in plain or getattr(route, "path", None) in plain:
+            continue
+        included = getattr(route, "original_router", None)  # FastAPI's include_router
+        if included is not None:
+            yield from walk_routes(included.routes, plain=plain, prefix=prefix)
+        elif isinstance(route, Mount) and getattr(route.app, "routes", None) is not None:
+            yield from walk_routes(route.app.routes, plain=plain, prefix=path)
+        else:
+            yield path, route
