@@ -118,3 +118,28 @@ def test_a_liaison_cannot_open_another_liaisons_community(dashboard: Dashboard) 
     assert "Bora" not in page.content()
     page.goto(dashboard.url + "/incidents/1/communities/moskee-a/contacts")
     assert "Amal Twee" in page.locator(".contact-list").inner_text()
+
+
+def test_a_new_account_enrols_through_its_link_on_a_phone(dashboard: Dashboard) -> None:
+    import pyotp
+
+    from engine.accounts.service import add_account
+
+    with session_scope(dashboard.server.ctx.engine) as s:
+        _, token = add_account(s, email="nieuw@example.org", role="oncall", staff_id=None,
+                               now=dashboard.clock.now())
+    page = dashboard.page(PHONE, locale="nl-NL", is_mobile=True, has_touch=True)
+    page.goto(f"{dashboard.url}/enrol/{token}")
+    assert page.locator("h1").inner_text() == "Account instellen"
+    assert page.locator(".qr svg").count() == 1
+    page.screenshot(path=str(output_dir() / "enrol-phone.png"), full_page=True)
+    secret = page.locator(".secret code").inner_text().replace(" ", "")
+    page.fill("#password", "een lang wachtwoord")
+    page.fill("#repeat", "een lang wachtwoord")
+    page.fill("#code", pyotp.TOTP(secret).at(dashboard.clock.now()))
+    page.click("form button[type=submit]")
+    assert page.locator("h1").inner_text() == "Klaar"
+    assert page.locator(".codes li").count() == 10
+    page.goto(f"{dashboard.url}/enrol/{token}")  # the link worked once
+    assert page.locator("h1").inner_text() == "Account instellen"
+    assert "verlopen, al gebruikt" in page.locator(".note").inner_text()
