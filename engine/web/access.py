@@ -209,7 +209,9 @@ def _page_guard(allow: Allow) -> Callable[[Request], Any]:
         cookie = request.cookies[SESSION_COOKIE]
         if request.method in UNSAFE:
             await check_csrf(request, web.secret, cookie)
-        request.state.principal = view.principal
+        # Half logged in is not logged in: the layout shows no menu for it.
+        setattr(request.state, "half" if allow == SECOND_FACTOR else "principal",
+                view.principal)
         request.state.csrf = csrf_token(web.secret, cookie)
     return guard
 

@@ -83,7 +83,7 @@ async def totp_page(request: Request) -> Response:
 async def totp_submit(request: Request) -> Response:
     """Check the second factor; on success the session becomes a full one (a new id)."""
     web = web_of(request)
-    who = request.state.principal
+    who = request.state.half
     web.limit("totp-account", str(who.id), PER_ACCOUNT)
     code = (await _form(request)).get("code", "")[:40]
     now = web.ctx.clock.now()
