@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean system-packages
+.PHONY: run test lint bench clean system-packages chromium
 
 # Debian packages the reports need: pango for WeasyPrint (PDF), fonts that render Latin and
 # Arabic (Noto), and pdftoppm (poppler-utils), with which the tests turn PDFs into PNG pages.
@@ -33,8 +33,16 @@ $(STAMP): requirements.lock pyproject.toml | system-packages
 run: $(STAMP)
 	$(BIN)/verbinder demo
 
+## chromium: the browser the browser tests drive (Debian's package; Playwright cannot
+## download its own here). Installed when missing, as CI on a new machine must.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (apt-get)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 ## test: lint, import contracts and the whole test suite
-test: system-packages $(STAMP)
+test: system-packages $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/pytest

@@ -51,11 +51,13 @@ def _register() -> None:
     from engine.cli.registry import registry_app
     from engine.cli.report import register_report_command
     from engine.cli.run import register_run_commands
+    from engine.cli.user import user_app
 
     app.add_typer(registry_app, name="registry", help="The social map: import, export, health.")
     app.add_typer(playbook_app, name="playbook", help="Check a playbook.")
     app.add_typer(incident_app, name="incident", help="Preview, declare and follow incidents.")
     app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
+    app.add_typer(user_app, name="user", help="Staff accounts and API tokens.")
     register_run_commands(app)
     register_report_command(app)
 

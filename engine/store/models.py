@@ -354,6 +354,83 @@ class Event(SQLModel, table=True):
     data: dict[str, Any] = _json_column(dict)  # no phone or email in here
 
 
+# --- staff accounts (the dashboard and the JSON API) ----------------------------------------
+
+ACCOUNT_ROLES = ("coordinator", "liaison", "oncall", "viewer")
+
+
+def _role_check(table: str) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{r}'" for r in ACCOUNT_ROLES)
+    return sa.CheckConstraint(f"role IN ({allowed})", name=f"ck_{table}_role")
+
+
+class Account(SQLModel, table=True):
+    """A person who logs in to the dashboard: a role, a password and a second factor."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=sa.Column(sa.String(254), nullable=False, unique=True))
+    role: str = Field(max_length=20)
+    staff_id: str | None = Field(default=None, max_length=200, index=True)  # the registry's
+    password_hash: str | None = None  # argon2; None until enrolled
+    totp_secret: str | None = None  # base32; None until enrolled (or after a 2FA reset)
+    totp_last_step: int | None = None  # the last TOTP time step accepted: never again
+    active: bool = True
+    created_at: datetime = _utc_column(nullable=False)
+    enrolled_at: datetime | None = _utc_column()
+    disabled_at: datetime | None = _utc_column()
+
+    __table_args__ = (_role_check("account"),)
+
+
+class Enrolment(SQLModel, table=True):
+    """A one-time link to set a password and a second factor; only its hash is kept."""
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    purpose: str = Field(max_length=20)  # enrol | reset-2fa
+    totp_secret: str | None = None  # the secret the page offers, until the link is used
+    created_at: datetime = _utc_column(nullable=False)
+    expires_at: datetime = _utc_column(nullable=False)
+    used_at: datetime | None = _utc_column()
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A single-use code that stands in for the second factor; only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    code_hash: str = Field(max_length=64)
+    used_at: datetime | None = _utc_column()
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's login: the cookie holds a random id, this row its hash (so it can be
+    revoked); `stage` is `password` between the password and the second factor."""
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    stage: str = Field(max_length=20)  # password | full
+    created_at: datetime = _utc_column(nullable=False)
+    seen_at: datetime = _utc_column(nullable=False)
+    expires_at: datetime = _utc_column(nullable=False)
+    revoked_at: datetime | None = _utc_column()
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for scripts on the JSON API, scoped to a role; only its hash is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    token_hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
+    created_by: str = Field(max_length=100)  # "account:ID" or "cli"
+    created_at: datetime = _utc_column(nullable=False)
+    revoked_at: datetime | None = _utc_column()
+    last_used_at: datetime | None = _utc_column()
+
+    __table_args__ = (_role_check("apitoken"),)
+
+
 def table_of(model: type[SQLModel]) -> sa.Table:
     """The table of a model, typed: SQLModel sets `__table__` but does not declare it."""
     table: sa.Table = model.__table__  # type: ignore[attr-defined]

@@ -20,7 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -30,11 +29,13 @@ from starlette.types import ASGIApp
 from engine.inbound.links import CLOSED, GONE, LinkView, acknowledge_link, answer_link, view_link
 from engine.inbound.service import apply_inbound_text, apply_status
 from engine.links import tokens
-from engine.store.db import session_scope
+from engine.web import dashboard
+from engine.web.access import declare_public
 from engine.web.bounds import FORM_TYPE, TOO_LARGE, BodyTooLarge, BoundedBodies, media_type
 from engine.web.headers import STYLE, SecurityHeaders
 from engine.web.i18n import RTL, page_text
 from engine.web.ratelimit import KeyedLimiter, Rate
+from engine.web.store import StoreThreads
 from engine.wiring import INBOUND_PATH, STATUS_PATH, AppContext
 from notifiers.twilio_webhooks import (
     SIGNATURE_HEADER,
@@ -51,43 +52,12 @@ _pages = Environment(
 _EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 T = TypeVar("T")
 
-READ_THREADS = 8  # store reads of pages at once
-WRITE_THREADS = 4  # store writes (webhooks, submissions) at once; on SQLite they queue anyway
 # Every request to a link, per client address (after uvicorn's proxy-header handling).
 PER_ADDRESS = Rate(burst=60, every=timedelta(seconds=1))
 # Submissions through one link: a person corrects an answer a few times, not hundreds.
 PER_LINK = Rate(burst=10, every=timedelta(minutes=1))
 TEXT_ANSWER_CHARS = 2000
 NOT_A_FORM = "Alleen formulieren / only application/x-www-form-urlencoded is accepted"
-
-
-class StoreThreads:
-    """Runs store work in threads, each in a transaction of its own: reads and writes on
-    separate budgets, so writers waiting for a lock never take the threads pages read in."""
-
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        self._budgets: dict[bool, anyio.CapacityLimiter] = {}
-
-    async def read(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in a read-only transaction."""
-        return await self._run(work, read_only=True)
-
-    async def write(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in a transaction that may write."""
-        return await self._run(work, read_only=False)
-
-    async def _run(self, work: Callable[[Session], T], *, read_only: bool) -> T:
-        budget = self._budgets.get(read_only)
-        if budget is None:  # made on the event loop, on first use
-            budget = anyio.CapacityLimiter(READ_THREADS if read_only else WRITE_THREADS)
-            self._budgets[read_only] = budget
-
-        def run() -> T:
-            with session_scope(self.ctx.engine, read_only=read_only) as session:
-                return work(session)
-
-        return await anyio.to_thread.run_sync(run, limiter=budget)
 
 
 def create_app(ctx: AppContext) -> ASGIApp:
@@ -229,6 +199,10 @@ def create_app(ctx: AppContext) -> ASGIApp:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    # Signed webhooks and link tokens protect themselves; every other route needs an account.
+    declare_public(app, (STATUS_PATH, INBOUND_PATH, "/a/{token}", "/i/{token}", "/healthz"))
+    dashboard.install(app, ctx, store)
+    dashboard.check(app)
     return SecurityHeaders(BoundedBodies(app))
 
 
