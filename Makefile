@@ -3,27 +3,46 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip install -q --disable-pip-version-check
+# `make lock` runs pip-tools from a venv of its own (so that it never shares the project's).
+LOCK_VENV := $(VENV)/lock-tools
+PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint lock bench clean
 
+# Every package comes from requirements.lock and must match a hash there; the project itself
+# is installed without its dependencies (they are all in the lock), with the locked setuptools.
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PIP) --require-hashes -r requirements.lock
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 ## run: the main job on the embedded defaults (SQLite file, console channel)
 run: $(STAMP)
 	$(BIN)/verbinder demo
 
-## test: lint, import contracts and the whole test suite
+## test: lint, import contracts, types, declared dependencies and the whole test suite
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/deptry .
+	$(BIN)/deptry tests -e '\.venv' --ignore DEP002,DEP004
 	$(BIN)/pytest
+
+## lock: pin every package again, with hashes, from pyproject.toml (its dev extra included);
+## versions already in requirements.lock are kept while they fit. To move one package:
+## `make lock LOCK_ARGS="--upgrade-package NAME"`; to move all: LOCK_ARGS=--upgrade.
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || \
+	    ($(PY) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q $(PIP_TOOLS))
+	$(LOCK_VENV)/bin/pip-compile --quiet --extra dev --all-build-deps --allow-unsafe \
+	    --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	    --output-file requirements.lock $(LOCK_ARGS) pyproject.toml
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) verbinder.db outbox
+	rm -rf $(VENV) verbinder.db outbox .coverage .coverage.*

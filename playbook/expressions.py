@@ -88,10 +88,11 @@ class SafeUndefined(ChainableUndefined):
 
     __slots__ = ()
 
-    def __lt__(self, other: Any) -> bool:
+    # jinja2 types its operators on Undefined as raising (-> Never); these answer False instead.
+    def __lt__(self, other: Any) -> bool:  # type: ignore[override]
         return False
 
-    __le__ = __gt__ = __ge__ = __lt__
+    __le__ = __gt__ = __ge__ = __lt__  # type: ignore[assignment]
 
     def __contains__(self, item: Any) -> bool:
         return False
@@ -416,7 +417,8 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         """The text `a ~ b` built, within the budget."""
         budget = current_budget()
         budget.tick()
-        return budget.check(joined, "the text")
+        checked: str = budget.check(joined, "the text")
+        return checked
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         """Parse a template; each `for` loop iterates through a step counter."""
@@ -528,9 +530,11 @@ def distance_km(x: Any, y: Any) -> float | None:
 def make_environment(autoescape: bool = False) -> GuardedSandbox:
     """A guarded sandbox with only the safe filters and the area helpers as globals."""
     env = GuardedSandbox(undefined=SafeUndefined, autoescape=autoescape)
-    special = {"join": _budgeted_join, "sum": _budgeted_sum}
+    special: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+        "join": _budgeted_join, "sum": _budgeted_sum}
     env.filters = {
-        name: special.get(name, functools.partial(_budgeted, name=name))(env.filters[name])
+        name: special[name](env.filters[name]) if name in special
+        else _budgeted(env.filters[name], name)
         for name in _SAFE_FILTERS if name in env.filters
     }
     env.filters["e"] = env.filters["escape"] = _budgeted(escape, "escape")
