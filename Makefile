@@ -7,6 +7,10 @@ PIP := $(BIN)/pip install -q --disable-pip-version-check
 # `make lock` runs pip-tools from a venv of its own (so that it never shares the project's).
 LOCK_VENV := $(VENV)/lock-tools
 PIP_TOOLS := pip-tools==7.6.2
+# The suite on every core (pytest-xdist; a worker takes the next test when it is free), with
+# the coverage of the project's code printed at the end. `make test PYTEST_ARGS=` runs it on
+# one core without coverage.
+PYTEST_ARGS ?= -n auto --dist worksteal --cov --cov-report=term
 
 .PHONY: run test lint lock bench clean
 
@@ -29,7 +33,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/deptry .
 	$(BIN)/deptry tests -e '\.venv' --ignore DEP002,DEP004
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lock: pin every package again, with hashes, from pyproject.toml (its dev extra included);
 ## versions already in requirements.lock are kept while they fit. To move one package:

@@ -22,8 +22,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from engine.clock import FakeClock
-from engine.store.db import MIGRATIONS, make_engine, migrate
+# The terminal size comes from the test, never from the caller: GNU readline, once imported in
+# a process (pdb imports it), exports COLUMNS=80 and LINES=24 to the processes it starts, so a
+# pytest-xdist worker begins with them, and Rich fixes the width of engine.output's consoles
+# when it is imported. Tests that need a width set COLUMNS themselves.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
+from engine.clock import FakeClock  # noqa: E402
+from engine.store.db import MIGRATIONS, make_engine, migrate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample" / "voorbeeldstad"
@@ -96,12 +103,12 @@ def copy_private(source: Path, target: Path) -> None:
 # --- PostgreSQL: a database per test, cloned from a migrated template ---------------------------
 
 
-def migrations_digest() -> str:
+def migrations_digest(folder: Path = MIGRATIONS) -> str:
     """A hash of the migration files: a new or changed migration names a new template."""
     digest = hashlib.sha256()
-    for path in sorted(MIGRATIONS.rglob("*")):
+    for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".mako"):
-            digest.update(path.relative_to(MIGRATIONS).as_posix().encode() + b"\0")
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
@@ -136,34 +143,37 @@ def _reachable(admin: Engine | str) -> Engine:
 
 @pytest.fixture(scope="session")
 def pg_template(_pg_admin: Engine | str) -> str:
-    """The name of a migrated template database, made once for these migrations.
+    """The name of the migrated template database of these migrations (see ensure_template)."""
+    return ensure_template(_reachable(_pg_admin), migrations_digest())
+
+
+def ensure_template(admin: Engine, digest: str) -> str:
+    """The name of the migrated template database for a digest of the migrations; made once.
 
     Several test processes (pytest-xdist workers, other checkouts) may ask at once: one takes
-    an advisory lock and builds the template under a name of its own, renaming it only when
-    migrated; the others wait for the lock and find it made. Nobody connects to a template
-    (ALLOW_CONNECTIONS false), so `CREATE DATABASE ... TEMPLATE` never finds it in use.
+    the digest's advisory lock and builds the template under a name of its own, renaming it
+    only when migrated; the others wait for the lock and find it made. A build that a killed
+    process left half-way is dropped by the next. Nobody connects to a template (ALLOW_
+    CONNECTIONS false), so `CREATE DATABASE ... TEMPLATE` never finds it in use.
     """
-    admin = _reachable(_pg_admin)
-    digest = migrations_digest()
     name = f"verbinder_tpl_{digest}"
+    key = int(digest[:15], 16)  # 60 bits: a positive bigint
     with admin.connect() as conn:
-        conn.exec_driver_sql("SELECT pg_advisory_lock(%s)", (_lock_key(digest),))
+        conn.exec_driver_sql("SELECT pg_advisory_lock(%s)", (key,))
         try:
-            found = conn.exec_driver_sql(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)).first()
-            if found is None:
-                _build_template(conn, name)
+            databases = conn.exec_driver_sql(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                (f"verbinder_tpl%{digest}%",)).scalars().all()
+            if name not in databases:
+                for leftover in databases:  # only this lock's holder builds for this digest
+                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{leftover}" WITH (FORCE)')
+                _build_template(conn, name, f"verbinder_tplb_{digest}_{uuid.uuid4().hex[:12]}")
         finally:
-            conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (_lock_key(digest),))
+            conn.exec_driver_sql("SELECT pg_advisory_unlock(%s)", (key,))
     return name
 
 
-def _lock_key(digest: str) -> int:
-    return int(digest[:15], 16)  # 60 bits: a positive bigint
-
-
-def _build_template(conn: sa.Connection, name: str) -> None:
-    building = f"verbinder_tplb_{uuid.uuid4().hex[:12]}"
+def _build_template(conn: sa.Connection, name: str, building: str) -> None:
     conn.exec_driver_sql(f'CREATE DATABASE "{building}"')
     try:
         engine = make_engine(_pg_url_of(building))
