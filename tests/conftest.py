@@ -114,7 +114,8 @@ def migrations_digest(folder: Path = MIGRATIONS) -> str:
 
 
 def _pg_url_of(name: str) -> str:
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(
+        hide_password=False)
 
 
 @pytest.fixture(scope="session")
