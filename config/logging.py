@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import TextIO
 
 _PATTERNS = [
     # a link token of any length: the path segment after /a/ or /i/ is the whole secret
@@ -43,16 +44,16 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-class _StderrHandler(logging.StreamHandler):
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever sys.stderr is at the moment of writing (it may be replaced)."""
 
     @property
-    def stream(self):  # type: ignore[no-untyped-def,override]
+    def stream(self) -> TextIO:
         """The current standard error."""
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+    def stream(self, _value: TextIO) -> None:
         pass
 
 

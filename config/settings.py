@@ -259,7 +259,8 @@ def load_settings(
     every refused value by its environment variable and what is allowed."""
     source = os.environ if environ is None else environ
     names = {f.alias for f in Settings.model_fields.values()}
-    given = {k: v for k, v in source.items() if k in names and v is not None and v.strip()}
+    given: dict[str, Any] = {
+        k: v for k, v in source.items() if k in names and v is not None and v.strip()}
     env_file = Path(dotenv_path) if dotenv_path is not None else None
     try:
         loaded = _FromFiles(

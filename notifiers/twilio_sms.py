@@ -41,7 +41,7 @@ LOOKUP_LIMIT = 200
 TWILIO_DEFAULT_VALIDITY = 36000
 
 
-class RoutingHttpClient(TwilioHttpClient):
+class RoutingHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no types
     """Twilio's HTTP client, aimed at another base URL when set, remembering response headers,
     and keeping `connections` connections open for as many sending threads."""
 
@@ -175,8 +175,9 @@ class TwilioSmsNotifier:
 
     def _list(self, **filters: Any) -> list[Any]:
         # One more than the limit: a list that fills it was cut off.
-        return self.client.messages.list(**filters, limit=LOOKUP_LIMIT + 1,
-                                         page_size=LOOKUP_LIMIT + 1)
+        found: list[Any] = self.client.messages.list(**filters, limit=LOOKUP_LIMIT + 1,
+                                                     page_size=LOOKUP_LIMIT + 1)
+        return found
 
     def _ours(self, messages: list[Any], query: LookupQuery) -> tuple[ProviderMessage, ...]:
         found = []

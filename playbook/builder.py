@@ -157,12 +157,12 @@ def validate_incident(playbook: Playbook, incident: IncidentInput) -> list[str]:
         if spec.required and name not in incident.fields:
             problems.append(f"field '{name}': required for type '{itype.id}'")
     for name, value in incident.fields.items():
-        spec = itype.fields.get(name)
-        if spec is None:
+        given = itype.fields.get(name)
+        if given is None:
             problems.append(f"field '{name}': not defined for type '{itype.id}'"
                             f"{_defined(itype)}")
             continue
-        problem = _value_problem(name, spec.type, spec.values, value)
+        problem = _value_problem(name, given.type, given.values, value)
         if problem:
             problems.append(problem)
     severity = incident.severity
@@ -505,7 +505,7 @@ def _build(
 
 def _sort_community_warnings(warnings: _Warnings, items: list[CommunityItem]) -> None:
     """Rule warnings first (file order), then community warnings in checklist order."""
-    order = {item.community.id: n for n, item in enumerate(items)}
+    order: dict[Any, int] = {item.community.id: n for n, item in enumerate(items)}
     paired = list(zip(warnings.texts, warnings.details, strict=True))
     paired.sort(key=lambda p: (p[1].get("community") is not None,
                                order.get(p[1].get("community"), -1)))

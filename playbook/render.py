@@ -69,7 +69,8 @@ def plain(value: Any) -> Any:
 def _render(text: TemplateText | None, context: dict[str, Any]) -> str | None:
     if text is None:
         return None
-    return text.template().render(context)
+    rendered: str = text.template().render(context)
+    return rendered
 
 
 def _pick(texts: dict[str, TemplateText], locale: str, default: str) -> TemplateText | None:

@@ -10,6 +10,7 @@ from yaml.events import (
     AliasEvent,
     CollectionEndEvent,
     CollectionStartEvent,
+    Event,
     NodeEvent,
     ScalarEvent,
 )
@@ -72,6 +73,13 @@ def _pos(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+def _event_pos(event: Event) -> tuple[int, int]:
+    mark = event.start_mark
+    if mark is None:  # the parser always marks its events; only hand-made ones lack a mark
+        return 1, 1
+    return mark.line + 1, mark.column + 1
+
+
 def _alias_problem(text: str, file: str) -> Problem | None:
     """The alias at which expanding aliases passes MAX_VALUES, before anything is expanded.
 
@@ -87,7 +95,7 @@ def _alias_problem(text: str, file: str) -> Problem | None:
         if isinstance(event, AliasEvent):
             size = sizes.get(event.anchor or "")
             if size is None:
-                line, col = event.start_mark.line + 1, event.start_mark.column + 1
+                line, col = _event_pos(event)
                 return Problem(file, line, col, f"alias '*{event.anchor}' repeats a value that "
                                                 "contains it")
             total += size
@@ -103,7 +111,7 @@ def _alias_problem(text: str, file: str) -> Problem | None:
             if anchor:
                 sizes[anchor] = total - start
         if total > MAX_VALUES and isinstance(event, NodeEvent | CollectionEndEvent):
-            line, col = event.start_mark.line + 1, event.start_mark.column + 1
+            line, col = _event_pos(event)
             return Problem(file, line, col, f"aliases expand the file to more than "
                                             f"{MAX_VALUES} values")
     return None

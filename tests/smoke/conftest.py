@@ -22,11 +22,11 @@ from .twilio_spec import SpecUnavailable, load_twilio_spec
 
 @pytest.fixture(scope="session")
 def twilio_spec() -> dict[str, Any]:
-    """Twilio's OpenAPI description (API 2010), fetched once from npm and cached."""
+    """Twilio's OpenAPI description (API 2010), vendored and checked by its SHA-256."""
     try:
         return load_twilio_spec()
     except SpecUnavailable as exc:
-        pytest.fail(f"cannot get Twilio's OpenAPI description: {exc}", pytrace=False)
+        pytest.fail(f"cannot load Twilio's OpenAPI description: {exc}", pytrace=False)
 
 
 def assert_nothing_unexpected(

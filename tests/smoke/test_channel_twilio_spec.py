@@ -1,9 +1,8 @@
-"""The harness itself: fetching Twilio's description fails loudly, and the checks bite."""
+"""The harness itself: only the pinned description is read, and the checks bite."""
 
 from __future__ import annotations
 
-import io
-import tarfile
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,35 +15,39 @@ MESSAGES = "/2010-04-01/Accounts/AC" + "f00d" * 8 + "/Messages.json"
 FORM = "application/x-www-form-urlencoded"
 
 
-def test_without_npm_the_fetch_fails_with_a_clear_message(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_the_vendored_description_is_the_pinned_one() -> None:
+    content = spec_module.SPEC_FILE.read_bytes()
+    assert hashlib.sha256(content).hexdigest() == spec_module.SHA256
+    spec = spec_module.load_twilio_spec()
+    assert "/2010-04-01/Accounts/{AccountSid}/Messages.json" in spec["paths"]
+
+
+def test_a_copy_with_one_byte_changed_is_refused(tmp_path: Path) -> None:
+    content = bytearray(spec_module.SPEC_FILE.read_bytes())
+    where = content.index(b"This is the public Twilio REST API.")
+    content[where] = ord("t")  # still JSON, still a description: only the hash tells
+    changed = tmp_path / "twilio_api_v2010.json"
+    changed.write_bytes(bytes(content))
+    with pytest.raises(SpecUnavailable, match=r"SHA-256 is [0-9a-f]{64}, not the pinned"):
+        spec_module.load_twilio_spec(changed)
+
+
+def test_a_missing_description_fails_with_a_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(SpecUnavailable, match="cannot read Twilio's description"):
+        spec_module.load_twilio_spec(tmp_path / "absent.json")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"{not json", "not JSON"), (b'{"paths": {}}', "lacks the Messages resource")],
+)
+def test_a_pinned_file_that_is_no_description_is_refused(
+    tmp_path: Path, content: bytes, expected: str
 ) -> None:
-    monkeypatch.setenv("VERBINDER_TEST_CACHE", str(tmp_path))
-    monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SpecUnavailable, match="npm is not installed"):
-        spec_module.load_twilio_spec()
-
-
-def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path: Path) -> None:
-    tarball = tmp_path / "mcp.tgz"
-    with tarfile.open(tarball, "w:gz") as archive:
-        data = b'{"paths": {}}'
-        info = tarfile.TarInfo(spec_module.MEMBER)
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    with pytest.raises(SpecUnavailable, match="integrity"):
-        spec_module._extract(tarball)
-
-
-def test_a_damaged_cache_is_fetched_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VERBINDER_TEST_CACHE", str(tmp_path))
-    cached = spec_module.cached_path()
-    cached.parent.mkdir(parents=True)
-    cached.write_text("{not json", encoding="utf-8")
-    monkeypatch.setattr(spec_module, "fetch_spec_bytes", lambda: b'{"paths": {}}')
-    with pytest.raises(SpecUnavailable, match="lacks the Messages resource"):
-        spec_module.load_twilio_spec()
-    assert not cached.exists()
+    path = tmp_path / "spec.json"
+    path.write_bytes(content)
+    with pytest.raises(SpecUnavailable, match=expected):
+        spec_module.load_twilio_spec(path, sha256=hashlib.sha256(content).hexdigest())
 
 
 def _problems(

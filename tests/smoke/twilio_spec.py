@@ -1,20 +1,16 @@
-"""Twilio's published OpenAPI description (API 2010), fetched from the npm registry and cached.
+"""Twilio's published OpenAPI description (API 2010), vendored in tests/smoke/vendor/twilio/.
 
 The fake Twilio server answers and validates by this description, so the tests check our use of
-the real `twilio` library against what Twilio publishes, not against what we believe.
+the real `twilio` library against what Twilio publishes, not against what we believe. The file
+is the one of the npm package `@twilio-alpha/mcp` 0.7.0 (see vendor/twilio/README.md); it is
+read only when its SHA-256 is the pinned one, so the suite needs no network and no npm.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -22,83 +18,32 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-PACKAGE = "@twilio-alpha/mcp"
-VERSION = "0.7.0"  # `npm view @twilio-alpha/mcp` (2026-11): the only published version
-INTEGRITY = (
-    "sha512-"
-    "YsUde1pMXwqHm8Cvq9JdtsyvclVCC/f/V+FmxTNN04u5Qt5aapkbQgcfqBYQ0xcmvATBNswgPDo3MPVaCtZK8Q=="
-)
-MEMBER = "package/twilio-oai/spec/json/twilio_api_v2010.json"
-NPM_TIMEOUT = 180
+SPEC_FILE = Path(__file__).resolve().parent / "vendor" / "twilio" / "twilio_api_v2010.json"
+# sha256sum of package/twilio-oai/spec/json/twilio_api_v2010.json in @twilio-alpha/mcp@0.7.0
+SHA256 = "475b69553e34e797af05d34679cdad3bc3b8b4b8b92e6ac044fa6ebc255bf052"
 
 
 class SpecUnavailable(RuntimeError):
-    """The OpenAPI description could not be fetched or read."""
+    """The OpenAPI description could not be read, or is not the pinned one."""
 
 
-def cache_dir() -> Path:
-    """Where fetched descriptions are kept between runs."""
-    base = os.environ.get("VERBINDER_TEST_CACHE") or Path.home() / ".cache" / "verbinder-test"
-    return Path(base)
-
-
-def cached_path(version: str = VERSION) -> Path:
-    """The cached description of one package version."""
-    return cache_dir() / f"twilio-alpha-mcp-{version}" / "twilio_api_v2010.json"
-
-
-def load_twilio_spec() -> dict[str, Any]:
-    """The OpenAPI description, from the cache or else fetched with `npm pack`."""
-    path = cached_path()
-    if path.is_file():
-        try:
-            return _check(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, SpecUnavailable):
-            path.unlink(missing_ok=True)  # a damaged cache is fetched again
-    spec_bytes = fetch_spec_bytes()
-    spec = _check(json.loads(spec_bytes))
-    _write_atomically(path, spec_bytes)
-    return spec
-
-
-def fetch_spec_bytes() -> bytes:
-    """The description's bytes from the pinned npm package, its integrity checked."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise SpecUnavailable("npm is not installed: needed to fetch Twilio's OpenAPI description")
-    with tempfile.TemporaryDirectory(prefix="verbinder-npm-") as work:
-        try:
-            done = subprocess.run(
-                [npm, "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", work, "--json"],
-                cwd=work,
-                capture_output=True,
-                text=True,
-                timeout=NPM_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise SpecUnavailable(f"npm pack {PACKAGE}@{VERSION} timed out") from exc
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip()[-800:]
-            raise SpecUnavailable(f"npm pack {PACKAGE}@{VERSION} failed: {tail}")
-        tarballs = list(Path(work).glob("*.tgz"))
-        if len(tarballs) != 1:
-            raise SpecUnavailable(f"npm pack left {len(tarballs)} tarballs, expected one")
-        return _extract(tarballs[0])
-
-
-def _extract(tarball: Path) -> bytes:
-    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
-    if f"sha512-{digest}" != INTEGRITY:
-        raise SpecUnavailable(f"{tarball.name}: integrity does not match the pinned {VERSION}")
-    with tarfile.open(tarball, "r:gz") as archive:
-        try:
-            handle = archive.extractfile(MEMBER)
-        except KeyError as exc:
-            raise SpecUnavailable(f"{tarball.name} has no {MEMBER}") from exc
-        if handle is None:
-            raise SpecUnavailable(f"{tarball.name}: {MEMBER} is not a file")
-        return handle.read()
+def load_twilio_spec(path: Path = SPEC_FILE, sha256: str = SHA256) -> dict[str, Any]:
+    """The vendored OpenAPI description, refused unless its SHA-256 is the pinned one."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise SpecUnavailable(f"{path}: cannot read Twilio's description: {exc}") from exc
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != sha256:
+        raise SpecUnavailable(
+            f"{path}: SHA-256 is {digest}, not the pinned {sha256} (a changed or damaged copy; "
+            "see vendor/twilio/README.md)"
+        )
+    try:
+        spec = json.loads(content)
+    except ValueError as exc:
+        raise SpecUnavailable(f"{path}: not JSON: {exc}") from exc
+    return _check(spec)
 
 
 def _check(spec: object) -> dict[str, Any]:
@@ -107,14 +52,6 @@ def _check(spec: object) -> dict[str, Any]:
     ):
         raise SpecUnavailable("the description lacks the Messages resource")
     return spec
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    os.replace(temporary, path)
 
 
 # --- checking requests and answers against the description -------------------------------------
