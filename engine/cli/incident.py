@@ -5,12 +5,15 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
+from engine.cli.auditing import audited
 from engine.cli.output import AfterCommit, emit_json, plain, stderr, stdout, styled
 from engine.clock import as_utc
+from engine.errors import InputError
 from engine.incidents.flows import acknowledge, close_incident, declare_incident_flow
 from engine.incidents.options import IncidentOptions, incident_input_from_options
 from engine.incidents.views import list_incidents, show_incident
 from engine.playbooks.service import load_configured
+from engine.privacy.texts import note_problem
 from engine.registry.service import load_snapshot
 from engine.store.db import reading, session_scope
 from engine.wiring import AppContext
@@ -131,6 +134,7 @@ def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bo
 
 
 @incident_app.command("declare")
+@audited("incident.declare")
 def declare_command(
     ctx: typer.Context,
     type_: str = TYPE_OPTION,
@@ -250,6 +254,7 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
 
 
 @incident_app.command("ack")
+@audited("incident.ack", lambda kw: f"incident:{kw.get('incident_id')}")
 def ack_command(
     ctx: typer.Context,
     incident_id: int = typer.Argument(..., metavar="ID"),
@@ -258,6 +263,9 @@ def ack_command(
     note: str | None = typer.Option(None, "--note", help="A note for the timeline."),
 ) -> None:
     """Staff mark a community as reached: its remaining steps stop."""
+    problem = note_problem(note)
+    if problem:
+        raise InputError(f"--note: {problem}")
     app: AppContext = ctx.obj
     by = f"contact:{contact}" if contact else "staff:cli"
     with session_scope(app.engine) as session:
@@ -267,6 +275,7 @@ def ack_command(
 
 
 @incident_app.command("close")
+@audited("incident.close", lambda kw: f"incident:{kw.get('incident_id')}")
 def close_command(ctx: typer.Context,
                   incident_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close an incident: timers stop, the record stays."""

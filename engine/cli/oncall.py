@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from engine.cli.auditing import audited
 from engine.cli.output import emit_json, stderr, stdout
 from engine.clock import iso_z
 from engine.errors import InputError
@@ -40,6 +41,7 @@ def _local(value: datetime) -> str:
 
 
 @oncall_app.command("import")
+@audited("oncall.import", lambda _: "roster")
 def import_command(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="Roster files: .csv or .ics."),

@@ -8,8 +8,11 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
 from engine.errors import InputError
+from engine.privacy.consent import withdraw
+from engine.privacy.texts import note_problem
 from engine.registry.export import (
     PERSONS_NOTICE,
     build_export,
@@ -22,7 +25,7 @@ from engine.registry.export import (
 from engine.registry.health import HealthReport, check_health
 from engine.registry.importer import ImportReport, import_registry
 from engine.registry.problems import RegistryImportError
-from engine.store.db import reading
+from engine.store.db import reading, session_scope
 from engine.wiring import AppContext
 
 registry_app = typer.Typer(no_args_is_help=True)
@@ -32,6 +35,7 @@ FORMATS = ("csv", "json", "html")
 
 
 @registry_app.command("import")
+@audited("registry.import", lambda _: "registry")
 def import_command(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(
@@ -157,6 +161,8 @@ def _print_health(report: HealthReport) -> None:
          report.without_liaison, ("id", "name", "liaison", "reason")),
         ("Contactpersonen van inactieve gemeenschappen / Contacts of inactive communities",
          report.orphaned_contacts, ("id", "name", "community")),
+        ("Toestemming ingetrokken / Consent withdrawn", report.withdrawn,
+         ("id", "name", "community", "withdrawn_at", "by")),
     ]
     for title, items, columns in sections:
         _print_section(title, items, columns)
@@ -176,3 +182,24 @@ def _print_section(title: str, items: list[dict[str, object]], columns: tuple[st
     for item in items:
         table.add_row(*(plain(item.get(c) or "") for c in columns))
     stdout.print(table)
+
+
+@registry_app.command("withdraw")
+@audited("registry.withdraw", lambda kw: f"contact:{kw.get('contact')}")
+def withdraw_command(
+    ctx: typer.Context,
+    contact: str = typer.Argument(..., metavar="CONTACT", help="The contact's id."),
+    note: str | None = typer.Option(None, "--note", help="Why, how it reached us (kept as "
+                                    "personal data, erased by purge)."),
+) -> None:
+    """Record that a contact withdrew consent: left out of every later checklist and step."""
+    problem = note_problem(note)
+    if problem:
+        raise InputError(f"--note: {problem}")
+    app: AppContext = ctx.obj
+    with session_scope(app.engine) as session:
+        done = withdraw(session, contact_id=contact, by="staff:cli", via="staff",
+                        now=app.clock.now(), note=note)
+    stderr.print(plain(f"{contact}: " + (
+        "toestemming ingetrokken; niet meer benaderd / consent withdrawn; no longer contacted"
+        if done else "had de toestemming al ingetrokken / had withdrawn consent already")))

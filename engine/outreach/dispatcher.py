@@ -29,7 +29,7 @@ from engine.audit.events import record, record_many
 from engine.clock import Clock
 from engine.store.bulk import any_of, update_rows
 from engine.store.db import session_scope
-from engine.store.models import Message, OptOut, WorkerBeat
+from engine.store.models import Contact, Message, OptOut, WorkerBeat
 from engine.store.states import MessageState, check, move, sources
 from notifiers.base import Notifier, OutboundMessage, Outcome, SendResult
 
@@ -124,10 +124,13 @@ class Handed:
 
 
 def _sending_statement() -> Any:
-    """Mark one claimed message `sending` unless its address opted out."""
-    table, opt = Message.__table__, OptOut.__table__
+    """Mark one claimed message `sending` unless its address opted out or its contact
+    withdrew consent."""
+    table, opt, contact = Message.__table__, OptOut.__table__, Contact.__table__
     opted_out = sa.exists().where(opt.c.address == table.c.address,
-                                  opt.c.channel == table.c.channel)
+                                  opt.c.channel == table.c.channel) | sa.exists().where(
+        table.c.recipient_kind == "contact", contact.c.id == table.c.recipient_id,
+        contact.c.withdrawn_at.is_not(None))
     return (
         sa.update(table)
         .where(table.c.id == sa.bindparam("m_id"), table.c.state == MessageState.CLAIMED,
