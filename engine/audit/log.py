@@ -324,22 +324,20 @@ def verify(engine: Engine, *, anchor: tuple[int, str] | None = None) -> VerifyRe
 
 
 def _classify(conn: Connection, prev: _Link, row: Any, nxt: Any) -> BrokenLink:
-    """What the break between `prev` and `row` is (`nxt`: the row after, if any)."""
+    """What the break between `prev` and `row` is (`nxt`: the row stored after, if any)."""
     table = AuditEntry.__table__
     expect = prev.seq + 1
     if row.hash != row_hash(row):
         return BrokenLink(row.id, row.seq, "edited", "its fields no longer match its hash")
-    if nxt is not None and nxt.seq == expect and nxt.prev_hash == prev.hash:
-        return BrokenLink(row.id, row.seq, "inserted", f"not part of the chain: row {nxt.id} "
-                          f"follows {_name(prev)}")
-    if row.seq <= prev.seq:
-        same = conn.execute(sa.select(sa.func.count()).where(table.c.seq == row.seq)).scalar()
-        if same and same > 1:
-            return BrokenLink(row.id, row.seq, "inserted", f"another row also claims seq "
-                              f"{row.seq}")
+    same = conn.execute(sa.select(sa.func.count()).where(table.c.seq == row.seq)).scalar()
+    if same and same > 1:
+        return BrokenLink(row.id, row.seq, "inserted", f"another row also claims seq {row.seq}")
+    pred = conn.execute(sa.select(table.c.id, table.c.hash)
+                        .where(table.c.seq == row.seq - 1)).first()
+    if pred is not None and pred.hash == row.prev_hash:  # a true link, stored out of place
         return BrokenLink(row.id, row.seq, "reordered", f"seq {row.seq} is stored after seq "
-                          f"{prev.seq}")
-    if row.seq > expect:
+                          f"{prev.seq}, not after seq {row.seq - 1} (row {pred.id})")
+    if pred is None and row.seq > 1 and row.seq > expect:
         moved = conn.execute(sa.select(table.c.id).where(
             table.c.seq >= expect, table.c.seq < row.seq, table.c.id > row.id)
             .order_by(table.c.seq).limit(1)).scalar()
@@ -348,13 +346,17 @@ def _classify(conn: Connection, prev: _Link, row: Any, nxt: Any) -> BrokenLink:
                               f"seq {expect} (row {moved})")
         gap = f"seq {expect}" if row.seq == expect + 1 else f"seq {expect}..{row.seq - 1}"
         return BrokenLink(row.id, row.seq, "deleted", f"{gap} missing before this row")
-    if prev.id is None:
-        return BrokenLink(row.id, row.seq, "edited", "the first row does not start the chain")
+    if nxt is not None and nxt.seq == expect and nxt.prev_hash == prev.hash:
+        return BrokenLink(row.id, row.seq, "inserted", f"not part of the chain: row {nxt.id} "
+                          f"follows {_name(prev)}")
+    if row.seq != expect or prev.id is None:
+        return BrokenLink(row.id, row.seq, "inserted", f"does not chain to {_name(prev)}: "
+                          f"seq {row.seq} claims a predecessor that is not stored")
     if nxt is None or nxt.prev_hash != row.hash:
         return BrokenLink(row.id, row.seq, "inserted", f"does not chain to {_name(prev)} "
                           f"(inserted, or row {prev.id} was edited and its hash recomputed)")
     return BrokenLink(prev.id, prev.seq, "edited", f"changed after row {row.id} was chained to "
-                      "it (its hash was recomputed)")
+                      f"it (its hash was recomputed), or row {row.id} was inserted")
 
 
 def _name(link: _Link) -> str:
