@@ -93,7 +93,7 @@ def test_unsent_messages_are_cancelled_and_recorded(app: AppContext) -> None:
 
 
 def test_later_steps_and_checklists_leave_a_withdrawn_contact_out(app: AppContext) -> None:
-    incident, _ = declare(app)
+    declare(app)
     worker = Worker(app, name="w")
     worker.run_cycle()  # the primary step: Ahmed and Bora
     withdraw_now(app, "a2")  # Amal, the backup of moskee-a
