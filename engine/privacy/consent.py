@@ -38,7 +38,8 @@ def withdraw(session: Session, *, contact_id: str, by: str, via: str, now: datet
     contact = session.exec(select(Contact).where(Contact.id == contact_id)
                            .with_for_update()).first()
     if contact is None:
-        raise NotFoundError(f"contact {contact_id}: no such contact / onbekende contactpersoon")
+        shown = contact_id if len(contact_id) <= 80 else contact_id[:80] + "…"
+        raise NotFoundError(f"contact {shown}: no such contact / onbekende contactpersoon")
     if contact.withdrawn_at is not None:
         return False
     contact.withdrawn_at, contact.withdrawn_by = now, BY_SMS if via == "sms" else by

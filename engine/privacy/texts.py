@@ -43,13 +43,18 @@ def note_problem(text: str | None) -> str | None:
     return None
 
 
+def storable(text: str, limit: int) -> str:
+    """Text a database keeps as it is: bounded, valid UTF-8, no NUL (PostgreSQL refuses it)."""
+    return text[:limit].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
 def keep_note(session: Session, *, text: str | None, author: str, at: datetime,
               incident_id: int | None = None, subject: str | None = None) -> int | None:
     """Store a note (None when there is none) and return its id for the event."""
     if text is None or not text.strip():
         return None
     note = Note(incident_id=incident_id, subject=subject, author=author,
-                text=text[:NOTE_CHARS], at=at)
+                text=storable(text, NOTE_CHARS), at=at)
     session.add(note)
     session.flush()
     return note.id
@@ -58,8 +63,8 @@ def keep_note(session: Session, *, text: str | None, author: str, at: datetime,
 def keep_reply(session: Session, *, text: str, sender: str, at: datetime,
                incident_id: int | None) -> int:
     """Store the text of an SMS reply and return its id for the `inbound.reply` event."""
-    reply = Reply(incident_id=incident_id, sender=sender,
-                  text=text.encode("utf-8", "replace").decode("utf-8")[:REPLY_CHARS], at=at)
+    reply = Reply(incident_id=incident_id, sender=sender, text=storable(text, REPLY_CHARS),
+                  at=at)
     session.add(reply)
     session.flush()
     assert reply.id is not None
