@@ -3,7 +3,8 @@
 import runpy
 import sys
 
-BENCHMARKS = ["bench.registry_import", "bench.preview", "bench.outreach", "bench.timers"]
+BENCHMARKS = ["bench.registry_import", "bench.preview", "bench.outreach", "bench.timers",
+              "bench.audit"]
 
 for name in sys.argv[1:] or BENCHMARKS:
     print(f"== {name}", flush=True)

@@ -315,3 +315,22 @@ def test_a_transaction_waiting_for_a_row_lock_holds_no_chain_lock(pg_engine: Eng
     report = verify(pg_engine)
     assert report.ok and [r.action for r in entries(pg_engine)] == ["test.first",
                                                                     "test.second"]
+
+
+def test_the_canonical_form_is_sorted_compact_ascii_json() -> None:
+    """The hand-built canonical form is exactly json.dumps' (so anyone can recompute it)."""
+    import json
+    from datetime import UTC, datetime
+
+    from engine.audit.log import canonical
+
+    for obj, source in ((None, None), ('ob"j\\ é\u202e', "host/pid 1")):
+        row = SimpleNamespace(seq=7, at=datetime(2026, 3, 1, 9, 0, 0, 5, tzinfo=UTC),
+                              actor="cli:ü@h", action="a.b", object=obj, result="ok",
+                              source=source, details='{"x":"\\u00e9"}', prev_hash="0" * 64)
+        expected = json.dumps({"v": 1, "seq": 7, "at": "2026-03-01T09:00:00.000005Z",
+                               "actor": row.actor, "action": row.action, "object": obj,
+                               "result": "ok", "source": source, "details": row.details,
+                               "prev": row.prev_hash}, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=True)
+        assert canonical(row) == expected.encode("ascii")
