@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from engine.audit.log import append
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
 from engine.errors import InputError
+from engine.privacy.access import subject_data
 from engine.privacy.consent import withdraw
 from engine.privacy.texts import note_problem
 from engine.registry.export import (
@@ -203,3 +206,26 @@ def withdraw_command(
     stderr.print(plain(f"{contact}: " + (
         "toestemming ingetrokken; niet meer benaderd / consent withdrawn; no longer contacted"
         if done else "had de toestemming al ingetrokken / had withdrawn consent already")))
+
+
+@registry_app.command("access")
+@audited("registry.access", lambda kw: f"contact:{kw.get('contact')}")
+def access_command(
+    ctx: typer.Context,
+    contact: str = typer.Argument(..., metavar="CONTACT", help="The contact's id."),
+    output: Path | None = typer.Option(None, "--output", help="File (owner-only); default "
+                                       "stdout."),
+) -> None:
+    """Everything kept about one person (GDPR Art. 15), as one JSON document."""
+    app: AppContext = ctx.obj
+    with session_scope(app.engine) as session:
+        doc = subject_data(session, contact)
+        append(session, action="registry.access", object=f"contact:{contact}",
+               at=app.clock.now(), details={"output": "file" if output else "stdout"})
+    stderr.print(PERSONS_NOTICE, markup=False, highlight=False)
+    if output is None:
+        emit_json(doc)
+        return
+    write_text(output, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n",
+               private=True)
+    stderr.print(f"geschreven / written: {output}", markup=False, highlight=False)

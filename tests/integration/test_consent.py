@@ -229,3 +229,34 @@ def test_registry_withdraw_command(app: AppContext, monkeypatch: pytest.MonkeyPa
         consent = conn.execute(sa.select(Contact.__table__.c.consent)
                                .where(Contact.__table__.c.id == "b1")).scalar()
     assert consent == date(2026, 1, 1), "the recorded consent date stays, as history"
+
+
+def test_an_access_request_gathers_everything_kept_about_the_person(
+    app: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ahmed is contact a1 (moskee-a) and b2 (moskee-b): asked for a1, both rows are his."""
+    from engine.cli import main
+
+    incident, _ = declare(app)
+    Worker(app, name="w").run_cycle()
+    sms(app, AHMED, "Bel mij terug", 1)
+    withdraw_now(app, "b2", note="via de imam")
+    out = tmp_path / "inzage.json"
+    db = app.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, "registry", "access", "a1",
+                                      "--output", str(out)])
+    with pytest.raises(SystemExit) as done:
+        main()
+    assert done.value.code == 0 and "persoonsgegevens" in capsys.readouterr().err
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+    doc = json.loads(out.read_text())
+    assert [c["id"] for c in doc["contacts"]] == ["a1", "b2"]
+    assert [(m["recipient_id"], m["address"]) for m in doc["messages"]] == [("a1", AHMED)]
+    assert [r["text"] for r in doc["replies"]] == ["Bel mij terug"]
+    assert [n["text"] for n in doc["notes"]] == ["via de imam"]
+    assert {e["kind"] for e in doc["timeline"]} == {"inbound.reply", "consent.withdrawn"}
+    assert [(a["action"], a["object"]) for a in doc["audit"]] == [
+        ("registry.withdraw", "contact:b2")]
+    (asked,) = rows(app, AuditEntry, AuditEntry.action == "registry.access")
+    assert asked.object == "contact:a1" and incident
