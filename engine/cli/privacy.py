@@ -30,12 +30,15 @@ def purge_command(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Count what is due; erase nothing."),
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    contact: list[str] = typer.Option([], "--contact", help="Erase this withdrawn or inactive "
+                                      "contact now (an erasure request); repeatable."),
 ) -> None:
     """Erase names, numbers, addresses and free text past retention; keep the figures."""
     app: AppContext = ctx.obj
     retention = Retention.from_settings(app.settings)
     with session_scope(app.engine) as session:
-        report = purge(session, now=app.clock.now(), retention=retention, dry_run=dry_run)
+        report = purge(session, now=app.clock.now(), retention=retention, dry_run=dry_run,
+                       contacts=contact)
     if as_json:
         emit_json(report.as_dict())
     else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import calendar
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from sqlmodel import Session, select
 from engine.audit.events import record
 from engine.audit.log import append
 from engine.clock import iso_z
+from engine.errors import InputError
 from engine.incidents.frozen import playbook_of
 from engine.store.models import (
     Contact,
@@ -113,13 +115,14 @@ class _Due:
     settled: Any
 
 
-def _due(now: datetime, retention: Retention) -> _Due:
+def _due(now: datetime, retention: Retention, at_once: Sequence[str] = ()) -> _Due:
     c, s, i, m = (Contact.__table__, Staff.__table__, Incident.__table__,
                   Message.__table__)
     inactive_since = now - timedelta(days=retention.inactive_days)
     contacts = c.c.erased_at.is_(None) & (
         (c.c.withdrawn_at <= now - timedelta(days=retention.withdrawn_days))
-        | (~c.c.active & (c.c.updated_at.is_(None) | (c.c.updated_at <= inactive_since))))
+        | (~c.c.active & (c.c.updated_at.is_(None) | (c.c.updated_at <= inactive_since)))
+        | c.c.id.in_(list(at_once)))
     staff = s.c.erased_at.is_(None) & ~s.c.active & (
         s.c.updated_at.is_(None) | (s.c.updated_at <= inactive_since))
     incidents = i.c.erased_at.is_(None) & (i.c.status == IncidentStatus.CLOSED) & (
@@ -130,10 +133,12 @@ def _due(now: datetime, retention: Retention) -> _Due:
     return _Due(contacts, staff, incidents, settled)
 
 
-def purge(session: Session, *, now: datetime, retention: Retention,
-          dry_run: bool = False) -> PurgeReport:
-    """Erase (or count, in a dry run) what is past retention, in the caller's transaction."""
-    due = _due(now, retention)
+def purge(session: Session, *, now: datetime, retention: Retention, dry_run: bool = False,
+          contacts: Sequence[str] = ()) -> PurgeReport:
+    """Erase (or count, in a dry run) what is past retention, in the caller's transaction;
+    `contacts` (withdrawn or inactive ones: an erasure request) are erased now too."""
+    _check_erasable(session, contacts)
+    due = _due(now, retention, contacts)
     conn = session.connection()
     c, s, i = Contact.__table__, Staff.__table__, Incident.__table__
     report = PurgeReport(dry_run, now, retention)
@@ -152,6 +157,21 @@ def purge(session: Session, *, now: datetime, retention: Retention,
         return report
     _erase(session, due, wheres, report)
     return report
+
+
+def _check_erasable(session: Session, contacts: Sequence[str]) -> None:
+    """An erasure request names contacts that exist and no longer take part."""
+    problems = []
+    for contact_id in contacts:
+        row = session.get(Contact, contact_id)
+        shown = contact_id if len(contact_id) <= 80 else contact_id[:80] + "…"
+        if row is None:
+            problems.append(f"--contact {shown}: no such contact / onbekende contactpersoon")
+        elif row.active and row.withdrawn_at is None:
+            problems.append(f"--contact {shown}: still taking part; record the withdrawal "
+                            f"first (verbinder registry withdraw {shown}) / neemt nog deel")
+    if problems:
+        raise InputError(problems)
 
 
 def _dependants(due: _Due) -> dict[str, tuple[Any, Any]]:

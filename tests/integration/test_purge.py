@@ -341,3 +341,20 @@ def test_purge_command(app: AppContext, playbook_path: Path, monkeypatch: pytest
     assert code == 0 and json.loads(out)["incidents"] == []
     purges = [a for a in dump(app)["AuditEntry"] if a["action"] == "purge"]
     assert len(purges) == 2 and purges[0]["actor"].startswith("cli:")
+
+
+def test_an_erasure_request_erases_one_withdrawn_contact_now(app: AppContext) -> None:
+    with session_scope(app.engine) as session:
+        for contact in ("a2", "b1"):
+            withdraw(session, contact_id=contact, by="staff:cli", via="staff",
+                     now=app.clock.now())
+    from engine.errors import InputError
+
+    for refused, why in (("a1", "still taking part"), ("zz", "no such contact")):
+        with pytest.raises(InputError, match=why), session_scope(app.engine) as session:
+            purge(session, now=app.clock.now(), retention=DEFAULT, contacts=[refused])
+    with session_scope(app.engine) as session:
+        report = purge(session, now=app.clock.now(), retention=DEFAULT, contacts=["b1"])
+    assert report.contacts == ["b1"], "a2 keeps its 30 days"
+    with session_scope(app.engine) as session:
+        assert session.get(Contact, "b1").name == "" and session.get(Contact, "a2").name
