@@ -86,6 +86,13 @@ def _usage_errors() -> tuple[type[Exception], ...]:
 
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
+    try:
+        _run()
+    finally:  # in-process runs (tests): who the command acted for ends with it
+        act_as(None, None)
+
+
+def _run() -> None:
     stdout.quiet = stderr.quiet = False  # in-process runs (tests) share the consoles
     try:
         code = app(standalone_mode=False)
