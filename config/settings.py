@@ -99,6 +99,15 @@ class Settings(BaseModel):
     send_concurrency: int = Field(8, alias="VERBINDER_SEND_CONCURRENCY", ge=1, le=64)
     intake_token_days: int = Field(14, alias="VERBINDER_INTAKE_TOKEN_DAYS", ge=1, le=365)
     consent_stale_days: int = Field(365, alias="VERBINDER_CONSENT_STALE_DAYS", ge=1, le=3650)
+    # How long personal data is kept (`verbinder purge`, docs/PRIVACY.md). Withdrawn: 0 erases
+    # at the next purge. Inactive: at least 30 days, so that a contact an import left out by
+    # mistake can be put back before it is erased.
+    retention_withdrawn_days: int = Field(30, alias="VERBINDER_RETENTION_WITHDRAWN_DAYS", ge=0,
+                                          le=3650)
+    retention_inactive_days: int = Field(365, alias="VERBINDER_RETENTION_INACTIVE_DAYS", ge=30,
+                                         le=3650)
+    retention_closed_months: int = Field(12, alias="VERBINDER_RETENTION_CLOSED_MONTHS", ge=1,
+                                         le=120)
 
     _SECRETS: ClassVar[frozenset[str]] = frozenset({
         "secret_key", "twilio_auth_token", "twilio_auth_token_secondary", "smtp_password"})

@@ -1,9 +1,9 @@
-"""What staff did with accounts and whom they saw, as timeline events.
+"""What staff did with accounts and whom they saw: rows of the hash-chained audit log (and a
+timeline event).
 
-Reading a contact's details is itself a record (who saw whom). Every such read goes through
-`contacts_viewed`, the one function to point at the hash-chained audit log
-(`engine.audit.log.append`) once it exists; account changes go through `account_event`.
-Neither ever holds a phone number, an email address or a name: only ids.
+Reading a contact's details is itself a record (who saw whom): every such read goes through
+`contacts_viewed`; account changes go through `account_event`. Neither ever holds a phone
+number, an email address or a name: only ids.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from engine.audit.events import record
+from engine.audit.log import append
 
 CONTACT_VIEWED = "contact.viewed"
 
@@ -24,9 +25,14 @@ def contacts_viewed(session: Session, *, actor: str, community_id: str,
     """Record that `actor` saw the details of these contacts of one community."""
     record(session, kind=CONTACT_VIEWED, at=at, incident_id=incident_id,
            community_id=community_id, actor=actor, contacts=sorted(contact_ids), source=source)
+    append(session, actor=actor, action="contact.view", object=f"community:{community_id}",
+           source=source, at=at,
+           details={"contacts": sorted(contact_ids), "incident": incident_id})
 
 
 def account_event(session: Session, *, kind: str, actor: str, account_id: int | None,
                   at: datetime, **data: Any) -> None:
     """Record a change to an account or a token (kind `account.*` or `token.*`)."""
     record(session, kind=kind, at=at, actor=actor, account=account_id, **data)
+    append(session, actor=actor, action=kind, object=f"account:{account_id}"
+           if account_id is not None else None, at=at, details=data)

@@ -8,6 +8,7 @@ import typer
 
 from config.logging import configure_logging
 from config.settings import SettingsError, load_settings
+from engine.audit.log import act_as, cli_actor, process_source
 from engine.cli.output import silence, stderr, stdout
 from engine.errors import InputError
 from engine.wiring import AppContext
@@ -41,13 +42,19 @@ def _root(
             raise InputError([line.replace("VERBINDER_DATABASE_URL", "--db", 1)
                               for line in str(exc).splitlines()]) from exc
     configure_logging(settings.log_level)
+    # A person at a command is the actor of what it changes; a worker or server acts for the
+    # contacts and staff whose requests it applies (the flows name them).
+    runs = ctx.invoked_subcommand in ("worker", "serve", "demo")
+    act_as(None if runs else cli_actor(), process_source())
     ctx.obj = AppContext(settings=settings, db_url=db, playbook_path=playbook)
 
 
 def _register() -> None:
+    from engine.cli.audit import audit_app
     from engine.cli.incident import incident_app
     from engine.cli.oncall import oncall_app
     from engine.cli.playbook import playbook_app
+    from engine.cli.privacy import register_privacy_commands
     from engine.cli.registry import registry_app
     from engine.cli.report import register_report_command
     from engine.cli.run import register_run_commands
@@ -58,6 +65,8 @@ def _register() -> None:
     app.add_typer(incident_app, name="incident", help="Preview, declare and follow incidents.")
     app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
     app.add_typer(user_app, name="user", help="Staff accounts and API tokens.")
+    app.add_typer(audit_app, name="audit", help="The audit log: verify its hash chain.")
+    register_privacy_commands(app)
     register_run_commands(app)
     register_report_command(app)
 
@@ -81,6 +90,13 @@ def _usage_errors() -> tuple[type[Exception], ...]:
 
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
+    try:
+        _run()
+    finally:  # in-process runs (tests): who the command acted for ends with it
+        act_as(None, None)
+
+
+def _run() -> None:
     stdout.quiet = stderr.quiet = False  # in-process runs (tests) share the consoles
     try:
         code = app(standalone_mode=False)

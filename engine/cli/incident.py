@@ -9,10 +9,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from engine.cli.auditing import audited
 from engine.cli.output import AfterCommit, emit_json, plain, stderr, stdout, styled
 from engine.clock import as_utc
+from engine.errors import InputError
 from engine.incidents import service
 from engine.incidents.options import IncidentOptions, incident_input_from_options
+from engine.privacy.texts import note_problem
 from engine.store.db import session_scope
 from engine.wiring import AppContext, build_worker
 from playbook.builder import Checklist
@@ -104,6 +107,7 @@ def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bo
 
 
 @incident_app.command("declare")
+@audited("incident.declare")
 def declare_command(
     ctx: typer.Context,
     type_: str = TYPE_OPTION,
@@ -221,6 +225,7 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
 
 
 @incident_app.command("ack")
+@audited("incident.ack", lambda kw: f"incident:{kw.get('incident_id')}")
 def ack_command(
     ctx: typer.Context,
     incident_id: int = typer.Argument(..., metavar="ID"),
@@ -229,6 +234,9 @@ def ack_command(
     note: str | None = typer.Option(None, "--note", help="A note for the timeline."),
 ) -> None:
     """Staff mark a community as reached: its remaining steps stop."""
+    problem = note_problem(note)
+    if problem:
+        raise InputError(f"--note: {problem}")
     app: AppContext = ctx.obj
     by = f"contact:{contact}" if contact else "staff:cli"
     with session_scope(app.engine) as session:
@@ -239,6 +247,7 @@ def ack_command(
 
 
 @incident_app.command("close")
+@audited("incident.close", lambda kw: f"incident:{kw.get('incident_id')}")
 def close_command(ctx: typer.Context,
                   incident_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close an incident: timers stop, the record stays."""

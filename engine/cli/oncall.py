@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from engine.cli.auditing import audited
 from engine.cli.output import emit_json, stderr, stdout
 from engine.errors import InputError
 from engine.oncall import service
@@ -34,6 +35,7 @@ def _option_time(text: str | None, option: str) -> datetime | None:
 
 
 @oncall_app.command("import")
+@audited("oncall.import", lambda _: "roster")
 def import_command(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="Roster files: .csv or .ics."),

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
+from engine.audit.log import append
+from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
 from engine.errors import InputError
+from engine.privacy.access import subject_data
+from engine.privacy.consent import withdraw
+from engine.privacy.texts import note_problem
 from engine.registry import service
 from engine.registry.export import (
     PERSONS_NOTICE,
@@ -22,6 +28,7 @@ from engine.registry.export import (
 from engine.registry.health import HealthReport
 from engine.registry.importer import ImportReport
 from engine.registry.problems import RegistryImportError
+from engine.store.db import session_scope
 from engine.wiring import AppContext
 
 registry_app = typer.Typer(no_args_is_help=True)
@@ -31,6 +38,7 @@ FORMATS = ("csv", "json", "html")
 
 
 @registry_app.command("import")
+@audited("registry.import", lambda _: "registry")
 def import_command(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(
@@ -156,6 +164,8 @@ def _print_health(report: HealthReport) -> None:
          report.without_liaison, ("id", "name", "liaison", "reason")),
         ("Contactpersonen van inactieve gemeenschappen / Contacts of inactive communities",
          report.orphaned_contacts, ("id", "name", "community")),
+        ("Toestemming ingetrokken / Consent withdrawn", report.withdrawn,
+         ("id", "name", "community", "withdrawn_at", "by")),
     ]
     for title, items, columns in sections:
         _print_section(title, items, columns)
@@ -175,3 +185,47 @@ def _print_section(title: str, items: list[dict[str, object]], columns: tuple[st
     for item in items:
         table.add_row(*(plain(item.get(c) or "") for c in columns))
     stdout.print(table)
+
+
+@registry_app.command("withdraw")
+@audited("registry.withdraw", lambda kw: f"contact:{kw.get('contact')}")
+def withdraw_command(
+    ctx: typer.Context,
+    contact: str = typer.Argument(..., metavar="CONTACT", help="The contact's id."),
+    note: str | None = typer.Option(None, "--note", help="Why, how it reached us (kept as "
+                                    "personal data, erased by purge)."),
+) -> None:
+    """Record that a contact withdrew consent: left out of every later checklist and step."""
+    problem = note_problem(note)
+    if problem:
+        raise InputError(f"--note: {problem}")
+    app: AppContext = ctx.obj
+    with session_scope(app.engine) as session:
+        done = withdraw(session, contact_id=contact, by="staff:cli", via="staff",
+                        now=app.clock.now(), note=note)
+    stderr.print(plain(f"{contact}: " + (
+        "toestemming ingetrokken; niet meer benaderd / consent withdrawn; no longer contacted"
+        if done else "had de toestemming al ingetrokken / had withdrawn consent already")))
+
+
+@registry_app.command("access")
+@audited("registry.access", lambda kw: f"contact:{kw.get('contact')}")
+def access_command(
+    ctx: typer.Context,
+    contact: str = typer.Argument(..., metavar="CONTACT", help="The contact's id."),
+    output: Path | None = typer.Option(None, "--output", help="File (owner-only); default "
+                                       "stdout."),
+) -> None:
+    """Everything kept about one person (GDPR Art. 15), as one JSON document."""
+    app: AppContext = ctx.obj
+    with session_scope(app.engine) as session:
+        doc = subject_data(session, contact)
+        append(session, action="registry.access", object=f"contact:{contact}",
+               at=app.clock.now(), details={"output": "file" if output else "stdout"})
+    stderr.print(PERSONS_NOTICE, markup=False, highlight=False)
+    if output is None:
+        emit_json(doc)
+        return
+    write_text(output, json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n",
+               private=True)
+    stderr.print(f"geschreven / written: {output}", markup=False, highlight=False)

@@ -125,7 +125,7 @@ def contact_targets(incident: Incident, community_id: str, notify: str,
 
 # What recipients and templates use: reading every column (tags, attributes) cost a JSON
 # decode per row for nothing.
-CONTACT_COLUMNS = ("id", "name", "phone", "email", "active", "priority")
+CONTACT_COLUMNS = ("id", "name", "phone", "email", "active", "priority", "withdrawn_at")
 COMMUNITY_COLUMNS = ("id", "name", "kind", "area", "languages", "liaison_id")
 
 

@@ -15,9 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from engine.audit.events import record
+from engine.audit.log import append
 from engine.incidents.flows import acknowledge, complete_intake
 from engine.outreach.fallback import FallbackHook
 from engine.playbooks.frozen import playbook_of
+from engine.privacy.consent import start_from, stop_from
+from engine.privacy.texts import keep_reply
 from engine.store.models import (
     Incident,
     IncidentCommunity,
@@ -107,12 +110,14 @@ def apply_inbound_text(*, session: Session, text: InboundText, now: datetime) ->
         if session.get(OptOut, (text.sender, "sms")) is None:
             session.add(OptOut(address=text.sender, channel="sms", created_at=now))
         record(session, kind="optout.stop", at=now, actor="sms", channel="sms")
+        stop_from(session, address=text.sender, now=now)
         return "stop"
     if word in START_WORDS:
         row = session.get(OptOut, (text.sender, "sms"))
         if row is not None:
             session.delete(row)
         record(session, kind="optout.start", at=now, actor="sms", channel="sms")
+        start_from(session, address=text.sender, now=now)
         return "start"
     targets = _recent_targets(session, text.sender)
     if not targets:
@@ -127,7 +132,8 @@ def apply_inbound_text(*, session: Session, text: InboundText, now: datetime) ->
         return "intake"
     for incident_id, (by, communities) in targets.items():
         record(session, kind="inbound.reply", at=now, incident_id=incident_id, actor=by,
-               communities=communities, text=text.body[:500])
+               communities=communities, reply_id=keep_reply(
+                   session, text=text.body, sender=by, at=now, incident_id=incident_id))
     return "reply"
 
 
@@ -217,19 +223,23 @@ def record_intake(session: Session, *, incident_id: int, community_ids: list[str
                 IntakeAnswer.link == link, IntakeAnswer.community_id == cid)).first()
         if kept is not None and kept.answers == answers:
             continue
-        if kept is None:
-            session.add(IntakeAnswer(incident_id=incident_id, community_id=cid,
-                                     contact_id=contact_id, form_id=form_id, answers=answers,
-                                     source=source, at=now, link=link))
-            kind, extra = "intake.answered", {}
-        else:
-            kind, extra = "intake.changed", {"previous": kept.answers}
-            kept.answers, kept.at = answers, now
+        kind, extra = "intake.answered", {}
+        if kept is not None:  # the earlier answer stays, for the timeline, as replaced
+            kind, extra = "intake.changed", {"previous_id": kept.id}
+            kept.link, kept.replaced_at = None, now
+            session.flush()
+        row = IntakeAnswer(incident_id=incident_id, community_id=cid, contact_id=contact_id,
+                           form_id=form_id, answers=answers, source=source, at=now, link=link)
+        session.add(row)
+        session.flush()
         changed = True
         record(session, kind=kind, at=now, incident_id=incident_id, community_id=cid,
-               actor=f"contact:{contact_id}", form=form_id, source=source, answers=answers,
+               actor=f"contact:{contact_id}", form=form_id, source=source, answer_id=row.id,
                **extra)
     if changed:
+        append(session, actor=f"contact:{contact_id}", action="intake.answer",
+               object=f"incident:{incident_id}", at=now,
+               details={"communities": community_ids, "form": form_id, "source": source})
         complete_intake(session, incident_id=incident_id, community_ids=community_ids,
                         by=f"contact:{contact_id}", now=now)
         acknowledge(session, incident_id=incident_id, community_ids=community_ids,

@@ -13,9 +13,11 @@ from typing import Any
 from sqlmodel import Session, select
 
 from engine.audit.events import record
+from engine.audit.log import append
 from engine.errors import InputError, NotFoundError
 from engine.outreach.outbox import cancel_settled
 from engine.playbooks.frozen import freeze_files
+from engine.privacy.texts import keep_note
 from engine.registry.snapshot import RegistrySnapshot
 from engine.store.bulk import insert_rows
 from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
@@ -58,6 +60,9 @@ def declare_incident_flow(
            type=row.type, severity=row.severity, exercise=row.exercise,
            communities=len(doc["communities"]), playbook=playbook.digest,
            warnings=len(doc["warnings"]))
+    append(session, actor=actor, action="incident.declare", object=f"incident:{row.id}", at=now,
+           details={"type": row.type, "exercise": row.exercise,
+                    "communities": len(doc["communities"])})
     return row, doc
 
 
@@ -146,6 +151,7 @@ def acknowledge(
     if missing:
         raise InputError([f"community {c}: not part of incident {incident_id}" for c in missing])
     changed = []
+    note_id = None
     for community_row in rows:
         if community_row.status != CommunityStatus.OPEN:
             continue
@@ -154,9 +160,13 @@ def acknowledge(
         if by.startswith("staff:") and via in ("sms", "link"):
             community_row.taken_over_by = by.removeprefix("staff:")
         changed.append(community_row.community_id)
+        note_id = note_id or keep_note(session, text=note, author=by, at=now,
+                                       incident_id=incident_id)
         record(session, kind="community.acknowledged", at=now, incident_id=incident_id,
-               community_id=community_row.community_id, actor=by, via=via, note=note)
+               community_id=community_row.community_id, actor=by, via=via, note_id=note_id)
     if changed:
+        append(session, actor=by, action="incident.ack", object=f"incident:{incident_id}",
+               at=now, details={"communities": changed, "via": via, "note_id": note_id})
         _tick_tasks(session, incident_id, changed, ("outreach",), by, now)
         settled = {r.community_id for r in session.exec(
             select(IncidentCommunity).where(IncidentCommunity.incident_id == incident_id,
@@ -201,4 +211,6 @@ def close_incident(session: Session, *, incident_id: int, now: datetime, actor: 
                                reason="incident closed")
     record(session, kind="incident.closed", at=now, incident_id=incident_id, actor=actor,
            timers_stopped=stopped, messages_cancelled=cancelled)
+    append(session, actor=actor, action="incident.close", object=f"incident:{incident_id}",
+           at=now, details={"timers_stopped": stopped, "messages_cancelled": cancelled})
     return True

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from engine.audit.events import timeline
 from engine.clock import iso_z
 from engine.incidents.flows import get_incident
+from engine.privacy.texts import timeline_texts
 from engine.store.models import (
     Community,
     Event,
@@ -79,7 +80,9 @@ def show_incident(session: Session, incident_id: int) -> dict[str, Any]:
                                                    Timer.state == "pending")
                                .order_by(Timer.due_at)))
     answers = list(session.exec(select(IntakeAnswer).where(
-        IntakeAnswer.incident_id == incident_id).order_by(IntakeAnswer.at)))
+        IntakeAnswer.incident_id == incident_id, IntakeAnswer.replaced_at.is_(None))
+        .order_by(IntakeAnswer.at)))
+    texts = timeline_texts(session, events)
     community_rows = list(session.exec(select(IncidentCommunity).where(
         IncidentCommunity.incident_id == incident_id)))
     names = {c.id: c.name for c in session.exec(select(Community).where(
@@ -110,7 +113,7 @@ def show_incident(session: Session, incident_id: int) -> dict[str, Any]:
         "communities": communities,
         "timeline": [
             {"at": iso_z(e.at), "kind": e.kind, "community": e.community_id, "actor": e.actor,
-             **{k: v for k, v in e.data.items() if v is not None}}
+             **{k: v for k, v in texts[e.id].items() if v is not None}}
             for e in events
         ],
     }

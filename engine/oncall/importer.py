@@ -18,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from engine.audit.log import append
 from engine.errors import InputError
 from engine.oncall.csv_source import read_csv_roster
 from engine.oncall.ical_source import read_ical_roster
@@ -67,6 +68,9 @@ def import_rosters(
     reports = [_apply(session, p, dry_run, inactive) for p in parsed]
     if not dry_run:
         session.flush()
+        append(session, action="oncall.import", object="roster", details={
+            "sources": [r.source for r in reports], "added": sum(r.added for r in reports),
+            "removed": sum(r.removed for r in reports)})
     return reports
 
 

@@ -23,7 +23,7 @@ from engine.outreach.fallback import FallbackHook
 from engine.outreach.policy import DispatchPolicy
 from engine.store.bulk import any_of, update_rows
 from engine.store.db import session_scope
-from engine.store.models import Message, OptOut, WorkerBeat, table_of
+from engine.store.models import Contact, Message, OptOut, WorkerBeat, table_of
 from engine.store.states import MessageState, check, move, sources
 from notifiers.base import Outcome, SendResult
 
@@ -95,10 +95,13 @@ class Handed:
 
 
 def _sending_statement() -> Any:
-    """Mark one claimed message `sending` unless its address opted out."""
-    table, opt = table_of(Message), table_of(OptOut)
+    """Mark one claimed message `sending` unless its address opted out or its contact
+    withdrew consent."""
+    table, opt, contact = table_of(Message), table_of(OptOut), table_of(Contact)
     opted_out = sa.exists().where(opt.c.address == table.c.address,
-                                  opt.c.channel == table.c.channel)
+                                  opt.c.channel == table.c.channel) | sa.exists().where(
+        table.c.recipient_kind == "contact", contact.c.id == table.c.recipient_id,
+        contact.c.withdrawn_at.is_not(None))
     return (
         sa.update(table)
         .where(table.c.id == sa.bindparam("m_id"), table.c.state == MessageState.CLAIMED,

@@ -91,10 +91,11 @@ def select_level(contacts: list[dict[str, Any]], notify: str) -> list[dict[str, 
 
 
 def contact_recipient(row: Contact, channel: str, language: str | None) -> Recipient | None:
-    """A contact on its frozen channel, or the other one when that address is gone."""
+    """A contact on its frozen channel, or the other one when that address is gone; None when
+    it has none or withdrew its consent."""
     for ch in (channel, other_channel(channel)):
         address = address_for(ch, row.phone, row.email)
-        if address and row.active:
+        if address and row.active and getattr(row, "withdrawn_at", None) is None:
             return Recipient("contact", row.id, row.name, ch, address, language, row.priority)
     return None
 

@@ -46,7 +46,8 @@ def fall_back(session: Session, failed: Message, now: datetime, *, links: Links)
     person = _person(session, failed)
     other = other_channel(failed.channel)
     address = address_for(other, person.phone, person.email) if person else None
-    if person and address and session.get(OptOut, (address, other)) is None:
+    if person and address and session.get(OptOut, (address, other)) is None \
+            and getattr(person, "withdrawn_at", None) is None:
         r = Recipient(failed.recipient_kind, person.id, person.name, other, address,
                       _language(incident, failed))
         if _queue(session, incident, failed, [r], failed.step, links, now):

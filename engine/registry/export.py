@@ -65,8 +65,10 @@ def build_export(conn: Connection, *, public: bool, include_inactive: bool = Fal
     for name in tables:
         # Contacts carry their `active` column, so all of them are exported; communities and
         # staff have none in the import format, so inactive ones only with include_inactive.
+        # A person purge erased is no row of the map any more (it could not be imported).
         chosen = [r for _, r in sorted(stored[name].items())
-                  if include_inactive or name == "contacts" or r["active"]]
+                  if (include_inactive or name == "contacts" or r["active"])
+                  and not (r.get("erased_at") and not r["active"])]
         columns[name] = _columns_of(name, chosen, public=public, include_inactive=include_inactive)
         rows[name] = [_export_row(name, r, columns[name]) for r in chosen]
     if public:

@@ -15,8 +15,10 @@ Row = dict[str, Any]
 
 
 def is_eligible(contact: Row) -> bool:
-    """Active, with recorded consent, and with an address for some channel (PLAYBOOK.md)."""
+    """Active, with recorded consent not withdrawn, and with an address for some channel
+    (PLAYBOOK.md)."""
     return bool(contact["active"] and contact["consent"] is not None
+                and contact.get("withdrawn_at") is None
                 and (contact["phone"] or contact["email"]))
 
 
@@ -34,13 +36,15 @@ class HealthReport:
     without_liaison: list[Row] = field(default_factory=list)
     orphaned_contacts: list[Row] = field(default_factory=list)
     missing_staff_roles: list[str] = field(default_factory=list)
+    withdrawn: list[Row] = field(default_factory=list)  # consent withdrawn, not yet erased
 
     @property
     def gaps(self) -> int:
         """How many findings there are in all."""
         return (len(self.no_eligible) + len(self.one_eligible) + len(self.without_consent)
                 + len(self.consent_stale) + len(self.without_liaison)
-                + len(self.orphaned_contacts) + len(self.missing_staff_roles))
+                + len(self.orphaned_contacts) + len(self.missing_staff_roles)
+                + len(self.withdrawn))
 
     def as_dict(self) -> dict[str, Any]:
         """The `--json` document."""
@@ -56,6 +60,7 @@ class HealthReport:
             "communities_without_liaison": self.without_liaison,
             "contacts_of_inactive_communities": self.orphaned_contacts,
             "staff_roles_missing": self.missing_staff_roles,
+            "contacts_consent_withdrawn": self.withdrawn,
         }
 
 
@@ -103,6 +108,12 @@ def _eligibility(report: HealthReport, communities: dict[str, Row],
 def _consent(report: HealthReport, contacts: dict[str, Row], communities: dict[str, Row],
              stale_before: date) -> None:
     for contact in sorted(contacts.values(), key=lambda c: (c["community_id"], c["id"])):
+        if contact.get("withdrawn_at") is not None and contact.get("erased_at") is None:
+            report.withdrawn.append({
+                "id": contact["id"], "name": contact["name"],
+                "community": contact["community_id"],
+                "withdrawn_at": iso_z(contact["withdrawn_at"]), "by": contact["withdrawn_by"]})
+            continue
         if not contact["active"]:
             continue
         item = {"id": contact["id"], "name": contact["name"],

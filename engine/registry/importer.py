@@ -11,7 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from engine.audit.log import append
 from engine.clock import Clock
+from engine.privacy.consent import reconcile_import
 from engine.registry.problems import RegistryImportError
 from engine.registry.sources import TABLES, read_sources
 from engine.registry.validate import KnownIds, Row, validate_import
@@ -91,6 +93,11 @@ def import_registry(
         report.warnings = dangling_references(existing_after(conn, existing, report))
         if not dry_run and report.changes:
             write_changes(conn, report, clock.now(), actor)
+            append(session, actor=actor, action="registry.import", object="registry",
+                   at=clock.now(), details={n: t.counts() for n, t in report.tables.items()
+                                            if t.included})
+        report.warnings += reconcile_import(session, valid.tables.get("contacts"),
+                                            now=clock.now(), actor=actor, dry_run=dry_run)
     return report
 
 
@@ -139,12 +146,16 @@ def write_changes(conn: Connection, report: ImportReport, now: datetime, actor: 
     """Bulk insert, update and deactivate; record one `registry.imported` event."""
     for name, changes in report.tables.items():
         table = STORE_TABLES[name]
+        # A row the import writes holds its data again, whatever purge erased before.
+        fresh = {"erased_at": None} if "erased_at" in table.c else {}
         if changes.added:
-            conn.execute(sa.insert(table), [{**r, "updated_at": now} for r in changes.added])
+            conn.execute(sa.insert(table), [{**r, "updated_at": now, **fresh}
+                                            for r in changes.added])
         if changes.changed:
             stmt = sa.update(table).where(table.c.id == sa.bindparam("b_id"))
             conn.execute(stmt, [{**{k: val for k, val in r.items() if k != "id"},
-                                 "b_id": r["id"], "updated_at": now} for r in changes.changed])
+                                 "b_id": r["id"], "updated_at": now, **fresh}
+                                for r in changes.changed])
         for start in range(0, len(changes.deactivated), _CHUNK):
             chunk = changes.deactivated[start:start + _CHUNK]
             conn.execute(sa.update(table).where(table.c.id.in_(chunk))

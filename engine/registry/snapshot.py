@@ -74,13 +74,15 @@ def load_snapshot(conn: Connection) -> RegistrySnapshot:
         )
         for n, r in enumerate(rows)
     )
+    # A withdrawn consent reads as none: the contact is on no checklist (engine/privacy).
     contacts = tuple(
         ContactData(
             id=r[0], community_id=r[1], name=r[2], priority=r[3], phone=r[4], email=r[5],
             channel=r[6], language=r[7], consent=_date(r[8]), active=True,
         )
         for r in _fetch(conn, "SELECT id, community_id, name, priority, phone, email, channel, "
-                              "language, consent FROM contact WHERE active ORDER BY id")
+                              "language, CASE WHEN withdrawn_at IS NULL THEN consent END "
+                              "FROM contact WHERE active ORDER BY id")
     )
     rows = _fetch(conn, "SELECT id, name, phone, email, roles FROM staff WHERE active ORDER BY id")
     roles = _decoded(rows, 4, "[]")

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.clock import iso_z
+from engine.privacy.texts import with_texts
 from engine.registry.spreadsheet import protect
 from engine.reports.privacy import redact_event
 from engine.store.models import Event
@@ -69,14 +70,29 @@ def event_count(conn: Connection, incident_id: int) -> int:
 def event_records(conn: Connection, incident_id: int, forms: dict[str, IntakeForm], *,
                   include_pii: bool) -> Iterator[dict[str, Any]]:
     """One record per event, redacted unless personal data was asked for."""
-    for seq, row in enumerate(stream_events(conn, incident_id), start=1):
-        data = row.data or {}
-        removed: list[str] = []
-        if not include_pii:
-            data, removed = redact_event(row.kind, data, forms)
-        yield {"record": "event", "v": VERSION, "seq": seq, "id": row.id, "at": iso_z(row.at),
-               "kind": row.kind, "community": row.community_id, "actor": row.actor,
-               "data": data, "redacted": removed}
+    seq = 0
+    for rows in _batches(stream_events(conn, incident_id), BATCH):
+        # the texts events name (replies, notes, answers) live in rows purge may erase
+        datas = with_texts(conn, [row.data or {} for row in rows])
+        for row, data in zip(rows, datas, strict=True):
+            seq += 1
+            removed: list[str] = []
+            if not include_pii:
+                data, removed = redact_event(row.kind, data, forms)
+            yield {"record": "event", "v": VERSION, "seq": seq, "id": row.id,
+                   "at": iso_z(row.at), "kind": row.kind, "community": row.community_id,
+                   "actor": row.actor, "data": data, "redacted": removed}
+
+
+def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def write_jsonl(conn: Connection, head: dict[str, Any], forms: dict[str, IntakeForm],

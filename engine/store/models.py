@@ -118,6 +118,11 @@ class Contact(SQLModel, table=True):
     consent: date | None = None
     active: bool = True
     updated_at: datetime | None = _utc_column()
+    # Consent withdrawn (STOP, or `registry withdraw`): left out of every later checklist and
+    # step. Not an import column, so a re-import keeps it (engine/privacy/consent.py).
+    withdrawn_at: datetime | None = _utc_column()
+    withdrawn_by: str | None = Field(default=None, max_length=200)  # "sms" or who recorded it
+    erased_at: datetime | None = _utc_column()  # purge erased name, role, phone and email
 
 
 class Staff(SQLModel, table=True):
@@ -130,6 +135,7 @@ class Staff(SQLModel, table=True):
     roles: list[str] = _json_column(list)
     active: bool = True
     updated_at: datetime | None = _utc_column()
+    erased_at: datetime | None = _utc_column()  # purge erased name, phone and email
 
 
 class Shift(SQLModel, table=True):
@@ -180,8 +186,10 @@ class Incident(SQLModel, table=True):
     playbook_digest: str
     playbook_files: dict[str, str] = _json_column(dict)  # relative path -> text, frozen
     checklist: dict[str, Any] = _json_column(dict)  # the checklist document, as previewed
-    # Random, set once with the checklist (which never changes): names it for in-process caches.
+    # Random, set with the checklist: names it for in-process caches. Purge renews it when it
+    # erases the contacts' names from the checklist.
     checklist_key: str | None = None
+    erased_at: datetime | None = _utc_column()  # purge erased its personal data
 
     __table_args__ = (_state_check("status", IncidentStatus, "incident"),)
 
@@ -252,6 +260,7 @@ class Message(SQLModel, table=True):
     # often it was sent once more because the provider certainly held none (at most once).
     ambiguous_at: datetime | None = _utc_column()
     resends: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    erased_at: datetime | None = _utc_column()  # purge erased address, subject and bodies
 
     __table_args__ = (_state_check("state", MessageState, "message"),)
 
@@ -292,8 +301,37 @@ class IntakeAnswer(SQLModel, table=True):
     # The token hash of the web link it came through (None for SMS): one answer per link and
     # community, a later one replacing it.
     link: str | None = Field(default=None, max_length=64)
+    # A later answer through the same link replaced this one (its link is then NULL): the
+    # timeline keeps both, `incident show` lists the current ones.
+    replaced_at: datetime | None = _utc_column()
+    erased_at: datetime | None = _utc_column()  # purge erased its free-text answers
 
     __table_args__ = (sa.Index("uq_intakeanswer_link", "link", "community_id", unique=True),)
+
+
+class Reply(SQLModel, table=True):
+    """The text of an SMS reply that was no keyword: personal data, kept out of the timeline
+    (whose rows never change) so that purge can erase it; event `inbound.reply` names it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, index=True)
+    sender: str = Field(max_length=200)  # "contact:ID" or "staff:ID"
+    text: str
+    at: datetime = _utc_column(nullable=False)
+    erased_at: datetime | None = _utc_column()
+
+
+class Note(SQLModel, table=True):
+    """A note a person wrote (acknowledgement, withdrawal): free text, kept out of the timeline
+    so that purge can erase it; the events name it by id."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int | None = Field(default=None, index=True)
+    subject: str | None = Field(default=None, max_length=200, index=True)  # "contact:ID"
+    author: str = Field(max_length=200)
+    text: str
+    at: datetime = _utc_column(nullable=False)
+    erased_at: datetime | None = _utc_column()
 
 
 # --- escalation -----------------------------------------------------------------------------
@@ -351,7 +389,28 @@ class Event(SQLModel, table=True):
     community_id: str | None = None
     kind: str = Field(index=True)  # e.g. incident.declared, message.accepted, timer.fired
     actor: str  # "system", "worker:NAME", "staff:ID", "contact:ID", "cli"
-    data: dict[str, Any] = _json_column(dict)  # no phone or email in here
+    data: dict[str, Any] = _json_column(dict)  # no phone, email, name or free text in here
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change a person or process made, chained to the one before by SHA-256
+    (engine/audit/log.py). Rows are only ever added: PostgreSQL and SQLite refuse UPDATE and
+    DELETE on this table and on `event` (triggers of migration 0007)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(sa_column=sa.Column(sa.Integer, nullable=False, unique=True))
+    at: datetime = _utc_column(nullable=False)
+    actor: str = Field(max_length=200)  # cli:USER@HOST, staff:ID, contact:ID, worker:ID, sms
+    action: str = Field(max_length=64)  # incident.declare, registry.withdraw, ...
+    object: str | None = Field(default=None, max_length=300)  # incident:12, contact:p3
+    result: str = Field(max_length=16)  # ok | refused | error
+    source: str | None = Field(default=None, max_length=200)  # host/pid, client address
+    details: str = "{}"  # canonical JSON of non-personal details, as hashed
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(sa_column=sa.Column(sa.String(64), nullable=False, unique=True))
 
 
 # --- staff accounts (the dashboard and the JSON API) ----------------------------------------

@@ -41,6 +41,7 @@ from engine.accounts.roles import Access, Role
 from engine.accounts.rules import Principal
 from engine.accounts.sessions import ABSOLUTE, FULL, PASSWORD, find_session, touch_session
 from engine.accounts.tokens import new_secret
+from engine.audit.log import act_as
 from engine.web.ratelimit import KeyedLimiter, Rate
 
 if TYPE_CHECKING:
@@ -213,6 +214,8 @@ def _page_guard(allow: Allow) -> Callable[[Request], Any]:
         setattr(request.state, "half" if allow == SECOND_FACTOR else "principal",
                 view.principal)
         request.state.csrf = csrf_token(web.secret, cookie)
+        # what the request changes is audited as this account, from this address
+        act_as(view.principal.actor, client_address(request))
     return guard
 
 
@@ -234,6 +237,7 @@ def _api_guard(allow: Allow) -> Callable[[Request], Any]:
         if allow == SECOND_FACTOR or principal.role not in allow:
             raise Forbidden()
         request.state.principal = principal
+        act_as(principal.actor, client_address(request))
     return guard
 
 

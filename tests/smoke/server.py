@@ -192,6 +192,11 @@ def show(ctx: AppContext, incident_id: int) -> dict[str, Any]:
         return show_incident(session, incident_id)
 
 
+def shown_events(ctx: AppContext, incident_id: int, kind: str) -> list[dict[str, Any]]:
+    """The timeline entries of one kind as `incident show` gives them (texts put back)."""
+    return [e for e in show(ctx, incident_id)["timeline"] if e["kind"] == kind]
+
+
 def community(doc: dict[str, Any], community_id: str) -> dict[str, Any]:
     """One community of a show_incident document."""
     return next(c for c in doc["communities"] if c["id"] == community_id)

@@ -26,7 +26,6 @@ from .server import (
     AppServer,
     community,
     declare,
-    events,
     import_fixture_registry,
     link_tokens,
     message_to,
@@ -64,10 +63,11 @@ def ack_link(app: AppServer) -> str:
 
 
 def intake_events(app: AppServer) -> list[tuple[str, str | None, dict]]:
-    """The timeline's intake events: kind, community, answers (and previous ones)."""
-    return [(e.kind, e.community_id, {k: e.data.get(k) for k in ("answers", "previous")
-                                      if k in e.data})
-            for e in events(app.ctx) if e.kind.startswith("intake.")]
+    """The timeline's intake events as `incident show` gives them: kind, community, answers
+    (and previous ones)."""
+    return [(e["kind"], e["community"], {k: e.get(k) for k in ("answers", "previous")
+                                         if k in e})
+            for e in show(app.ctx, INCIDENT)["timeline"] if e["kind"].startswith("intake.")]
 
 
 def test_a_later_answer_replaces_the_earlier_one_on_the_timeline_once(app: AppServer) -> None:
@@ -80,7 +80,8 @@ def test_a_later_answer_replaces_the_earlier_one_on_the_timeline_once(app: AppSe
     assert store_state(app.ctx) == settled, "an identical resubmission changes nothing"
     # sent in another order: the form's order is kept
     assert client.post(path, data={"needs": ["aftercare", "conversation"]}).status_code == 200
-    assert [(a.community_id, a.answers) for a in rows(app.ctx, IntakeAnswer)] == [
+    current = rows(app.ctx, IntakeAnswer, IntakeAnswer.replaced_at.is_(None))
+    assert [(a.community_id, a.answers) for a in current] == [
         ("moskee-a", later), ("moskee-b", later)]
     assert intake_events(app) == [
         ("intake.answered", "moskee-a", {"answers": first}),

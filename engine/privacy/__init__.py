@@ -1,0 +1,1 @@
+"""privacy: consent withdrawn, free text kept apart, purge past retention."""
