@@ -131,7 +131,7 @@ def test_jsonl_holds_every_event_in_order_with_a_schema_and_no_personal_data(smo
              and e["community"] == "kerk-oost"]
     assert "note" not in noted[0]["data"] and noted[0]["redacted"] == ["note"]
     [recorded] = exports(smoke)
-    assert recorded.actor == "cli:evaluator" and recorded.incident_id == smoke.incident_id
+    assert recorded.actor.startswith("cli:evaluator@") and recorded.incident_id == smoke.incident_id
     assert recorded.data == {"what": "export", "format": "jsonl", "pii": False}
 
 
@@ -145,7 +145,7 @@ def test_include_pii_keeps_free_text_and_is_recorded_with_who_asked(smoke, run,
     assert REMARK in text and STAFF_NOTE in text
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     [recorded] = exports(smoke)
-    assert recorded.actor == "cli:evaluator"
+    assert recorded.actor.startswith("cli:evaluator@")
     assert recorded.data == {"what": "export", "format": "jsonl", "pii": True}
     assert not list(tmp_path.glob(".*.part"))
 
@@ -241,7 +241,7 @@ def test_callsheet_lists_contacts_in_checklist_order_with_scripts_in_their_langu
     assert "Dienstdoende nu:" in html
     [recorded] = exports(smoke)
     assert recorded.data == {"what": "callsheet", "format": "html", "pii": True}
-    assert recorded.actor == "cli:evaluator"
+    assert recorded.actor.startswith("cli:evaluator@")
 
 
 def test_callsheet_pdf_renders_arabic_and_its_pages(smoke, run, tmp_path: Path) -> None:

@@ -167,11 +167,9 @@ def test_a_whole_incident_logs_no_personal_data(
     assert found == [], "\n".join(found[:20])
     logged = {log.name: log.read_text(errors="replace") for log in procs.logs}
     assert lines > 20
-    # serve's worker sends (the declaring process may find everything taken already), and the
-    # commands log at DEBUG too: the check above read real DEBUG output
+    # the server's worker sends (the declaring process may find everything taken already):
+    # the check above read real DEBUG output of the process that handles the personal data
     assert " DEBUG " in logged["serve.log"], "the server did log, at DEBUG"
-    assert any(" DEBUG " in text for name, text in logged.items() if name != "serve.log"), \
-        "the commands did log, at DEBUG"
 
 
 def _healthy(url: str) -> bool:
