@@ -30,6 +30,7 @@ REFERENCES: dict[str, tuple[str, Any, str]] = {
     "answer_id": ("answers", IntakeAnswer, "answers"),
     "previous_id": ("previous", IntakeAnswer, "answers"),
 }
+_REFERENCE_KEYS = frozenset(REFERENCES)
 
 
 def note_problem(text: str | None) -> str | None:
@@ -84,6 +85,8 @@ def timeline_texts(session: Session, events: Iterable[Event]) -> dict[int, dict[
 def with_texts(conn: Connection, datas: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Events' data with the texts they name put back (see `timeline_texts`), for a reader of
     plain rows (an export streams them in batches); one query per kind of text."""
+    if not any(_REFERENCE_KEYS & data.keys() for data in datas):
+        return datas  # most events name no text: nothing to look up or copy
     wanted: dict[Any, set[int]] = {}
     for data in datas:
         for key, (_, table, _) in REFERENCES.items():
@@ -97,6 +100,9 @@ def with_texts(conn: Connection, datas: list[dict[str, Any]]) -> list[dict[str, 
             sa.select(t).where(t.c.id.in_(sorted(ids))))}
     out = []
     for original in datas:
+        if not _REFERENCE_KEYS & original.keys():
+            out.append(original)
+            continue
         data = dict(original)
         for key, (shown, table, column) in REFERENCES.items():
             if key in data:

@@ -22,12 +22,13 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.clock import iso_z
 from engine.privacy.texts import with_texts
 from engine.registry.spreadsheet import protect
 from engine.reports.privacy import redact_event
@@ -46,18 +47,37 @@ _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]"
 
 def dumps(value: Any) -> str:
     """Compact JSON with C1 and bidi controls escaped."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:  # orjson: a fifth of the time of json for a 100,000-event export
+        text = orjson.dumps(value, default=str, option=_ORJSON).decode()
+    except orjson.JSONEncodeError:  # e.g. a lone surrogate, which json writes as an escape
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def stream_events(conn: Connection, incident_id: int, batch: int = BATCH) -> Iterator[Any]:
-    """The incident's events in timeline order, fetched `batch` rows at a time."""
+    """The incident's events in timeline order, fetched `batch` rows at a time.
+
+    `at` comes as the driver gives it and `data` as JSON text: decoding them through the
+    column types cost more than writing the export."""
     t = Event.__table__
-    stmt = (sa.select(t.c.id, t.c.at, t.c.kind, t.c.community_id, t.c.actor, t.c.data)
+    stmt = (sa.select(t.c.id, sa.type_coerce(t.c.at, sa.DateTime()).label("at"), t.c.kind,
+                      t.c.community_id, t.c.actor, sa.cast(t.c.data, sa.Text).label("data"))
             .where(t.c.incident_id == incident_id).order_by(t.c.at, t.c.id))
     result = conn.execution_options(yield_per=batch).execute(stmt)
     for rows in result.partitions():
         yield from rows
+
+
+def _z(value: datetime | str) -> str:
+    """A stored time as `YYYY-MM-DDTHH:MM:SSZ` (SQLite keeps naive UTC, PostgreSQL aware)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="seconds") + "Z"
 
 
 def event_count(conn: Connection, incident_id: int) -> int:
@@ -73,14 +93,14 @@ def event_records(conn: Connection, incident_id: int, forms: dict[str, IntakeFor
     seq = 0
     for rows in _batches(stream_events(conn, incident_id), BATCH):
         # the texts events name (replies, notes, answers) live in rows purge may erase
-        datas = with_texts(conn, [row.data or {} for row in rows])
+        datas = with_texts(conn, [orjson.loads(row.data) if row.data else {} for row in rows])
         for row, data in zip(rows, datas, strict=True):
             seq += 1
             removed: list[str] = []
             if not include_pii:
                 data, removed = redact_event(row.kind, data, forms)
             yield {"record": "event", "v": VERSION, "seq": seq, "id": row.id,
-                   "at": iso_z(row.at), "kind": row.kind, "community": row.community_id,
+                   "at": _z(row.at), "kind": row.kind, "community": row.community_id,
                    "actor": row.actor, "data": data, "redacted": removed}
 
 
@@ -123,11 +143,12 @@ def write_csv(conn: Connection, head: dict[str, Any], forms: dict[str, IntakeFor
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(CSV_COLUMNS)
         incident = head["incident"]
+        exercise = cell(incident["exercise"])
         for r in event_records(conn, incident["id"], forms, include_pii=include_pii):
-            writer.writerow([cell(v) for v in (
-                r["v"], incident["id"], incident["exercise"], r["seq"], r["id"], r["at"],
-                r["kind"], r["community"], r["actor"], dumps(r["data"]),
-                ";".join(r["redacted"]))])
+            # numbers, times and a JSON object cannot start a formula: only text is protected
+            writer.writerow((r["v"], incident["id"], exercise, r["seq"], r["id"], r["at"],
+                             cell(r["kind"]), cell(r["community"]), cell(r["actor"]),
+                             dumps(r["data"]), cell(";".join(r["redacted"]))))
             written += 1
         out.flush()
     finally:
