@@ -9,13 +9,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit.events import record_many
 from engine.links import tokens
 from engine.links.tokens import Links
 from engine.outreach.outbox import Draft, dedupe_key
-from engine.store.models import Community, Contact, Incident, Message, Staff
+from engine.store.models import Community, Contact, Incident, IntakeAnswer, Message, Staff
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,31 @@ def intake_form_for(incident: Incident, playbook: Any, community_ids: list[str])
     return None
 
 
+def stated_needs(session: Session, incident: Incident, playbook: Any,
+                 community_ids: list[str]) -> list[dict[str, Any]]:
+    """For an intake alert: the latest answer of each community, in words (the playbook's
+    language): [{community, question, label, words, options, text}]."""
+    from playbook.answers import answers_in_words
+
+    out: list[dict[str, Any]] = []
+    locale = playbook.default_locale
+    for cid in community_ids:
+        row = session.exec(select(IntakeAnswer).where(
+            IntakeAnswer.incident_id == incident.id, IntakeAnswer.community_id == cid,
+            col(IntakeAnswer.replaced_at).is_(None)).order_by(col(IntakeAnswer.at).desc(),
+                                                              col(IntakeAnswer.id).desc())
+        ).first()
+        if row is None or row.erased_at is not None:
+            continue
+        for entry in answers_in_words(playbook.intake_forms.get(row.form_id), row.answers,
+                                      (locale,)):
+            out.append({"community": cid, "question": entry["question"],
+                        "label": entry["label"].get(locale, entry["question"]),
+                        "words": entry["words"].get(locale, ""), "options": entry["options"],
+                        "text": entry["text"]})
+    return out
+
+
 def not_reached(session: Session, incident: Incident, community_ids: list[str],
                 communities: dict[str, Community]) -> list[dict[str, Any]]:
     """For staff messages: each community, with the contacts tried, how, and their numbers."""
@@ -175,20 +200,25 @@ def compose(
     now: datetime,
     not_reached: list[dict[str, Any]] | None = None,
     escalation_note: str | None = None,
+    answers: list[dict[str, Any]] | None = None,
 ) -> Draft:
     """Render one recipient's message for a step, with its own intake and ack links.
 
     `escalation_note` tells staff why a step reached them rather than whom the playbook named:
     `nobody_on_call` or `no_liaison`.
     """
-    from playbook.render import render_message
+    from playbook.render import choose_locale, render_message
 
     r = bundle.recipient
-    chain = [x for x in (r.language, *(communities[0].languages if communities else ())) if x]
+    # Staff read the municipality's language, whatever the community speaks.
+    chain = [x for x in (r.language, *(communities[0].languages if communities else ()))
+             if x] if r.kind == "contact" else []
     form = None
     if r.kind == "contact":
         form = intake_form_for(incident, playbook, bundle.community_ids)
-    locale = chain[0] if chain else playbook.default_locale
+    # The links open their pages in the language the message is written in.
+    locale = choose_locale(playbook.templates[bundle.template], r.channel, chain,
+                           playbook.default_locale)
     mint = partial(tokens.mint, secret=links.secret, incident_id=incident.id,
                    community_ids=bundle.community_ids, recipient_kind=r.kind, recipient_id=r.id,
                    locale=locale, now=now, valid_for=links.valid_for)
@@ -215,6 +245,8 @@ def compose(
     if not_reached is not None:
         context["not_reached"] = not_reached
         context["escalation_note"] = escalation_note
+    if answers is not None:
+        context["answers"] = answers
     rendered = render_message(
         playbook, bundle.template, r.channel, language_chain=chain, context=context
     )

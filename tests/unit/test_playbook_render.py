@@ -92,7 +92,8 @@ def test_intake_url_is_appended_when_the_template_does_not_use_it(pb: Playbook) 
     url = "https://example.org/i/abc"
     message = render_message(pb, "plain", "sms", language_chain=["nl"],
                              context=context(pb, intake_url=url))
-    assert message.body.endswith("\n" + url)
+    # introduced in words, never a bare link (which looks like phishing after an attack)
+    assert message.body.endswith("\nLaat ons weten wat u nodig heeft: " + url)
     assert not template_uses(pb, "plain", "sms", "nl", "intake_url")
     email = render_message(pb, "plain", "email", language_chain=["nl"],
                            context=context(pb, intake_url=url))
