@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.table import Table
-
 from engine.cli.output import plain, stdout, styled
 
 REACH_WORDS = {"reached": "bereikt / reached", "taken_over": "overgenomen door medewerker / "
@@ -47,8 +45,9 @@ def print_show(doc: dict[str, Any]) -> None:
         stdout.print(plain(f"{summary['unknown']} message(s) in unknown state: the provider "
                            "may or may not have sent them; they are not resent.", "yellow"))
     if doc["incident_tasks"]:
-        stdout.print(plain("Incidenttaken / Incident tasks", "bold"))
-        stdout.print(task_table(doc["incident_tasks"], zone))
+        stdout.print(plain("Incidenttaken / incident tasks (deadline, taak/task, "
+                           "eigenaar/owner)", "bold"))
+        print_tasks(doc["incident_tasks"], zone)
     for community in doc["communities"]:
         print_community(community, zone)
     # Sections of other parts (e.g. open agreements, issue 14) go here, before the replies.
@@ -72,25 +71,23 @@ def print_summary(summary: dict[str, Any]) -> None:
                        + (", ".join(f"{k} {v}" for k, v in summary["messages"].items()) or "-")))
 
 
-def task_table(tasks: list[dict[str, Any]], zone: str | None) -> Table:
-    """Tasks: title (nl / en), owner, deadline, done or overdue, by whom, note."""
-    table = Table()
-    for column in ("taak / task", "eigenaar / owner", "deadline / due", "status", "door / by",
-                   "notitie / note"):
-        table.add_column(column)
+def print_tasks(tasks: list[dict[str, Any]], zone: str | None, indent: str = "  ") -> None:
+    """One line per task: state, deadline, title (the playbook's language) and id, owner, and
+    who ticked it with their note."""
     for t in tasks:
+        state = STATE_WORDS.get(t["state"], t["state"])
+        if t["done_at"]:
+            state += f" {when(t['done_at'], zone)}"
         owner = OWNER_WORDS.get(t.get("owner") or "", t.get("owner") or "-")
         if t.get("owner_staff"):
-            owner += f": {t['owner_staff']['name']}"
-        title = t.get("title") or {}
-        table.add_row(
-            plain(f"{title.get('nl', t['id'])} / {title.get('en', t['id'])} ({t['id']})"),
-            plain(owner), plain(when(t["due"], zone)),
-            plain(STATE_WORDS.get(t["state"], t["state"]) + (
-                f" {when(t['done_at'], zone)}" if t["done_at"] else ""),
-                STATE_STYLE.get(t["state"], "")),
-            plain(t.get("done_by") or "-"), plain(t.get("note") or "-"))
-    return table
+            owner += f" {t['owner_staff']['name']}"
+        title = (t.get("title") or {}).get("nl") or next(iter((t.get("title") or {}).values()),
+                                                          t["id"])
+        extra = f"; door/by {t['done_by']}" if t.get("done_by") else ""
+        if t.get("note"):
+            extra += f": {t['note']}"
+        stdout.print(styled(indent, (f"[{state}]", STATE_STYLE.get(t["state"], "")),
+                            f" {when(t['due'], zone)} {title} ({t['id']}) - {owner}{extra}"))
 
 
 def print_community(c: dict[str, Any], zone: str | None) -> None:
@@ -110,8 +107,7 @@ def print_community(c: dict[str, Any], zone: str | None) -> None:
         "  berichten / messages: " + (", ".join(f"{k} {v}" for k, v in states.items()) or "-")
         + (f"; volgende stap / next step: {nxt['notify']} {when(nxt['due'], zone)}"
            if nxt else "")))
-    if c["tasks"]:
-        stdout.print(task_table(c["tasks"], zone))
+    print_tasks(c["tasks"], zone, "    ")
     for answer in c["intake"]:
         stdout.print(plain(f"  Antwoord / answer {when(answer['at'], zone)} "
                            f"(contact:{answer['by']}, {answer['source']}):", "bold"))
