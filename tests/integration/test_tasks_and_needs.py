@@ -150,8 +150,8 @@ def test_a_task_past_its_deadline_is_overdue_until_done(town: AppContext) -> Non
 
 def test_an_unknown_task_or_community_is_refused_saying_what_there_is(town: AppContext) -> None:
     incident_id = declare_attack(town)
-    with pytest.raises(InputError, match="no such task for the incident itself.*"
-                       "tasks there: inform-crisis-team"):
+    with pytest.raises(InputError, match=r"no such task for the incident itself.*"
+                       r"tasks there: inform-crisis-team"):
         tick(town, incident_id, "inform-crisis-teem")
     with pytest.raises(InputError, match="it is a community task: add --community "
                        r"\(moskee-annour"):
