@@ -16,6 +16,7 @@ from engine.playbooks.frozen import playbook_of
 from engine.privacy.texts import timeline_texts
 from engine.store.models import (
     Community,
+    Contact,
     Event,
     Incident,
     IncidentCommunity,
@@ -139,11 +140,7 @@ def show_incident(session: Session, incident_id: int, now: datetime | None = Non
         "channels": channel_health(events),
         "incident_tasks": [task_doc(t, liaison=None) for t in tasks if t.community_id == ""],
         "communities": communities,
-        "unmatched_replies": [
-            {"at": iso_z(e.at), "by": e.actor, "communities": e.data.get("communities", []),
-             "text": texts[e.id].get("text")}
-            for e in events if e.kind == "inbound.reply"
-        ],
+        "unmatched_replies": _unmatched(session, events, texts),
         "timeline": [
             {"at": iso_z(e.at), "kind": e.kind, "community": e.community_id, "actor": e.actor,
              **{k: v for k, v in texts[e.id].items() if v is not None}}
@@ -158,6 +155,25 @@ def _count_states(messages: list[Message]) -> dict[str, int]:
         word = STATE_WORDS.get(m.state, m.state)
         counts[word] = counts.get(word, 0) + 1
     return counts
+
+
+def _unmatched(session: Session, events: list[Event], texts: dict[int, dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """Replies that were no keyword: who, which communities (a reply after the community was
+    reached names none of its own, so the sender's community is named), and the text."""
+    replies = [e for e in events if e.kind == "inbound.reply"]
+    senders = {e.actor.removeprefix("contact:") for e in replies
+               if e.actor.startswith("contact:")}
+    home = dict(session.exec(select(Contact.id, Contact.community_id).where(
+        Contact.id.in_(sorted(senders)))).all()) if senders else {}
+    return [
+        {"at": iso_z(e.at), "by": e.actor,
+         "communities": e.data.get("communities") or (
+             [home[e.actor.removeprefix("contact:")]]
+             if e.actor.removeprefix("contact:") in home else []),
+         "text": texts[e.id].get("text")}
+        for e in replies
+    ]
 
 
 def _playbook(incident: Incident) -> Any:
