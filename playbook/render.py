@@ -30,7 +30,7 @@ LINK_WORDS = {
     "en": "Let us know what you need:",
     "ar": "أخبرونا بما تحتاجونه:",
     "tr": "Neye ihtiyacınız olduğunu bize bildirin:",
-    "pl": "Prosimy wskazać swoje potrzeby:",
+    "pl": "Potrzeby prosimy wskazać tutaj:",
     "de": "Teilen Sie uns mit, was Sie brauchen:",
     "fr": "Dites-nous ce dont vous avez besoin :",
 }

@@ -23,7 +23,7 @@ URL = "https://verbinder.voorbeeldstad.example.org/i/" + "x" * 43
 INTRO = {  # how each language introduces the needs link
     "nl": "Laat ons weten wat u nodig heeft:", "en": "Let us know what you need:",
     "ar": "أخبرونا بما تحتاجونه:", "tr": "İhtiyaçlarınızı bize bildirin:",
-    "pl": "Prosimy wskazać swoje potrzeby:",
+    "pl": "Potrzeby prosimy wskazać tutaj:",
 }
 
 
