@@ -224,6 +224,7 @@ def tick_task(session: Session, *, incident_id: int, task_id: str, community_id:
 def _no_such_task(incident_id: int, task_id: str, community_id: str | None,
                   rows: list[IncidentTask]) -> list[str]:
     """Why no task matched, and what would: the tasks there are in that scope."""
+    task_id, community_id = task_id[:100], community_id[:200] if community_id else None
     if community_id and not any(t.community_id == community_id for t in rows):
         return [f"--community {community_id}: not part of incident {incident_id}"]
     scope = community_id or ""

@@ -282,6 +282,11 @@ def test_incident_task_and_show_on_the_command_line(
     code, _, err = run([*base, "task", str(incident_id), "--task", "mayor-statement",
                         "--note", "x\x1b[2J"], capsys, monkeypatch)
     assert code == 2 and "--note" in err
+    code, _, err = run([*base, "task", "99", "--task", "mayor-statement"], capsys, monkeypatch)
+    assert code == 2 and "incident 99: no such incident" in err
+    code, _, err = run([*base, "task", str(incident_id), "--task", "y" * 100_000], capsys,
+                       monkeypatch)
+    assert code == 2 and len(err) < 2000
 
     code, out, err = run([*base, "show", str(incident_id)], capsys, monkeypatch)
     assert code == 0, err
