@@ -138,12 +138,13 @@ def intake_form_for(incident: Incident, playbook: Any, community_ids: list[str])
 
 
 def stated_needs(session: Session, incident: Incident, playbook: Any,
-                 community_ids: list[str]) -> list[dict[str, Any]]:
-    """For an intake alert: the latest answer of each community, in words (the playbook's
-    language): [{community, question, label, words, options, text}]."""
+                 community_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """For an intake alert (PLAYBOOK.md: `answers`): the latest answer of the first of these
+    communities that answered, per question id: the chosen option ids (`options`), their
+    labels (`texts`), those joined or the free text typed (`text`), and the question's
+    `label`; in the playbook's language."""
     from playbook.answers import answers_in_words
 
-    out: list[dict[str, Any]] = []
     locale = playbook.default_locale
     for cid in community_ids:
         row = session.exec(select(IntakeAnswer).where(
@@ -151,15 +152,28 @@ def stated_needs(session: Session, incident: Incident, playbook: Any,
             col(IntakeAnswer.replaced_at).is_(None)).order_by(col(IntakeAnswer.at).desc(),
                                                               col(IntakeAnswer.id).desc())
         ).first()
-        if row is None or row.erased_at is not None:
+        if row is None:
             continue
-        for entry in answers_in_words(playbook.intake_forms.get(row.form_id), row.answers,
-                                      (locale,)):
-            out.append({"community": cid, "question": entry["question"],
-                        "label": entry["label"].get(locale, entry["question"]),
-                        "words": entry["words"].get(locale, ""), "options": entry["options"],
-                        "text": entry["text"]})
-    return out
+        form = playbook.intake_forms.get(row.form_id)
+        out: dict[str, dict[str, Any]] = {}
+        for entry in answers_in_words(form, row.answers, (locale,)):
+            texts = [_option_label(form, entry["question"], o, locale)
+                     for o in entry["options"]]
+            out[entry["question"]] = {
+                "question": entry["question"],
+                "label": entry["label"].get(locale, entry["question"]),
+                "options": entry["options"], "texts": texts,
+                "text": entry["text"] if entry["text"] is not None
+                else entry["words"].get(locale, ""),
+            }
+        return out
+    return {}
+
+
+def _option_label(form: Any, question_id: str, option_id: str, locale: str) -> str:
+    question = next(q for q in form.questions if q.id == question_id)
+    option = next(o for o in question.options if o.id == option_id)
+    return str(option.label.get(locale) or option.label.get("en") or option_id)
 
 
 def not_reached(session: Session, incident: Incident, community_ids: list[str],

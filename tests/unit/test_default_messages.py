@@ -104,11 +104,11 @@ def test_sms_lengths_stay_sensible_with_the_link(locale: str) -> None:
 
 
 def test_staff_are_alerted_in_words_without_the_free_text() -> None:
-    answers = [{"community": "c1", "question": "needs", "label": "Waar kunnen wij bij helpen?",
-                "words": "Beveiliging, Nazorg", "options": ["security", "aftercare"],
-                "text": None},
-               {"community": "c1", "question": "remarks", "label": "Wilt u nog iets kwijt?",
-                "words": "", "options": [], "text": "Er staan mensen voor de deur"}]
+    answers = {"needs": {"question": "needs", "label": "Waar kunnen wij bij helpen?",
+                         "options": ["security", "aftercare"],
+                         "texts": ["Beveiliging", "Nazorg"], "text": "Beveiliging, Nazorg"},
+               "remarks": {"question": "remarks", "label": "Wilt u nog iets kwijt?",
+                           "options": [], "texts": [], "text": "Er staan mensen voor de deur"}}
     context = message_context(PB, incident("attack_on_place_of_worship"))
     context["answers"] = answers
     context["community"] = {"id": "c1", "name": "Moskee An-Nour"}
