@@ -28,6 +28,7 @@ from engine.oncall import service as oncall
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import AuditEntry, Event, IncidentTask, Message, Note, Timer
+from engine.web.api.schemas import IncidentDetail
 from engine.wiring import AppContext, build_worker
 from notifiers.base import InboundText
 from playbook.model import IncidentInput
@@ -241,6 +242,14 @@ def test_replies_that_matched_nothing_are_shown_at_the_end(town: AppContext) -> 
     assert unmatched["by"] == "contact:p003"
     assert unmatched["text"] == "Er staan mensen voor de deur"
     assert "moskee-annour" in unmatched["communities"]
+
+    # the API answers with the same document: its model keeps what is new
+    api = IncidentDetail.model_validate(doc).model_dump()
+    assert api["unmatched_replies"] == doc["unmatched_replies"]
+    assert api["summary"]["taken_over"] == 0
+    annour = community(api, "moskee-annour")
+    assert annour["reach"] == "open"
+    assert task_of(annour["tasks"], "first-contact")["owner"] == "liaison"
 
 
 # --- the command line ------------------------------------------------------------------------
