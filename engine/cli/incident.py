@@ -11,6 +11,7 @@ from rich.table import Table
 
 from engine.cli.auditing import audited
 from engine.cli.output import AfterCommit, emit_json, plain, stderr, stdout, styled
+from engine.cli.peacetime import incident_agreements, print_incident_agreements
 from engine.clock import as_utc
 from engine.errors import InputError
 from engine.incidents import service
@@ -191,8 +192,9 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         doc = service.show_incident(session=session, incident_id=incident_id)
+    agreements = incident_agreements(app, doc)  # peace time: the relationship's context
     if as_json:
-        emit_json(doc)
+        emit_json({**doc, "agreements": agreements})
         return
     head, summary = doc["incident"], doc["summary"]
     stdout.print(styled((f"Incident {head['id']}", "bold"), f": {head['title']} ({head['type']}, "
@@ -222,6 +224,7 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
     stdout.print(table)
     for e in doc["timeline"][-30:]:
         stdout.print(f"{e['at']} {e['kind']} {e.get('community') or ''}")
+    print_incident_agreements(agreements)
 
 
 @incident_app.command("ack")
