@@ -237,7 +237,8 @@ def print_due(report: DueReport) -> None:
                       "due": f"over / in {i['days']} d"}[i["status"]]
             table.add_row(plain(f"{i['name']} ({i['community']})"),
                           plain(status, "red" if i["status"] != "due" else "yellow"),
-                          plain((i["last_contact_local"] or "-")[:10]), plain(f"{i['every_days']} d"),
+                          plain((i["last_contact_local"] or "-")[:10]),
+                          plain(f"{i['every_days']} d"),
                           plain("\n".join(f"#{a['id']} {a['text']}" + (
                               f" ({a['due']})" if a["due"] else "") for a in i["agreements"])
                               or "-"))

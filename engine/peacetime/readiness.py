@@ -22,15 +22,12 @@ from playbook.model import Peacetime, Playbook
 CHURN_WINDOW = timedelta(days=365)
 CHURN_LIMIT = 2  # more changes than this in the window are flagged
 REASONS = {
-    "eligible_contacts": "minder dan twee bereikbare contactpersonen / fewer than two eligible "
-                         "contacts",
+    "eligible_contacts": "< 2 bereikbare contactpersonen / eligible contacts",
     "consent_stale": "toestemming verouderd / consent stale",
-    "no_recent_contact": "geen contact in twee keer de cadans / no contact in twice its "
-                         "cadence",
+    "no_recent_contact": "geen contact in 2x de cadans / no contact in 2x its cadence",
     "no_liaison": "geen (actieve) contactambtenaar / no (active) liaison",
     "roles_missing": "rollen ontbreken / roles missing",
-    "no_template_language": "geen sjabloon in de taal van contactpersonen / no template in "
-                            "its contacts' languages",
+    "no_template_language": "geen sjabloon in die taal / no template in that language",
 }
 
 

@@ -197,9 +197,10 @@ def contacts_chart(per_month: dict[str, dict[str, int]], title: str, axis: str) 
         bottom = [0] * len(months)
         for n, kind in enumerate(kinds):
             values = [per_month[m].get(kind, 0) for m in months]
-            ax.bar(months, values, bottom=bottom, color=KIND_COLOURS[n % len(KIND_COLOURS)],
-                   label=plain_label(kind))
+            ax.bar(range(len(months)), values, bottom=bottom,
+                   color=KIND_COLOURS[n % len(KIND_COLOURS)], label=plain_label(kind))
             bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.set_xticks(range(len(months)), months)
         ax.set_ylabel(plain_label(axis))
         ax.set_title(plain_label(title, 80), fontsize=9)
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
