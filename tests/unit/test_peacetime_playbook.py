@@ -87,7 +87,7 @@ def test_default_playbook_has_a_section() -> None:
 def test_refused_with_file_line_and_column(section: str, expected: str) -> None:
     problems = _problems("\n" + section)
     assert len(problems) == 1, problems
-    where, _, message = problems[0].partition(": ")
+    where, _, _message = problems[0].partition(": ")
     assert where.startswith("playbook.yaml:")
     line = int(where.split(":")[1])
     assert line > BASE.count("\n")  # located in the section, not at the top
