@@ -19,6 +19,7 @@ from engine.incidents.options import parse_at
 from engine.peacetime import service
 from engine.peacetime.due import DueReport, local_text
 from engine.peacetime.readiness import REASONS, Readiness
+from engine.peacetime.texts import agreement_lines
 from engine.store.db import session_scope
 from engine.wiring import AppContext, build_worker
 
@@ -124,20 +125,19 @@ def list_command(
     if as_json:
         emit_json({"contacts": [e.as_dict() for e in entries]})
         return
-    table = Table(title=plain(f"Contactmomenten / contacts: {len(entries)}"),
-                  title_justify="left")
-    columns = ["id", "at", "kind", "by", "communities", "with", "place", "neutral"]
-    if include_notes:
-        columns.append("note")
-    for column in columns:
-        table.add_column(column)
+    stdout.print(plain(f"Contactmomenten / contacts: {len(entries)}"))
     for e in entries:
-        cells = [str(e.id), local_text(e.at, zone) or "", e.kind, e.by, ", ".join(e.communities),
-                 ", ".join(e.persons), e.place or "", "ja/yes" if e.neutral_ground else ""]
-        if include_notes:
-            cells.append(e.note or "")
-        table.add_row(*(plain(c) for c in cells))
-    stdout.print(table)
+        line = (f"#{e.id} {local_text(e.at, zone)} {e.kind} ({e.by}): "
+                f"{', '.join(e.communities)}")
+        if e.persons:
+            line += f"; met / with {', '.join(e.persons)}"
+        if e.place:
+            line += f"; {e.place}"
+        if e.neutral_ground:
+            line += " (neutrale grond / neutral ground)"
+        stdout.print(plain(line))
+        if include_notes and e.note:
+            stdout.print(plain(f"    notitie / note: {e.note}"))
 
 
 @contact_app.command("import")
@@ -228,21 +228,17 @@ def print_due(report: DueReport) -> None:
     for liaison, items in sorted(report.liaisons.items()):
         who = f"{report.names.get(liaison, liaison)} ({liaison})" if liaison else \
             "zonder contactambtenaar / no liaison"
-        table = Table(title=plain(f"{who}: {len(items)}"), title_justify="left")
-        for column in ("community", "status", "last contact", "every", "agreements"):
-            table.add_column(column)
+        stdout.print(styled((f"{who}: {len(items)}", "bold")))
         for i in items:
-            status = {"never": "nooit / never",
+            status = {"never": "nooit gesproken / never contacted",
                       "overdue": f"{i['days']} d te laat / overdue",
                       "due": f"over / in {i['days']} d"}[i["status"]]
-            table.add_row(plain(f"{i['name']} ({i['community']})"),
-                          plain(status, "red" if i["status"] != "due" else "yellow"),
-                          plain((i["last_contact_local"] or "-")[:10]),
-                          plain(f"{i['every_days']} d"),
-                          plain("\n".join(f"#{a['id']} {a['text']}" + (
-                              f" ({a['due']})" if a["due"] else "") for a in i["agreements"])
-                              or "-"))
-        stdout.print(table)
+            stdout.print(styled(f"  {i['name']} ({i['community']}): ",
+                                (status, "yellow" if i["status"] == "due" else "red"),
+                                f"; elke / every {i['every_days']} d; laatste / last: "
+                                f"{i['last_contact_local'] or '-'}"))
+            for line in agreement_lines(i["agreements"], "      "):
+                stdout.print(plain(line))
     stdout.print(plain(f"{report.count} gemeenschap(pen) aan de beurt binnen "
                        f"{report.within_days} dagen / communit(y/ies) due within "
                        f"{report.within_days} days"))
