@@ -236,12 +236,11 @@ class Worker:
             with session_scope(self.engine) as session:
                 result.silent = raise_silent(session, now=self.clock.now(), links=self.links,
                                              worker=self.id)
-            result.digests = self.run_digests()
         return result
 
     def run_digests(self) -> int:
-        """Queue the peace-time digests due now (once per period, whoever looks); a failure
-        is logged and never stops the firing of timers."""
+        """Queue the peace-time digests due now (once per period, whoever looks); a started
+        worker does it once a minute. A failure is logged and never stops the firing."""
         if self.digests is None:
             return 0
         try:
@@ -274,6 +273,8 @@ class Worker:
         if audit:
             self._next_audit = now + AUDIT_EVERY
         result = self._fire_all(after_batch=self._kick_sender, audit=audit)
+        if audit:  # a started worker only: a command's one-off cycle sends no digests
+            result.digests = self.run_digests()
         if result.fired or result.cancelled or result.recovered or result.silent:
             log.info("fired %s, cancelled %s, recovered %s, silent %s", result.fired,
                      result.cancelled, result.recovered, result.silent)

@@ -70,7 +70,8 @@ def test_weekly_digest_at_local_hour_once_across_dst(
         errors: list[BaseException] = []
 
         def run(worker) -> None:  # type: ignore[no-untyped-def]
-            try:
+            try:  # a started worker's wake-up (fire, look for digests), then a send round
+                worker.wake()
                 worker.run_cycle()
             except BaseException as exc:
                 errors.append(exc)
