@@ -29,6 +29,9 @@ peacetime_app = typer.Typer(no_args_is_help=True)
 staff_app = typer.Typer(no_args_is_help=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="One JSON document on stdout.")
+WEEKDAY_NAMES = ("maandag / Monday", "dinsdag / Tuesday", "woensdag / Wednesday",
+                 "donderdag / Thursday", "vrijdag / Friday", "zaterdag / Saturday",
+                 "zondag / Sunday")
 
 
 class ContactKind(StrEnum):
@@ -242,6 +245,34 @@ def print_due(report: DueReport) -> None:
     stdout.print(plain(f"{report.count} gemeenschap(pen) aan de beurt binnen "
                        f"{report.within_days} dagen / communit(y/ies) due within "
                        f"{report.within_days} days"))
+
+
+@peacetime_app.command("digest")
+def digest_command(
+    ctx: typer.Context,
+    liaison: str | None = typer.Option(None, "--liaison", help="Only this liaison's digest."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show the digest each liaison would get now (the worker sends it weekly); sends nothing."""
+    app: AppContext = ctx.obj
+    playbook = app.load_playbook()
+    previews = service.preview_digests(engine=app.engine, playbook=playbook,
+                                       now=app.clock.now(), liaison=liaison)
+    if as_json:
+        emit_json({"digests": previews})
+        return
+    if playbook.peacetime is not None:
+        d = playbook.peacetime.digest
+        when = ("elke dag / daily" if d.every == "daily" else
+                f"wekelijks / weekly ({WEEKDAY_NAMES[d.weekday]})")
+        stderr.print(plain(f"de worker verstuurt / the worker sends: {when} {d.hour:02d}:00 "
+                           f"{playbook.timezone}"))
+    for p in previews:
+        stdout.print(styled((f"Aan / to: {p['liaison']} <{p['email'] or '-'}>", "bold")))
+        stdout.print(plain(f"Onderwerp / subject: {p['subject']}"))
+        stdout.print(plain(p["body"]))
+    if not previews:
+        stdout.print(plain("niets te versturen / nothing due"))
 
 
 @peacetime_app.command("report")

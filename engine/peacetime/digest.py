@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -89,6 +90,26 @@ def send_digests(engine: Engine, *, playbook: Playbook, now: datetime,
     if queued:
         log.info("peace-time digests queued: %s (%s)", queued, period)
     return queued
+
+
+def digest_previews(engine: Engine, *, playbook: Playbook, now: datetime,
+                    liaison: str | None = None) -> list[dict[str, Any]]:
+    """What each liaison's digest would say now (nothing is queued): recipient, subject,
+    body and the communities, for liaisons with something due."""
+    with reading(engine).connect() as conn:
+        report = due_report(conn, playbook=playbook, now=now, liaison=liaison)
+        staff = {r.id: r for r in conn.execute(sa.select(Staff.__table__))}  # type: ignore[attr-defined]
+    out = []
+    for lid, items in sorted(report.liaisons.items()):
+        member = staff.get(lid)
+        if lid == NO_LIAISON or member is None or not items:
+            continue
+        out.append({"liaison": lid, "email": member.email,
+                    "subject": DIGEST_SUBJECT.format(count=len(items)),
+                    "body": digest_body(liaison=member.name, items=items,
+                                        municipality=playbook.name),
+                    "communities": [i["community"] for i in items]})
+    return out
 
 
 def _claimed(conn: Connection, period: str) -> set[str]:

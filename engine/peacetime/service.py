@@ -66,6 +66,12 @@ def send_digests(*, engine: Engine, playbook: Playbook, now: datetime, worker: s
     return digest.send_digests(engine, playbook=playbook, now=now, worker=worker)
 
 
+def preview_digests(*, engine: Engine, playbook: Playbook, now: datetime,
+                    liaison: str | None = None) -> list[dict[str, Any]]:
+    """`peacetime digest`: what each liaison's digest would say now; nothing is queued."""
+    return digest.digest_previews(engine, playbook=playbook, now=now, liaison=liaison)
+
+
 def hand_over(*, session: Session, previous: str, liaison: str, communities: list[str],
               playbook: Playbook, now: datetime, actor: str = "cli") -> handover.Handover:
     """`staff handover`: move communities to a new liaison, brief them, introduce them."""

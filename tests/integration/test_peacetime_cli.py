@@ -113,6 +113,14 @@ def test_agreements_and_due(run: Run, any_engine: Engine) -> None:
     code, out, _ = run("peacetime", "due", "--liaison", "st-two")
     assert code == 0 and "Twee Liaison (st-two)" in out and "Een Liaison" not in out
     assert "Buurtgesprek [bold]na de zomer[/bold]" in out  # text, not markup
+    code, out, _ = run("peacetime", "digest", "--json")
+    previews = {d["liaison"]: d for d in json.loads(out)["digests"]}
+    assert code == 0 and set(previews) == {"st-one", "st-two"}
+    assert previews["st-two"]["email"] == "two@example.net"
+    assert "Buurt D (buurt-d)" in previews["st-two"]["body"]
+    code, out, err = run("peacetime", "digest", "--liaison", "st-new")
+    assert code == 0 and "nothing due" in out and "08:00 Europe/Amsterdam" in err
+    assert _count(any_engine, Message.__table__) == 0  # a preview queues nothing
     code, out, _ = run("agreement", "done", str(agreement["id"]))
     assert code == 0 and "afgerond / done" in out
     code, out, _ = run("agreement", "done", str(agreement["id"]))
