@@ -301,3 +301,14 @@ def test_purge_erases_contact_notes(store: Engine) -> None:
     texts = {e.id: e.note for e in service.list_contacts(engine=store, include_notes=True)}
     assert texts[fresh.id] == "blijft"
     assert sorted(texts.values()) == ["", "", "blijft"]  # erased: the text is gone
+
+
+def test_access_request_holds_the_contacts_a_person_was_met_at(store: Engine) -> None:
+    from engine.privacy.access import subject_data
+
+    met = _log(store, ["moskee-a"], NOW - timedelta(days=2), persons=("a1",), note="over Ahmed")
+    _log(store, ["kerk-b"], NOW - timedelta(days=2), persons=("b1",), note="niet over Ahmed")
+    with session_scope(store) as session:
+        doc = subject_data(session, "a1")
+    (entry,) = doc["peacetime_contacts"]
+    assert (entry["id"], entry["note"], entry["kind"]) == (met.id, "over Ahmed", "visit")
