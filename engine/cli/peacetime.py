@@ -21,6 +21,7 @@ from engine.peacetime.due import DueReport, local_text
 from engine.peacetime.readiness import REASONS, Readiness
 from engine.peacetime.texts import agreement_lines
 from engine.store.db import session_scope
+from engine.store.models import Community
 from engine.wiring import AppContext, build_worker
 
 contact_app = typer.Typer(no_args_is_help=True)
@@ -119,6 +120,11 @@ def list_command(
     app: AppContext = ctx.obj
     day = _day(since, "--since")
     zone = app.load_playbook().timezone
+    if community is not None:
+        with session_scope(app.engine, read_only=True) as session:
+            if session.get(Community, community) is None:
+                raise InputError(f"--community {community[:80]}: no such community / "
+                                 "onbekende gemeenschap")
     entries = service.list_contacts(engine=app.engine, community=community,
                                     since=_day_start(day, zone) if day else None,
                                     include_notes=include_notes)

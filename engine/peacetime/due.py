@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.clock import iso_z
+from engine.errors import NotFoundError
 from engine.peacetime.agreements import open_agreements
 from engine.peacetime.log import last_contacts
 from engine.store.models import Community, Staff
@@ -63,6 +64,9 @@ def due_report(conn: Connection, *, playbook: Playbook, now: datetime,
     query = sa.select(c.c.id, c.c.name, c.c.kind, c.c.tags, c.c.liaison_id).where(
         c.c.active).order_by(c.c.id)
     if liaison is not None:
+        if conn.execute(sa.select(s.c.id).where(s.c.id == liaison)).first() is None:
+            raise NotFoundError(f"--liaison {liaison[:80]}: no such staff member / onbekende "
+                                "medewerker")
         query = query.where(c.c.liaison_id == liaison)
     last = last_contacts(conn)
     due: list[tuple[str, dict[str, Any]]] = []

@@ -91,6 +91,10 @@ def test_refused_contact_exits_2_and_changes_nothing(run: Run, any_engine: Engin
     assert code == 2 and "--at" in err
     code, _, err = run("contact", "list", "--since", "gisteren")
     assert code == 2 and "--since" in err
+    code, _, err = run("contact", "list", "--community", "nope")
+    assert code == 2 and "--community nope" in err
+    code, _, err = run("peacetime", "due", "--liaison", "st-ghost")
+    assert code == 2 and "--liaison st-ghost" in err
     assert _count(any_engine, ContactLog.__table__) == 0
 
 
