@@ -20,7 +20,7 @@ from engine.clock import FakeClock
 from engine.peacetime import service
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
-from engine.store.models import DigestClaim, Message
+from engine.store.models import DigestClaim, Event, Message
 from engine.wiring import build_worker
 from tests.engine_support import make_ctx
 
@@ -129,6 +129,8 @@ def test_weekly_digest_at_local_hour_once_across_dst(
         claims = sorted((c.liaison_id, c.period) for c in session.exec(select(DigestClaim)))
         digests = session.exec(select(Message).where(Message.template == "peacetime-digest")
                                .order_by(Message.id)).all()
+        events = session.exec(select(Event).where(Event.kind == "peacetime.digest")).all()
+    assert len(events) == 3  # only the worker whose claim took wrote the digest
     assert claims == [("st-one", "2027-W12"), ("st-one", "2027-W13"), ("st-two", "2027-W12")]
     assert [(m.created_at, m.state) for m in digests] == [
         (datetime(2027, 3, 22, 7, 0, tzinfo=UTC), "accepted"),
