@@ -124,5 +124,7 @@ def _claim(conn: Connection, liaison: str, period: str, now: datetime, worker: s
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(d).values(liaison_id=liaison, period=period, claimed_at=now,
                                     claimed_by=worker[:200], communities=communities)
-    result = conn.execute(stmt.on_conflict_do_nothing(index_elements=["liaison_id", "period"]))
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: psycopg's rowcount of this statement is not 0 when it did nothing
+    taken = conn.execute(stmt.on_conflict_do_nothing(index_elements=["liaison_id", "period"])
+                         .returning(d.c.liaison_id)).first()
+    return taken is not None
