@@ -18,7 +18,7 @@ from engine.privacy.purge import Retention, purge
 from engine.registry.importer import import_registry
 from engine.registry.liaisons import liaison_history
 from engine.store.db import session_scope
-from engine.store.models import ContactLog, LiaisonChange, Message, Note
+from engine.store.models import ContactLog, IntakeAnswer, LiaisonChange, Message, Note
 from playbook.loader import load_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,6 +175,11 @@ def test_imports_and_handover_record_liaison_history(store: Engine, tmp_path: Pa
 
 def test_handover_briefs_and_introduces_in_their_language(store: Engine, playbook) -> None:
     _log(store, ["moskee-a"], NOW - timedelta(days=3), kind="call")
+    with session_scope(store) as session:  # a need stated in a past incident's intake form
+        session.add(IntakeAnswer(incident_id=7, community_id="moskee-a", contact_id="a1",
+                                 form_id="needs", source="web", at=NOW - timedelta(days=90),
+                                 answers={"needs": ["security", "aftercare"],
+                                          "other": "Zeg niets tegen de buren"}))
     with session_scope(store) as session:
         service.add_agreement(session=session, community="kerk-b", text="Vrouwengroep spreken",
                               due=date(2026, 9, 1), now=NOW)
@@ -188,8 +193,10 @@ def test_handover_briefs_and_introduces_in_their_language(store: Engine, playboo
     briefing = messages["new@example.net"]
     assert briefing.recipient_kind == "staff" and briefing.channel == "email"
     for text in ("Moskee A (moskee-a)", "Ahmed Een (imam), ar", "Vrouwengroep spreken",
-                 "call (st-one)", "Een Liaison"):
+                 "call (st-one)", "Een Liaison", "incident 7: needs: security",
+                 "incident 7: needs: aftercare"):
         assert text in briefing.body
+    assert "buren" not in briefing.body  # free text is never copied into a briefing
     ahmed = messages["+31611111101"]
     assert (ahmed.channel, ahmed.locale) == ("sms", "ar") and ahmed.subject is None
     assert "Nieuwe Liaison" in ahmed.body and "بلدية Teststad" in ahmed.body
