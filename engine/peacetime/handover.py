@@ -27,15 +27,17 @@ from engine.peacetime.texts import (
     intro_language,
     introduction,
 )
+from engine.playbooks.frozen import playbook_of
 from engine.store.models import (
     Community,
     Contact,
+    Incident,
     IntakeAnswer,
     LiaisonChange,
     OptOut,
     Staff,
 )
-from playbook.model import Playbook
+from playbook.model import IntakeForm, Playbook
 
 LAST_CONTACTS = 3
 _CHOICE = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -194,18 +196,45 @@ def briefing(session: Session, rows: list[Community], zone: str) -> list[dict[st
 
 
 def _open_needs(session: Session, communities: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The needs a community stated in past incidents' intake answers (the chosen options,
-    never free text; an answer replaced by a later one left out), oldest first."""
+    """The needs a community stated in past incidents' intake answers (the chosen options of
+    choice questions in the incident's frozen form, never free text; an answer replaced by a
+    later one left out), oldest first."""
     a = IntakeAnswer.__table__  # type: ignore[attr-defined]
-    query = (sa.select(a.c.incident_id, a.c.community_id, a.c.answers)
+    query = (sa.select(a.c.incident_id, a.c.community_id, a.c.form_id, a.c.answers)
              .where(a.c.replaced_at.is_(None), a.c.community_id.in_(communities))
              .order_by(a.c.id))
+    forms: dict[int, dict[str, IntakeForm] | None] = {}
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for incident_id, community_id, answers in session.connection().execute(query):
-        for question, value in sorted((answers or {}).items()):
-            values = value if isinstance(value, list) else [value]
-            for choice in values:
-                if isinstance(choice, str) and _CHOICE.match(choice):
-                    out[community_id].append({"incident": incident_id,
-                                              "need": f"{question}: {choice}"})
+    for incident_id, community_id, form_id, answers in session.connection().execute(query):
+        if incident_id not in forms:
+            forms[incident_id] = _forms_of(session, incident_id)
+        form = (forms[incident_id] or {}).get(form_id)
+        for question, choice in _choices(form, answers or {}):
+            out[community_id].append({"incident": incident_id, "need": f"{question}: {choice}"})
     return dict(out)
+
+
+def _forms_of(session: Session, incident_id: int) -> dict[str, IntakeForm] | None:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        return None
+    try:
+        return dict(playbook_of(incident).intake_forms)
+    except Exception:  # a frozen playbook that no longer loads: fall back to plain ids
+        return None
+
+
+def _choices(form: IntakeForm | None, answers: dict[str, Any]) -> list[tuple[str, str]]:
+    """(question, option) pairs chosen; without the form, values that look like option ids."""
+    questions = {q.id: q for q in form.questions} if form is not None else {}
+    out = []
+    for question, value in sorted(answers.items()):
+        q = questions.get(question)
+        if form is not None and (q is None or q.type not in ("choice", "multi")):
+            continue
+        allowed = {o.id for o in q.options} if q is not None else None
+        for choice in value if isinstance(value, list) else [value]:
+            if isinstance(choice, str) and _CHOICE.match(choice) and (
+                    allowed is None or choice in allowed):
+                out.append((question, choice))
+    return out

@@ -48,6 +48,20 @@ def _log(engine: Engine, communities: list[str], at: datetime, *, by: str = "st-
                                    neutral_ground=neutral, place="Bibliotheek")
 
 
+def _declare(engine: Engine, playbook, at: datetime) -> int:  # type: ignore[no-untyped-def]
+    from engine.incidents.flows import declare_incident_flow
+    from engine.registry.snapshot import load_snapshot
+    from playbook.model import IncidentInput
+
+    incident = IncidentInput(type="attack", declared_at=at, title="Incident",
+                             fields={"target": "islam"})
+    with session_scope(engine) as session:
+        row, _ = declare_incident_flow(session, playbook=playbook, incident=incident,
+                                       snapshot=load_snapshot(session.connection()), now=at)
+    assert row.id is not None
+    return row.id
+
+
 def test_contact_log_keeps_notes_apart_and_lists_them_only_when_asked(store: Engine) -> None:
     entry = _log(store, ["moskee-a", "kerk-b"], NOW - timedelta(days=1), kind="meeting",
                  persons=("a1", "b1"), note="Zorgen over de veiligheid", neutral=True)
@@ -175,11 +189,12 @@ def test_imports_and_handover_record_liaison_history(store: Engine, tmp_path: Pa
 
 def test_handover_briefs_and_introduces_in_their_language(store: Engine, playbook) -> None:
     _log(store, ["moskee-a"], NOW - timedelta(days=3), kind="call")
-    with session_scope(store) as session:  # a need stated in a past incident's intake form
-        session.add(IntakeAnswer(incident_id=7, community_id="moskee-a", contact_id="a1",
+    incident = _declare(store, playbook, NOW - timedelta(days=90))
+    with session_scope(store) as session:  # needs stated in a past incident's intake form
+        session.add(IntakeAnswer(incident_id=incident, community_id="moskee-a", contact_id="a1",
                                  form_id="needs", source="web", at=NOW - timedelta(days=90),
                                  answers={"needs": ["security", "aftercare"],
-                                          "other": "Zeg niets tegen de buren"}))
+                                          "other": "nee"}))
     with session_scope(store) as session:
         service.add_agreement(session=session, community="kerk-b", text="Vrouwengroep spreken",
                               due=date(2026, 9, 1), now=NOW)
@@ -188,15 +203,17 @@ def test_handover_briefs_and_introduces_in_their_language(store: Engine, playboo
     assert done.as_dict() == {
         "from": "st-one", "to": "st-new", "communities": ["club-e", "kerk-b", "moskee-a"],
         "briefing_queued": True, "introductions_queued": 3, "not_introduced": ["b2"]}
-    with session_scope(store) as session:
-        messages = {m.address: m for m in session.exec(select(Message))}
+    with session_scope(store) as session:  # the handover's messages (no incident's)
+        messages = {m.address: m for m in session.exec(select(Message).where(
+            Message.incident_id.is_(None)))}  # type: ignore[union-attr]
+    assert len(messages) == 4
     briefing = messages["new@example.net"]
     assert briefing.recipient_kind == "staff" and briefing.channel == "email"
     for text in ("Moskee A (moskee-a)", "Ahmed Een (imam), ar", "Vrouwengroep spreken",
-                 "call (st-one)", "Een Liaison", "incident 7: needs: security",
-                 "incident 7: needs: aftercare"):
+                 "call (st-one)", "Een Liaison", f"incident {incident}: needs: security",
+                 f"incident {incident}: needs: aftercare"):
         assert text in briefing.body
-    assert "buren" not in briefing.body  # free text is never copied into a briefing
+    assert "other" not in briefing.body  # not a choice of the form: never copied
     ahmed = messages["+31611111101"]
     assert (ahmed.channel, ahmed.locale) == ("sms", "ar") and ahmed.subject is None
     assert "Nieuwe Liaison" in ahmed.body and "بلدية Teststad" in ahmed.body
