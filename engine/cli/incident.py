@@ -22,7 +22,7 @@ from engine.cli.output import (
     stdout,
     styled,
 )
-from engine.cli.times import local_time
+from engine.cli.times import local_time, people_zone
 from engine.clock import as_utc
 from engine.errors import InputError
 from engine.incidents import service
@@ -309,14 +309,6 @@ def list_command(ctx: typer.Context,
                       plain(r["status"] + (" (exercise)" if r["exercise"] else "")),
                       plain(f"{r['reached']}/{r['communities']}"))
     stdout.print(table)
-
-
-def people_zone(app: AppContext) -> str:
-    """The time zone people read times in: the configured playbook's (UTC if it is broken)."""
-    try:
-        return app.load_playbook().timezone
-    except InputError:
-        return "UTC"
 
 
 @incident_app.command("show")

@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.errors import InputError
+from engine.wiring import AppContext
+
 
 @lru_cache(maxsize=16)
 def _zone(name: str) -> ZoneInfo | None:
@@ -36,3 +39,11 @@ def local_time(value: str | datetime | None, zone: str | None) -> str:
     local = when.astimezone(tz if tz is not None else UTC)
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+def people_zone(app: AppContext) -> str:
+    """The time zone people read times in: the configured playbook's (UTC if it is broken)."""
+    try:
+        return app.load_playbook().timezone
+    except InputError:
+        return "UTC"
