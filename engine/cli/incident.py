@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from engine.privacy.texts import note_problem
 from engine.store.db import session_scope
 from engine.wiring import AppContext, build_worker
 from playbook.builder import Checklist
+from playbook.model import IncidentInput, Playbook
 
 incident_app = typer.Typer(no_args_is_help=True)
 
@@ -191,6 +193,9 @@ def declare_command(
         _confirm(app, service.preview(engine=app.engine, playbook=playbook, incident=incident),
                  no_worker)
         no_worker = None  # said already
+        if at is None:  # declared when the person said yes, not when the question was put
+            now = as_utc(app.clock.now())
+            incident = replace(incident, declared_at=now)
     with session_scope(app.engine) as session:
         declared = service.declare(session=session, playbook=playbook, incident=incident,
                                    now=now)
@@ -226,8 +231,8 @@ def stdin_is_terminal() -> bool:
         return False
 
 
-def _refuse_duplicates(app: AppContext, playbook: Any, incident: Any, now: Any, *,
-                       yes: bool) -> None:
+def _refuse_duplicates(app: AppContext, playbook: Playbook, incident: IncidentInput,
+                       now: datetime, *, yes: bool) -> None:
     """Name open incidents of the same type and target of the last 24 hours; without --yes
     that refuses the declaration (exit 2, nothing stored)."""
     with session_scope(app.engine, read_only=True) as session:
@@ -246,7 +251,7 @@ def _refuse_duplicates(app: AppContext, playbook: Any, incident: Any, now: Any, 
         stderr.print(styled(("warning: ", "bold yellow"), line))
 
 
-def _no_worker_warning(app: AppContext, now: Any) -> str | None:
+def _no_worker_warning(app: AppContext, now: datetime) -> str | None:
     """What to start when no worker beat its heartbeat lately (later steps need one)."""
     within = max(service.NO_WORKER_AFTER,
                  timedelta(seconds=3 * app.settings.worker_heartbeat_seconds))

@@ -21,6 +21,8 @@ from sqlalchemy.engine import Engine
 from engine.cli import incident as incident_cli
 from engine.cli import main, output
 from engine.cli import run as run_cli
+from engine.clock import FakeClock
+from engine.wiring import AppContext
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -327,3 +329,29 @@ def test_worker_warns_of_a_loopback_public_url_with_twilio(store, capsys,
     code, _, err = run(["--db", url, "worker"], capsys, monkeypatch)
     assert code == 0
     assert "VERBINDER_PUBLIC_URL is http://127.0.0.1:8000, a loopback address" in err
+
+
+def test_a_declaration_after_the_question_is_timed_at_the_answer(store, capsys,
+                                                                   monkeypatch) -> None:
+    url, engine = store
+    start = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+    clock = FakeClock(start)
+    monkeypatch.setattr(sys.modules["engine.cli.app"], "AppContext",
+                        lambda **kw: AppContext(**kw, clock=clock))
+
+    class SlowAnswer(io.StringIO):
+        def readline(self, *args: object) -> str:
+            clock.advance(timedelta(minutes=7))  # the coordinator reads the checklist first
+            return "y\n"
+
+    monkeypatch.setattr(incident_cli, "stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(sys, "stdin", SlowAnswer())
+    code, _, err = run(["--db", url, "incident", "declare", *ANNOUR, "--no-send"],
+                       capsys, monkeypatch)
+    assert code == 0, err
+    with engine.connect() as conn:
+        declared = conn.execute(sa.text("SELECT declared_at FROM incident")).scalar_one()
+    if isinstance(declared, str):
+        declared = datetime.fromisoformat(declared)
+    declared = declared.replace(tzinfo=UTC) if declared.tzinfo is None else declared
+    assert declared == start + timedelta(minutes=7)
