@@ -132,7 +132,7 @@ def _run() -> None:
             stderr.print(problem)
         sys.exit(2)
     except typer.Abort:
-        stderr.print("aborted")
+        stderr.print("afgebroken / aborted")
         sys.exit(1)
     except BrokenPipeError:  # the reader of our output went away: nothing more to say
         silence(stdout)

@@ -220,11 +220,17 @@ def test_the_same_incident_again_needs_yes(store, capsys, monkeypatch) -> None:
     code, _, _ = run(["--db", url, "incident", "declare", *WORSHIP, "--field",
                       "target_community=moskee-taibah", "--no-send"], capsys, monkeypatch)
     assert code == 0 and count(engine, "incident") == 2
+    # so is an exercise of the same, or the same elsewhere
+    for other in (["--exercise"], ["--area", "BU09990302"]):
+        code, _, err = run(["--db", url, "incident", "declare", *ANNOUR, "--no-send", *other],
+                           capsys, monkeypatch)
+        assert code == 0, err
+    assert count(engine, "incident") == 4
     code, out, err = run(["--db", url, "incident", "declare", *ANNOUR, "--no-send", "--yes",
                           "--json"], capsys, monkeypatch)
-    assert code == 0 and json.loads(out)["incident"]["id"] == 3
+    assert code == 0 and json.loads(out)["incident"]["id"] == 5
     assert "warning: incident 1" in err
-    assert count(engine, "incident") == 3
+    assert count(engine, "incident") == 5
 
 
 def test_a_closed_or_old_incident_is_no_duplicate(store, capsys, monkeypatch) -> None:
