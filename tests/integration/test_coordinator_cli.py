@@ -361,3 +361,21 @@ def test_a_declaration_after_the_question_is_timed_at_the_answer(store, capsys,
         declared = datetime.fromisoformat(declared)
     declared = declared.replace(tzinfo=UTC) if declared.tzinfo is None else declared
     assert declared == start + timedelta(minutes=7)
+
+
+def test_serve_warns_of_a_loopback_public_url_with_twilio(store, capsys, monkeypatch) -> None:
+    import uvicorn
+
+    url, _ = store
+    started: list[bool] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, *a, **k: started.append(True))
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC" + "1" * 32)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "t" * 32)
+    monkeypatch.setenv("TWILIO_FROM", "+31612340000")
+    monkeypatch.setenv("VERBINDER_PUBLIC_URL", "http://localhost:8000")
+    code, _, err = run(["--db", url, "serve", "--no-worker"], capsys, monkeypatch)
+    assert code == 0 and started == [True]
+    assert "VERBINDER_PUBLIC_URL is http://localhost:8000, a loopback address" in err
+    monkeypatch.setenv("VERBINDER_PUBLIC_URL", "https://verbinder.example.org")
+    code, _, err = run(["--db", url, "serve", "--no-worker"], capsys, monkeypatch)
+    assert code == 0 and "loopback" not in err
