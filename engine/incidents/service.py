@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.errors import InputError
 from engine.incidents import flows, views
@@ -144,7 +144,7 @@ def open_duplicates(*, session: Session, playbook: Playbook, incident: IncidentI
              if f.type in REGISTRY_FIELD_TYPES]
     rows = session.exec(select(Incident).where(
         Incident.type == incident.type, Incident.status == IncidentStatus.OPEN,
-        Incident.declared_at >= now - DUPLICATE_WINDOW).order_by(Incident.id)).all()
+        Incident.declared_at >= now - DUPLICATE_WINDOW).order_by(col(Incident.id))).all()
 
     def target(fields: Any, area: str | None) -> tuple[Any, ...]:
         return (*(fields.get(n) for n in names), area or None)
