@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -169,5 +169,12 @@ def build_worker(ctx: AppContext, *, name: str | None = None, kind: str = "worke
         fallback=ctx.fallback, policy=ctx.dispatch_policy,
         claim_timeout=timedelta(seconds=ctx.settings.claim_timeout_seconds),
         heartbeat=timedelta(seconds=ctx.settings.worker_heartbeat_seconds),
-        name=name, kind=kind,
+        name=name, kind=kind, digests=partial(_send_digests, ctx),
     )
+
+
+def _send_digests(ctx: AppContext, now: datetime, worker: str) -> int:
+    """The worker's digest round on the configured playbook (loaded when it is needed)."""
+    from engine.peacetime.service import send_digests
+
+    return send_digests(engine=ctx.engine, playbook=ctx.load_playbook(), now=now, worker=worker)

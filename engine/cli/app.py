@@ -53,6 +53,7 @@ def _register() -> None:
     from engine.cli.audit import audit_app
     from engine.cli.incident import incident_app
     from engine.cli.oncall import oncall_app
+    from engine.cli.peacetime import agreement_app, contact_app, peacetime_app, staff_app
     from engine.cli.playbook import playbook_app
     from engine.cli.privacy import register_privacy_commands
     from engine.cli.registry import registry_app
@@ -66,6 +67,10 @@ def _register() -> None:
     app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
     app.add_typer(user_app, name="user", help="Staff accounts and API tokens.")
     app.add_typer(audit_app, name="audit", help="The audit log: verify its hash chain.")
+    app.add_typer(contact_app, name="contact", help="Peace time: log contacts with communities.")
+    app.add_typer(agreement_app, name="agreement", help="Peace time: agreements with communities.")
+    app.add_typer(peacetime_app, name="peacetime", help="Peace time: who is due, the report.")
+    app.add_typer(staff_app, name="staff", help="Staff: hand communities over to a new liaison.")
     register_privacy_commands(app)
     register_run_commands(app)
     register_report_command(app)

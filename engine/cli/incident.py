@@ -23,6 +23,7 @@ from engine.cli.output import (
     stdout,
     styled,
 )
+from engine.cli.peacetime import incident_agreements, print_incident_agreements
 from engine.cli.times import local_time, people_zone
 from engine.clock import as_utc
 from engine.errors import InputError
@@ -323,8 +324,9 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         doc = service.show_incident(session=session, incident_id=incident_id)
+    agreements = incident_agreements(app, doc)  # peace time: the relationship's context
     if as_json:
-        emit_json(doc)
+        emit_json({**doc, "agreements": agreements})
         return
     head, summary = doc["incident"], doc["summary"]
     zone = people_zone(app)
@@ -356,6 +358,7 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
     stdout.print(table)
     for e in doc["timeline"][-30:]:
         stdout.print(f"{local_time(e['at'], zone)} {e['kind']} {e.get('community') or ''}")
+    print_incident_agreements(agreements)
 
 
 @incident_app.command("ack")
