@@ -1,6 +1,6 @@
 """peace time: contact log, agreements, liaison history, digest claims
 
-Revision ID: 0008_e14
+Revision ID: 0008_peacetime
 Revises: 0007_audit
 Create Date: 2026-12-02
 """
@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008_e14'
+revision = '0008_peacetime'
 down_revision = '0007_audit'
 branch_labels = None
 depends_on = None
