@@ -6,12 +6,14 @@ handed an `AppContext`; the services below them are handed its parts.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -64,6 +66,25 @@ def build_channels(settings: Settings, console_stream: TextIO | None = None) -> 
     else:
         channels["email"] = ConsoleNotifier("email", settings.console_dir, console_stream)
     return channels
+
+
+def public_url_warning(settings: Settings) -> str | None:
+    """A warning when SMS goes through Twilio but VERBINDER_PUBLIC_URL is a loopback address:
+    links in real SMS and Twilio's webhooks would point at this machine only."""
+    if not settings.twilio_configured:
+        return None
+    host = (urlsplit(settings.public_url).hostname or "").rstrip(".").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if not loopback:
+        return None
+    return (f"warning: Twilio is ingesteld maar VERBINDER_PUBLIC_URL is {settings.public_url}: "
+            "links in sms'en en Twilio's webhooks bereiken deze server niet / Twilio is "
+            f"configured but VERBINDER_PUBLIC_URL is {settings.public_url}, a loopback address: "
+            "links in SMS and Twilio's webhooks cannot reach this server; set it to the public "
+            "address")
 
 
 def stored_secret(engine: Engine) -> str:
@@ -148,5 +169,12 @@ def build_worker(ctx: AppContext, *, name: str | None = None, kind: str = "worke
         fallback=ctx.fallback, policy=ctx.dispatch_policy,
         claim_timeout=timedelta(seconds=ctx.settings.claim_timeout_seconds),
         heartbeat=timedelta(seconds=ctx.settings.worker_heartbeat_seconds),
-        name=name, kind=kind,
+        name=name, kind=kind, digests=partial(_send_digests, ctx),
     )
+
+
+def _send_digests(ctx: AppContext, now: datetime, worker: str) -> int:
+    """The worker's digest round on the configured playbook (loaded when it is needed)."""
+    from engine.peacetime.service import send_digests
+
+    return send_digests(engine=ctx.engine, playbook=ctx.load_playbook(), now=now, worker=worker)

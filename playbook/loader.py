@@ -23,6 +23,9 @@ from playbook.model import (
     STAFF_TARGETS,
     TASK_KINDS,
     TASK_OWNERS,
+    WEEKDAYS,
+    Cadence,
+    DigestSchedule,
     Duration,
     EscalationPolicy,
     FieldSpec,
@@ -32,6 +35,7 @@ from playbook.model import (
     IntakeOption,
     IntakeQuestion,
     MessageTemplate,
+    Peacetime,
     Playbook,
     Rule,
     Step,
@@ -41,9 +45,9 @@ from playbook.model import (
 from playbook.yamlpos import Y, parse_yaml
 
 TOP_KEYS = ("playbook", "defaults", "incident_types", "rules", "tasks", "escalation_policies",
-            "intake_forms", "templates")
+            "intake_forms", "templates", "peacetime")
 ID_PATTERN = re.compile(r"^[a-z0-9_-]+$")
-FIELD_TYPES = ("string", "int", "bool", "enum")
+FIELD_TYPES = ("string", "int", "bool", "enum", "community", "tag")
 QUESTION_TYPES = ("choice", "multi", "text", "bool")
 TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt", ".html", ".md")
 MAX_REPEAT = 5
@@ -269,6 +273,7 @@ class _Loader:
         forms = self.intake_forms(top.get("intake_forms"), names)
         rules = self.rules(top.get("rules"), names)
         default_escalation = self.defaults(top.get("defaults"), names["policies"])
+        peacetime = self.peacetime(top.get("peacetime"))
         if self.problems:
             raise PlaybookError(self.problems)
         files = {self.main: self.text}
@@ -281,6 +286,7 @@ class _Loader:
             incident_types=incident_types, rules=tuple(rules), tasks=tasks, policies=policies,
             intake_forms=forms, templates=templates, files=files, main=self.main,
             digest=compute_digest(files, self.main), default_escalation=default_escalation,
+            peacetime=peacetime,
         )
 
     def meta(self, y: Y | None) -> dict[str, str]:
@@ -320,6 +326,61 @@ class _Loader:
             hint = _suggest(name, sorted(policies))
             self.err(fields["escalation"], f"defaults.escalation: unknown policy '{name}'{hint}")
         return name
+
+    # --- peace time ---------------------------------------------------------------------------
+
+    def peacetime(self, y: Y | None) -> Peacetime | None:
+        """The optional `peacetime:` section (docs/PEACETIME.md)."""
+        if y is None:
+            return None
+        fields = self.mapping(y, "peacetime", ("cadence", "due_within", "digest"))
+        cadences = tuple(c for n, cy in enumerate(self.items(fields.get("cadence"),
+                                                             "peacetime.cadence"))
+                         if (c := self.cadence(cy, f"peacetime.cadence[{n}]")) is not None)
+        within = self.duration(fields.get("due_within"), "peacetime.due_within")
+        return Peacetime(cadences=cadences, due_within=within or Duration(days=14),
+                         digest=self.digest_schedule(fields.get("digest")))
+
+    def cadence(self, y: Y, where: str) -> Cadence | None:
+        fields = self.mapping(y, where, ("kind", "tag", "every", "roles"))
+        if not y.is_map:
+            return None
+        kind = self.string(fields.get("kind"), f"{where}.kind")
+        tag = self.string(fields.get("tag"), f"{where}.tag")
+        if (kind is None) == (tag is None):
+            self.key_err(y, f"{where}: needs exactly one of 'kind' or 'tag'")
+        every = self.duration(fields.get("every"), f"{where}.every", parent=y, required=True)
+        if every is not None and every.nominal.total_seconds() < 86400:
+            self.err(fields["every"], f"{where}.every: at least one day (1d)")
+            every = None
+        roles = []
+        for n, ry in enumerate(self.items(fields.get("roles"), f"{where}.roles")):
+            role = self.string(ry, f"{where}.roles[{n}]")
+            if role is not None and not role.strip():
+                self.err(ry, f"{where}.roles[{n}]: must not be empty")
+            elif role is not None:
+                roles.append(role.strip().casefold())
+        if every is None or (kind is None) == (tag is None):
+            return None
+        return Cadence(every=every, kind=kind, tag=tag, roles=tuple(roles))
+
+    def digest_schedule(self, y: Y | None) -> DigestSchedule:
+        fields = self.mapping(y, "peacetime.digest", ("every", "weekday", "hour"))
+        every = self.string(fields.get("every"), "peacetime.digest.every") or "weekly"
+        if every not in ("weekly", "daily"):
+            self.err(fields["every"], f"peacetime.digest.every: '{every}' must be weekly or "
+                     f"daily{_suggest(every, ('weekly', 'daily'))}")
+            every = "weekly"
+        day = self.string(fields.get("weekday"), "peacetime.digest.weekday") or "monday"
+        if day.casefold() not in WEEKDAYS:
+            self.err(fields["weekday"], f"peacetime.digest.weekday: '{day}' is no weekday "
+                     f"(monday .. sunday){_suggest(day.casefold(), WEEKDAYS)}")
+            day = "monday"
+        if every == "daily" and "weekday" in fields:
+            self.err(fields["weekday"], "peacetime.digest.weekday: only with every: weekly")
+        hour = self.integer(fields.get("hour"), "peacetime.digest.hour", 0, 23)
+        return DigestSchedule(every=every, weekday=WEEKDAYS.index(day.casefold()),
+                              hour=8 if hour is None else hour)
 
     def incident_types(self, y: Y | None) -> dict[str, IncidentType]:
         out: dict[str, IncidentType] = {}

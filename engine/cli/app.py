@@ -53,6 +53,7 @@ def _register() -> None:
     from engine.cli.audit import audit_app
     from engine.cli.incident import incident_app
     from engine.cli.oncall import oncall_app
+    from engine.cli.peacetime import agreement_app, contact_app, peacetime_app, staff_app
     from engine.cli.playbook import playbook_app
     from engine.cli.privacy import register_privacy_commands
     from engine.cli.registry import registry_app
@@ -66,6 +67,10 @@ def _register() -> None:
     app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
     app.add_typer(user_app, name="user", help="Staff accounts and API tokens.")
     app.add_typer(audit_app, name="audit", help="The audit log: verify its hash chain.")
+    app.add_typer(contact_app, name="contact", help="Peace time: log contacts with communities.")
+    app.add_typer(agreement_app, name="agreement", help="Peace time: agreements with communities.")
+    app.add_typer(peacetime_app, name="peacetime", help="Peace time: who is due, the report.")
+    app.add_typer(staff_app, name="staff", help="Staff: hand communities over to a new liaison.")
     register_privacy_commands(app)
     register_run_commands(app)
     register_report_command(app)
@@ -88,6 +93,33 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return tuple(kinds)
 
 
+# What went wrong in a usage error, in Dutch, by the class name of click's exception.
+_DUTCH_USAGE = {
+    "NoSuchOption": "onbekende optie",
+    "MissingParameter": "er ontbreekt een argument of optie",
+    "BadParameter": "ongeldige waarde",
+    "BadOptionUsage": "optie verkeerd gebruikt",
+    "BadArgumentUsage": "argument verkeerd gebruikt",
+    "UsageError": "verkeerd gebruik",
+}
+
+
+def _show_usage_error(exc: Exception) -> None:
+    """A usage error (CLI.md: exit 2 with the usage line) in Dutch and English; any other
+    click error as click shows it."""
+    kind = next((k.__name__ for k in type(exc).__mro__ if k.__name__ in _DUTCH_USAGE), None)
+    ctx = getattr(exc, "ctx", None)
+    if kind is None:
+        exc.show()  # type: ignore[attr-defined]
+        return
+    if ctx is not None:
+        usage = ctx.get_usage().removeprefix("Usage:").strip()
+        stderr.print(f"Gebruik / Usage: {usage}")
+        stderr.print(f"Hulp / Help: {ctx.command_path} --help")
+    message = exc.format_message()  # type: ignore[attr-defined]
+    stderr.print(f"fout: {_DUTCH_USAGE[kind]} / error: {message}")
+
+
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
     try:
@@ -105,7 +137,7 @@ def _run() -> None:
             stderr.print(problem)
         sys.exit(2)
     except typer.Abort:
-        stderr.print("aborted")
+        stderr.print("afgebroken / aborted")
         sys.exit(1)
     except BrokenPipeError:  # the reader of our output went away: nothing more to say
         silence(stdout)
@@ -115,7 +147,7 @@ def _run() -> None:
     except SystemExit:
         raise
     except _usage_errors() as exc:
-        exc.show()  # type: ignore[attr-defined]  # the usage line and what is wrong
+        _show_usage_error(exc)
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]  # 2 for usage errors
     except Exception as exc:
         stderr.print(f"error: {type(exc).__name__}: {exc}")

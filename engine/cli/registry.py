@@ -12,6 +12,7 @@ from rich.table import Table
 from engine.audit.log import append
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
+from engine.cli.peacetime import print_readiness, readiness_for
 from engine.errors import InputError
 from engine.privacy.access import subject_data
 from engine.privacy.consent import withdraw
@@ -138,10 +139,13 @@ def health_command(
     report = service.registry_health(engine=app.engine, now=app.clock.now(),
                                      consent_stale_days=app.settings.consent_stale_days,
                                      playbook=playbook)
+    ready = readiness_for(app, app.clock.now())  # peace time: its own sections
     if as_json:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), **({"peacetime": ready.as_dict()} if ready else {})})
     else:
         _print_health(report)
+        if ready is not None:
+            print_readiness(ready)
 
 
 def _print_health(report: HealthReport) -> None:

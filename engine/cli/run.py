@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.cli.output import plain, stderr, stdout, styled
-from engine.wiring import AppContext, build_worker
+from engine.wiring import AppContext, build_worker, public_url_warning
 
 
 def register_run_commands(app: typer.Typer) -> None:
@@ -21,6 +21,7 @@ def register_run_commands(app: typer.Typer) -> None:
 
 def worker_command(ctx: typer.Context) -> None:
     """The worker alone (timers and outbox), for running several next to a shared database."""
+    warn_public_url(ctx.obj)
     worker = build_worker(ctx.obj)
     worker.start()
     stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
@@ -41,6 +42,7 @@ def serve_command(
     from engine.web.server import server_config
 
     app: AppContext = ctx.obj
+    warn_public_url(app)
     running = build_worker(app, kind="serve") if worker else None
     if running is not None:
         running.start()
@@ -49,6 +51,13 @@ def serve_command(
     finally:
         if running is not None:
             running.stop()
+
+
+def warn_public_url(app: AppContext) -> None:
+    """Say at start when real SMS would carry links to a loopback address."""
+    warning = public_url_warning(app.settings)
+    if warning is not None:
+        stderr.print(plain(warning, "bold yellow"))
 
 
 def demo_command(

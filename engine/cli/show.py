@@ -4,11 +4,11 @@ and at the end the replies that matched nothing. Reads the plain document of
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from engine.cli.output import plain, stdout, styled
+from engine.cli.times import local_time
 
 REACH_WORDS = {"reached": "bereikt / reached", "taken_over": "overgenomen door medewerker / "
                "taken over by staff", "open": "open"}
@@ -20,18 +20,15 @@ OWNER_WORDS = {"liaison": "contactpersoon / liaison", "coordinator": "coördinat
 
 def when(iso: str | None, zone: str | None) -> str:
     """A UTC time of the document in the playbook's zone, with its offset."""
-    if not iso:
-        return "-"
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    if zone:
-        moment = moment.astimezone(ZoneInfo(zone))
-    return moment.strftime("%Y-%m-%d %H:%M %z")[:-2] + ":" + moment.strftime("%z")[-2:]
+    return local_time(iso, zone)
 
 
-def print_show(doc: dict[str, Any]) -> None:
-    """The whole incident, for a person."""
+def print_show(doc: dict[str, Any], *, zone: str | None = None,
+               between: Callable[[], None] | None = None) -> None:
+    """The whole incident, for a person, in `zone` (default: the incident's playbook's);
+    `between` prints other parts' sections (open agreements) before the unmatched replies."""
     head, summary = doc["incident"], doc["summary"]
-    zone = head.get("timezone")
+    zone = zone or head.get("timezone")
     stdout.print(styled((f"Incident {head['id']}", "bold"), f": {head['title']} ({head['type']}, "
                         f"ernst/severity {head['severity']}, {head['status']})",
                         (" OEFENING / EXERCISE" if head["exercise"] else "", "yellow")))
@@ -50,7 +47,8 @@ def print_show(doc: dict[str, Any]) -> None:
         print_tasks(doc["incident_tasks"], zone)
     for community in doc["communities"]:
         print_community(community, zone)
-    # Sections of other parts (e.g. open agreements, issue 14) go here, before the replies.
+    if between is not None:  # other parts' sections (open agreements, issue 14)
+        between()
     print_unmatched(doc.get("unmatched_replies", []), zone)
     print_timeline(doc["timeline"], zone)
 
