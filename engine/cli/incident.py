@@ -63,7 +63,10 @@ def types_command(ctx: typer.Context,
         emit_json(doc)
         return
     for t in doc["incident_types"]:
-        labels = " / ".join(dict.fromkeys(t["labels"].values())) or t["label"]
+        # the two languages of the command line (the JSON has every label)
+        shown = [t["labels"][k] for k in ("nl", "en") if k in t["labels"]] or list(
+            t["labels"].values())
+        labels = " / ".join(dict.fromkeys(shown)) or t["label"]
         stdout.print(styled((t["id"], "bold"), f"  {labels}  (ernst/severity "
                             f"{t['default_severity']})"))
         for f in t["fields"]:
