@@ -20,6 +20,7 @@ from playbook.locales import ISO_639_1, is_language_code
 from playbook.model import (
     NOTIFY_TARGETS,
     ROLES,
+    STAFF_TARGETS,
     TASK_KINDS,
     TASK_OWNERS,
     WEEKDAYS,
@@ -29,6 +30,7 @@ from playbook.model import (
     EscalationPolicy,
     FieldSpec,
     IncidentType,
+    IntakeAlert,
     IntakeForm,
     IntakeOption,
     IntakeQuestion,
@@ -126,6 +128,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.template_files: dict[str, str] = {}  # relative to the YAML folder -> text
         self.default_locale = "nl"
+        self.task_kinds: dict[str, str] = {}  # task id -> kind, for intake options
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -264,9 +267,10 @@ class _Loader:
         }
         incident_types = self.incident_types(top.get("incident_types"))
         templates = self.templates(top.get("templates"))
-        forms = self.intake_forms(top.get("intake_forms"))
         policies = self.policies(top.get("escalation_policies"), names["templates"])
         tasks = self.tasks(top.get("tasks"), names)
+        self.task_kinds = {tid: task.kind for tid, task in tasks.items()}
+        forms = self.intake_forms(top.get("intake_forms"), names)
         rules = self.rules(top.get("rules"), names)
         default_escalation = self.defaults(top.get("defaults"), names["policies"])
         peacetime = self.peacetime(top.get("peacetime"))
@@ -508,7 +512,7 @@ class _Loader:
             return None
         return Step(after=after, notify=notify, template=template)
 
-    def intake_forms(self, y: Y | None) -> dict[str, IntakeForm]:
+    def intake_forms(self, y: Y | None, names: dict[str, set[str]]) -> dict[str, IntakeForm]:
         out: dict[str, IntakeForm] = {}
         for fid, fy in self.entries(y, "intake_forms").items():
             where = f"intake form '{fid}'"
@@ -517,7 +521,7 @@ class _Loader:
             questions = []
             seen: set[str] = set()
             for n, qy in enumerate(self.items(fields.get("questions"), f"{where}: questions"), 1):
-                question = self.question(qy, f"{where}: question {n}")
+                question = self.question(qy, f"{where}: question {n}", names)
                 if question is None:
                     continue
                 if question.id in seen:
@@ -529,7 +533,7 @@ class _Loader:
             out[fid] = IntakeForm(id=fid, title=title, questions=tuple(questions))
         return out
 
-    def question(self, y: Y, where: str) -> IntakeQuestion | None:
+    def question(self, y: Y, where: str, names: dict[str, set[str]]) -> IntakeQuestion | None:
         fields = self.mapping(y, where, ("id", "type", "label", "options", "required"))
         if not y.is_map:
             return None
@@ -544,7 +548,8 @@ class _Loader:
         ids: set[str] = set()
         digits: set[str] = set()
         for n, oy in enumerate(self.items(fields.get("options"), f"{where}: options"), 1):
-            ofields = self.mapping(oy, f"{where}: option {n}", ("id", "label", "sms"))
+            ofields = self.mapping(oy, f"{where}: option {n}",
+                                   ("id", "label", "sms", "task", "alert"))
             oid = self.string(ofields.get("id"), f"{where}: option {n}: id", True, oy)
             sms = self.string(ofields.get("sms"), f"{where}: option {n}: sms")
             if sms is not None and not sms.isdigit():
@@ -558,7 +563,9 @@ class _Loader:
             if oid is not None:
                 ids.add(oid)
                 digits.add(sms or "")
-                options.append(IntakeOption(id=oid, label=olabel, sms=sms))
+                task, alert = self.option_effects(ofields, f"{where}: option {n}", names)
+                options.append(IntakeOption(id=oid, label=olabel, sms=sms, task=task,
+                                            alert=alert))
         if qtype in ("choice", "multi") and not options:
             self.err(fields.get("type") or y, f"{where}: a {qtype} question needs options")
         required = self.boolean(fields.get("required"), f"{where}: required")
@@ -566,6 +573,36 @@ class _Loader:
             return None
         return IntakeQuestion(id=qid, type=qtype, label=label, options=tuple(options),
                               required=required)
+
+    def option_effects(self, fields: dict[str, Y], where: str, names: dict[str, set[str]]
+                       ) -> tuple[str | None, IntakeAlert | None]:
+        """What choosing an option sets in motion: a task (of kind action) and a staff alert."""
+        task = self.string(fields.get("task"), f"{where}: task")
+        if task is not None and task not in names["tasks"]:
+            self.err(fields["task"], f"{where}: unknown task '{task}'"
+                     f"{_suggest(task, sorted(names['tasks']))}")
+            task = None
+        elif task is not None and self.task_kinds.get(task, "action") != "action":
+            self.err(fields["task"], f"{where}: task '{task}' must be of kind action "
+                     f"(it is {self.task_kinds[task]})")
+            task = None
+        ay = fields.get("alert")
+        if ay is None:
+            return task, None
+        afields = self.mapping(ay, f"{where}: alert", ("notify", "template"))
+        notify = self.string(afields.get("notify"), f"{where}: alert: notify", True, ay)
+        if notify is not None and notify not in STAFF_TARGETS:
+            self.err(afields["notify"], f"{where}: alert: unknown audience '{notify}' "
+                     f"(use {', '.join(STAFF_TARGETS)}){_suggest(notify, STAFF_TARGETS)}")
+            notify = None
+        template = self.string(afields.get("template"), f"{where}: alert: template", True, ay)
+        if template is not None and template not in names["templates"]:
+            self.err(afields["template"], f"{where}: alert: unknown template '{template}'"
+                     f"{_suggest(template, sorted(names['templates']))}")
+            template = None
+        if notify is None or template is None:
+            return task, None
+        return task, IntakeAlert(notify=notify, template=template)
 
     def templates(self, y: Y | None) -> dict[str, MessageTemplate]:
         out: dict[str, MessageTemplate] = {}

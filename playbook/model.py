@@ -192,12 +192,23 @@ class PlannedStep:
 
 
 @dataclass(frozen=True)
+class IntakeAlert:
+    """Staff told at once when an intake option is chosen: who, and with which template."""
+
+    notify: str  # liaison | oncall | coordinator
+    template: str
+
+
+@dataclass(frozen=True)
 class IntakeOption:
-    """A choice of an intake question, with its SMS reply digit."""
+    """A choice of an intake question, with its SMS reply digit and what choosing it sets in
+    motion: an `action` task added to the community's checklist, and staff alerted."""
 
     id: str
     label: dict[str, str]
     sms: str | None = None
+    task: str | None = None
+    alert: IntakeAlert | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from engine.audit.log import cli_actor
 from engine.cli.auditing import audited
 from engine.cli.output import (
     AfterCommit,
@@ -24,6 +25,7 @@ from engine.cli.output import (
     styled,
 )
 from engine.cli.peacetime import incident_agreements, print_incident_agreements
+from engine.cli.show import print_show
 from engine.cli.times import local_time, people_zone
 from engine.clock import as_utc
 from engine.errors import InputError
@@ -61,7 +63,10 @@ def types_command(ctx: typer.Context,
         emit_json(doc)
         return
     for t in doc["incident_types"]:
-        labels = " / ".join(dict.fromkeys(t["labels"].values())) or t["label"]
+        # the two languages of the command line (the JSON has every label)
+        shown = [t["labels"][k] for k in ("nl", "en") if k in t["labels"]] or list(
+            t["labels"].values())
+        labels = " / ".join(dict.fromkeys(shown)) or t["label"]
         stdout.print(styled((t["id"], "bold"), f"  {labels}  (ernst/severity "
                             f"{t['default_severity']})"))
         for f in t["fields"]:
@@ -323,42 +328,14 @@ def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., meta
     """One incident: per community its reach status, tasks and timeline."""
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
-        doc = service.show_incident(session=session, incident_id=incident_id)
+        doc = service.show_incident(session=session, incident_id=incident_id,
+                                    now=as_utc(app.clock.now()))
     agreements = incident_agreements(app, doc)  # peace time: the relationship's context
     if as_json:
         emit_json({**doc, "agreements": agreements})
         return
-    head, summary = doc["incident"], doc["summary"]
-    zone = people_zone(app)
-    stdout.print(styled((f"Incident {head['id']}", "bold"), f": {head['title']} ({head['type']}, "
-                        f"severity {head['severity']}, {head['status']}, "
-                        f"{local_time(head.get('declared_at'), zone)})",
-                        (" OEFENING / EXERCISE" if head["exercise"] else "", "yellow")))
-    stdout.print(f"reached {summary['reached']}/{summary['communities']}; messages "
-                 f"{summary['messages']}")
-    for channel, h in doc["channels"].items():
-        if h["failing"]:
-            stdout.print(styled((f"{channel.upper()} is failing", "bold red"),
-                                f": {h['failed']} failed, {h['accepted']} sent"))
-    if summary["unknown"]:
-        stdout.print(plain(f"{summary['unknown']} message(s) in unknown state: the provider "
-                           "may or may not have sent them; they are not resent.", "yellow"))
-    table = Table()
-    for column in ("community", "role", "status", "messages", "next step"):
-        table.add_column(column)
-    for c in doc["communities"]:
-        states: dict[str, int] = {}
-        for m in c["messages"]:
-            states[m["state"]] = states.get(m["state"], 0) + 1
-        nxt = c["next_step"]
-        table.add_row(plain(c["name"]), plain(c["role"]), plain(c["status"] + (
-            f" ({c['acknowledged_by']})" if c["acknowledged_by"] else "")),
-            plain(", ".join(f"{k} {v}" for k, v in states.items()) or "-"),
-            plain(f"{nxt['notify']} at {local_time(nxt['due'], zone)}" if nxt else "-"))
-    stdout.print(table)
-    for e in doc["timeline"][-30:]:
-        stdout.print(f"{local_time(e['at'], zone)} {e['kind']} {e.get('community') or ''}")
-    print_incident_agreements(agreements)
+    print_show(doc, zone=doc["incident"].get("timezone") or people_zone(app),
+               between=lambda: print_incident_agreements(agreements))
 
 
 @incident_app.command("ack")
@@ -381,6 +358,35 @@ def ack_command(
                                       community_ids=[community], by=by, now=app.clock.now(),
                                       via="staff", note=note)
     stderr.print(f"{community}: " + ("marked reached" if changed else "was already reached"))
+
+
+@incident_app.command("task")
+@audited("incident.task", lambda kw: f"incident:{kw.get('incident_id')}")
+def task_command(
+    ctx: typer.Context,
+    incident_id: int = typer.Argument(..., metavar="ID"),
+    task: str = typer.Option(..., "--task", help="The task id (incident show lists them)."),
+    community: str | None = typer.Option(None, "--community",
+                                         help="The community (none: an incident task)."),
+    note: str | None = typer.Option(None, "--note", help="A note for the timeline."),
+    undo: bool = typer.Option(False, "--undo", help="Open the task again."),
+) -> None:
+    """Staff tick a task done (an incident task without --community), or open it again."""
+    problem = note_problem(note)
+    if problem:
+        raise InputError(f"--note: {problem}")
+    app: AppContext = ctx.obj
+    by = cli_actor()
+    with session_scope(app.engine) as session:
+        changed = service.tick_task(session=session, incident_id=incident_id, task_id=task,
+                                    community_id=community, by=by, now=as_utc(app.clock.now()),
+                                    note=note, undo=undo)
+    where = f"{community}: " if community else ""
+    if undo:
+        word = "weer open / open again" if changed else "was al open / was already open"
+    else:
+        word = "afgevinkt / done" if changed else "was al afgevinkt / was already done"
+    stderr.print(plain(f"{where}{task}: {word}"))
 
 
 @incident_app.command("close")

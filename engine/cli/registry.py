@@ -135,8 +135,10 @@ def health_command(
 ) -> None:
     """Peace-time gaps: communities with no or one eligible contact, consent, liaisons."""
     app: AppContext = ctx.obj
+    playbook = app.load_playbook()
     report = service.registry_health(engine=app.engine, now=app.clock.now(),
-                                     consent_stale_days=app.settings.consent_stale_days)
+                                     consent_stale_days=app.settings.consent_stale_days,
+                                     playbook=playbook)
     ready = readiness_for(app, app.clock.now())  # peace time: its own sections
     if as_json:
         emit_json({**report.as_dict(), **({"peacetime": ready.as_dict()} if ready else {})})
@@ -173,10 +175,29 @@ def _print_health(report: HealthReport) -> None:
     ]
     for title, items, columns in sections:
         _print_section(title, items, columns)
+    _print_languages(report.untranslated or [])
     if report.missing_staff_roles:
         stdout.print("Geen actieve medewerker met rol / No active staff with role: "
                      + ", ".join(report.missing_staff_roles), markup=False, highlight=False)
     stdout.print(f"{report.gaps} bevinding(en) / finding(s)", markup=False, highlight=False)
+
+
+def _print_languages(items: list[dict[str, object]]) -> None:
+    title = ("Talen van contactpersonen zonder sjabloon / Contact languages the playbook's "
+             "templates lack")
+    if not items:
+        stdout.print(styled(("OK", "green"), f" {title}: 0"))
+        return
+    table = Table(title=plain(f"{title}: {len(items)}"), title_justify="left")
+    for column in ("taal/language", "contactpersonen/contacts", "ontbreekt in/missing in"):
+        table.add_column(column)
+    for item in items:
+        missing = item["templates_missing"]
+        assert isinstance(missing, list)
+        table.add_row(plain(item["language"]), plain(item["contacts"]),
+                      plain("alle sjablonen / every template" if item["in_no_template"]
+                            else ", ".join(missing)))
+    stdout.print(table)
 
 
 def _print_section(title: str, items: list[dict[str, object]], columns: tuple[str, ...]) -> None:

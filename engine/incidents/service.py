@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -173,10 +173,13 @@ def take_over(*, session: Session, incident_id: int, community_ids: list[str], s
 
 def tick_task(*, session: Session, incident_id: int, task_id: str,
               community_id: str | None = None, by: str, now: datetime,
-              note: str | None = None, undo: bool = False) -> NoReturn:
-    """Staff tick a task done (`incident task`, CLI.md). Not built yet (issue 12): today only
-    acknowledgements and intake answers tick tasks, inside `acknowledge` and `record_intake`."""
-    raise NotImplementedError("ticking a task by hand is not built yet (issue 12)")
+              note: str | None = None, undo: bool = False) -> bool:
+    """Staff tick a task done, or open it again with `undo` (`incident task`, CLI.md): who
+    (`by`: the actor, as the audit log names it) and a note (kept in the note table). An
+    incident task without `community_id`. False when it already was in that state; a task or
+    community that the incident does not have is refused (InputError) naming what there is."""
+    return flows.tick_task(session, incident_id=incident_id, task_id=task_id,
+                           community_id=community_id, by=by, now=now, note=note, undo=undo)
 
 
 def close(*, session: Session, incident_id: int, now: datetime, actor: str) -> bool:
@@ -190,7 +193,10 @@ def list_incidents(*, session: Session) -> list[dict[str, Any]]:
     return views.list_incidents(session)
 
 
-def show_incident(*, session: Session, incident_id: int) -> dict[str, Any]:
-    """One incident: per community its reach status, messages, tasks and next step, the
-    channels' health and the timeline (NotFoundError when there is no such incident)."""
-    return views.show_incident(session, incident_id)
+def show_incident(*, session: Session, incident_id: int, now: datetime | None = None
+                  ) -> dict[str, Any]:
+    """One incident: per community its reach status (`reach`: reached, taken_over, open),
+    messages, tasks (title, owner, deadline, done or overdue at `now`), answers in words and
+    next step, the channels' health, the timeline, and the replies that matched nothing
+    (NotFoundError when there is no such incident). Plain data, for any reader."""
+    return views.show_incident(session, incident_id, now=now)
