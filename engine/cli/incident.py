@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -13,12 +13,13 @@ from engine.cli.auditing import audited
 from engine.cli.output import AfterCommit, emit_json, plain, stderr, stdout, styled
 from engine.clock import as_utc
 from engine.errors import InputError
-from engine.incidents import service
-from engine.incidents.options import IncidentOptions, incident_input_from_options
-from engine.privacy.texts import note_problem
-from engine.store.db import session_scope
-from engine.wiring import AppContext, build_worker
-from playbook.builder import Checklist
+
+# The services, the store and the playbook's rules engine are imported by the command that
+# runs (as `service` and so on in its body): `incident --help` loads none of them.
+if TYPE_CHECKING:
+    from engine.incidents.options import IncidentOptions
+    from engine.wiring import AppContext
+    from playbook.builder import Checklist
 
 incident_app = typer.Typer(no_args_is_help=True)
 
@@ -36,6 +37,9 @@ AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with off
 
 def _preview(app: AppContext, options: IncidentOptions) -> Checklist:
     """The checklist an incident would get now, changing nothing (options checked first)."""
+    from engine.incidents import service
+    from engine.incidents.options import incident_input_from_options
+
     playbook = app.load_playbook()
     incident = incident_input_from_options(playbook, options, app.clock)
     return service.preview(engine=app.engine, playbook=playbook, incident=incident)
@@ -56,6 +60,8 @@ def preview(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """The checklist for an incident, changing nothing."""
+    from engine.incidents.options import IncidentOptions
+
     app_ctx: AppContext = ctx.obj
     options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
                               fields=tuple(field), title=title, exercise=exercise, at=at)
@@ -70,6 +76,8 @@ def preview(
 def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False
                     ) -> None:
     """The checklist as readable tables (Dutch / English headings); data printed as text."""
+    from engine.incidents import service
+
     doc = checklist.to_json()
     incident = doc["incident"]
     stdout.print(styled((incident["title"], "bold"),
@@ -125,6 +133,11 @@ def declare_command(
                                    "it to a running worker."),
 ) -> None:
     """Declare an incident: store it, start outreach and timers; print its id and checklist."""
+    from engine.incidents import service
+    from engine.incidents.options import IncidentOptions, incident_input_from_options
+    from engine.store.db import session_scope
+    from engine.wiring import build_worker
+
     app: AppContext = ctx.obj
     playbook = app.load_playbook()
     options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
@@ -167,6 +180,9 @@ def _declared_table(incident_id: int, doc: dict[str, Any]) -> Table:
 def list_command(ctx: typer.Context,
                  as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
     """Incidents, newest first."""
+    from engine.incidents import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         rows = service.list_incidents(session=session)
@@ -188,6 +204,9 @@ def list_command(ctx: typer.Context,
 def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., metavar="ID"),
                  as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
     """One incident: per community its reach status, tasks and timeline."""
+    from engine.incidents import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         doc = service.show_incident(session=session, incident_id=incident_id)
@@ -234,6 +253,10 @@ def ack_command(
     note: str | None = typer.Option(None, "--note", help="A note for the timeline."),
 ) -> None:
     """Staff mark a community as reached: its remaining steps stop."""
+    from engine.incidents import service
+    from engine.privacy.texts import note_problem
+    from engine.store.db import session_scope
+
     problem = note_problem(note)
     if problem:
         raise InputError(f"--note: {problem}")
@@ -251,6 +274,9 @@ def ack_command(
 def close_command(ctx: typer.Context,
                   incident_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close an incident: timers stop, the record stays."""
+    from engine.incidents import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         closed = service.close(session=session, incident_id=incident_id, now=app.clock.now(),

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from engine.cli.output import plain, stderr, stdout, styled
-from engine.wiring import AppContext, build_worker
 
-
-def register_run_commands(app: typer.Typer) -> None:
-    """Add `worker`, `serve` and `demo` to the app, after the command groups."""
-    app.command("worker")(worker_command)
-    app.command("serve")(serve_command)
-    app.command("demo")(demo_command)
+if TYPE_CHECKING:
+    from engine.wiring import AppContext
 
 
 def worker_command(ctx: typer.Context) -> None:
     """The worker alone (timers and outbox), for running several next to a shared database."""
+    from engine.wiring import build_worker
+
     worker = build_worker(ctx.obj)
     worker.start()
     stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
@@ -39,6 +37,7 @@ def serve_command(
 
     from engine.web.app import create_app
     from engine.web.server import server_config
+    from engine.wiring import build_worker
 
     app: AppContext = ctx.obj
     running = build_worker(app, kind="serve") if worker else None
