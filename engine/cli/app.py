@@ -51,6 +51,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help, as click prints it: Typer's Rich panels import Rich's Markdown (markdown-it)
+    # and cost a tenth of a second on every `--help`.
+    rich_markup_mode=None,
 )
 
 

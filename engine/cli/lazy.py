@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import typer
-from typer.core import TyperCommand, TyperGroup
+from typer.core import MarkupMode, TyperCommand, TyperGroup
+from typer.models import TyperInfo
 
 if TYPE_CHECKING:
     from typer import _click
@@ -33,25 +34,29 @@ class Lazy:
     target: str
     help: str
 
-    def load(self, name: str) -> _click.Command:
-        """Import the module and build the command (a group for a Typer app)."""
+    def load(self, name: str, markup: MarkupMode) -> _click.Command:
+        """Import the module and build the command (a group for a Typer app), with the help
+        formatting of the app (`markup`)."""
         module_name, _, attribute = self.target.partition(":")
         found = getattr(importlib.import_module(module_name), attribute)
         if isinstance(found, typer.Typer):
-            group = typer.main.get_group(found)
+            group = typer.main.get_group_from_info(
+                TyperInfo(found), pretty_exceptions_short=found.pretty_exceptions_short,
+                rich_markup_mode=markup, suggest_commands=found.suggest_commands)
             group.name = name
             group.help = group.help or self.help
             return group
         single = typer.Typer()
         single.command(name)(found)
-        return typer.main.get_command(single)
+        return typer.main.get_command_from_info(
+            single.registered_commands[0], pretty_exceptions_short=True, rich_markup_mode=markup)
 
 
 class _Listed(TyperCommand):
     """What the app's help shows for a command that is not loaded: its name and help."""
 
     def __init__(self, name: str, lazy: Lazy) -> None:
-        super().__init__(name, help=lazy.help)
+        super().__init__(name, help=lazy.help, short_help=lazy.help)  # listed whole
         self.lazy = lazy
 
 
@@ -70,7 +75,8 @@ class LazyGroup(TyperGroup):
         """The command, imported now unless only the help listing asks for it."""
         command = self.commands.get(cmd_name)
         if isinstance(command, _Listed) and not self._listing:
-            command = self.commands[cmd_name] = command.lazy.load(cmd_name)
+            command = self.commands[cmd_name] = command.lazy.load(cmd_name,
+                                                                  self.rich_markup_mode)
         return command
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
