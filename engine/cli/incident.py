@@ -37,12 +37,12 @@ AT_OPTION = typer.Option(None, "--at", help="Declaration time, ISO 8601 with off
 
 def _preview(app: AppContext, options: IncidentOptions) -> Checklist:
     """The checklist an incident would get now, changing nothing (options checked first)."""
-    from engine.incidents import service
     from engine.incidents.options import incident_input_from_options
+    from engine.incidents.preview import preview  # not the flows: a preview changes nothing
 
     playbook = app.load_playbook()
     incident = incident_input_from_options(playbook, options, app.clock)
-    return service.preview(engine=app.engine, playbook=playbook, incident=incident)
+    return preview(engine=app.engine, playbook=playbook, incident=incident)
 
 
 @incident_app.command("preview")
@@ -58,6 +58,8 @@ def preview(
     exercise: bool = EXERCISE_OPTION,
     at: str | None = AT_OPTION,
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    every: bool = typer.Option(False, "--all", help="List every community (text form; "
+                               "default: a summary by role and the first 50)."),
 ) -> None:
     """The checklist for an incident, changing nothing."""
     from engine.incidents.options import IncidentOptions
@@ -70,15 +72,18 @@ def preview(
         emit_json(checklist.to_json())
     else:
         print_checklist(checklist, app_ctx.settings.public_url,
-                        smart_encoding=app_ctx.settings.sms_smart_encoded)
+                        smart_encoding=app_ctx.settings.sms_smart_encoded, every=every)
 
 
-def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False
-                    ) -> None:
-    """The checklist as readable tables (Dutch / English headings); data printed as text."""
-    from engine.incidents import service
+def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False,
+                    every: bool = False) -> None:
+    """The checklist as readable tables (Dutch / English headings); data printed as text: a
+    summary by role, then the first communities (`every`: all of them)."""
+    from dataclasses import replace
 
-    doc = checklist.to_json()
+    from engine.cli.checklist import print_communities, print_role_summary, print_warnings
+
+    doc = replace(checklist, communities=()).to_json()  # the head only: no row documents
     incident = doc["incident"]
     stdout.print(styled((incident["title"], "bold"),
                         f" ({incident['type']}), ernst/severity {incident['severity']}, "
@@ -91,25 +96,11 @@ def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bo
         for task in doc["incident_tasks"]:
             tasks.add_row(plain(task["id"]), plain(task["title"]), plain(task["due"]))
         stdout.print(tasks)
-    table = Table(title="Gemeenschappen / Communities")
-    for column in ("gemeenschap/community", "rol/role", "regels/rules", "escalatie",
-                   "contacten/contacts", "sms-delen/segments", "taken/tasks"):
-        table.add_column(column)
-    playbook = checklist.playbook
-    for item in checklist.communities:
-        contacts = ", ".join(f"{c.contact.priority}:{c.channel}/{c.language}"
-                             for c in item.contacts)
-        segments = service.first_message_segments(
-            playbook=playbook, checklist=checklist, item=item, public_url=public_url,
-            smart_encoding=smart_encoding)
-        table.add_row(plain(f"{item.community.name} ({item.community.id})"), plain(item.role),
-                      plain(", ".join(item.rules)), plain(item.escalation or "-"),
-                      plain(contacts) if contacts else plain("-", "red"),
-                      plain(", ".join(f"{lang}: {n}" for lang, n in segments.items()) or "-"),
-                      plain(", ".join(t.task.id for t in item.tasks)))
-    stdout.print(table)
-    for warning in checklist.warnings:
-        stdout.print(styled(("!", "yellow"), " ", warning))
+    if checklist.communities:
+        print_role_summary(checklist)
+        print_communities(checklist, public_url=public_url, smart_encoding=smart_encoding,
+                          every=every)
+    print_warnings(checklist.warnings, every=every)
     if not checklist.communities:
         stdout.print("Geen gemeenschap geselecteerd / no community matched.")
 

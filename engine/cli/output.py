@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from rich.console import Console
 from rich.text import Text
 
@@ -104,10 +105,20 @@ stdout = SafeConsole(soft_wrap=True)
 stderr = SafeConsole(stderr=True, soft_wrap=True)
 
 
+# orjson writes what json.dumps(ensure_ascii=False, indent=2, default=str) wrote, five to ten
+# times faster (a checklist of thousands of communities): times, dataclasses and subclasses
+# of str and int still go through `default` (str), and dict keys need not be strings.
+_ORJSON_OPTIONS = (orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+                   | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_APPEND_NEWLINE)
+
+
 def emit_json(document: Any) -> None:
     """Print exactly one JSON document on stdout."""
-    text = json.dumps(document, ensure_ascii=False, indent=2, default=str)
-    sys.stdout.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
+    try:
+        text = orjson.dumps(document, default=str, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:  # what orjson refuses (an integer beyond 64 bits, ...)
+        text = json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n"
+    sys.stdout.write(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     sys.stdout.flush()
 
 

@@ -104,3 +104,10 @@ def test_each_listed_help_is_the_command_s_own() -> None:
         command = lazy.load(name, None)
         assert command.name == name
         assert (command.help or "").split("\n\n")[0].replace("\n", " ") == lazy.help, name
+
+
+def test_head_revision_read_from_the_files_is_alembic_s() -> None:
+    """The schema check at start reads the migrations' text; Alembic agrees on the head."""
+    from engine.store.db import _alembic_head, head_revision
+
+    assert head_revision() == _alembic_head()
