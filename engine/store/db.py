@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -162,7 +163,9 @@ def alembic_config(engine: Engine | None) -> Config:
     """An Alembic configuration aimed at this engine."""
     from alembic.config import Config
 
-    cfg = Config()
+    # Alembic's default stream is the sys.stdout of when alembic.config was first imported;
+    # imported on first use now, that may be a stream long closed (a test's capture).
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
