@@ -6,12 +6,14 @@ handed an `AppContext`; the services below them are handed its parts.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit
 
 from config.settings import Settings, load_settings
 from engine.clock import Clock, SystemClock
@@ -64,6 +66,25 @@ def build_channels(settings: Settings, console_stream: TextIO | None = None) -> 
     else:
         channels["email"] = ConsoleNotifier("email", settings.console_dir, console_stream)
     return channels
+
+
+def public_url_warning(settings: Settings) -> str | None:
+    """A warning when SMS goes through Twilio but VERBINDER_PUBLIC_URL is a loopback address:
+    links in real SMS and Twilio's webhooks would point at this machine only."""
+    if not settings.twilio_configured:
+        return None
+    host = (urlsplit(settings.public_url).hostname or "").rstrip(".").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if not loopback:
+        return None
+    return (f"warning: Twilio is ingesteld maar VERBINDER_PUBLIC_URL is {settings.public_url}: "
+            "links in sms'en en Twilio's webhooks bereiken deze server niet / Twilio is "
+            f"configured but VERBINDER_PUBLIC_URL is {settings.public_url}, a loopback address: "
+            "links in SMS and Twilio's webhooks cannot reach this server; set it to the public "
+            "address")
 
 
 def stored_secret(engine: Engine) -> str:

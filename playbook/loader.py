@@ -41,7 +41,7 @@ from playbook.yamlpos import Y, parse_yaml
 TOP_KEYS = ("playbook", "defaults", "incident_types", "rules", "tasks", "escalation_policies",
             "intake_forms", "templates")
 ID_PATTERN = re.compile(r"^[a-z0-9_-]+$")
-FIELD_TYPES = ("string", "int", "bool", "enum")
+FIELD_TYPES = ("string", "int", "bool", "enum", "community", "tag")
 QUESTION_TYPES = ("choice", "multi", "text", "bool")
 TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt", ".html", ".md")
 MAX_REPEAT = 5

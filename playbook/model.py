@@ -92,7 +92,7 @@ class FieldSpec:
     """A field the coordinator supplies when declaring an incident of a type."""
 
     name: str
-    type: str  # string | int | bool | enum
+    type: str  # string | int | bool | enum | community | tag (the last two: registry-checked)
     required: bool = False
     values: tuple[str, ...] = ()
 

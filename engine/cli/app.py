@@ -102,6 +102,33 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     return tuple(kinds)
 
 
+# What went wrong in a usage error, in Dutch, by the class name of click's exception.
+_DUTCH_USAGE = {
+    "NoSuchOption": "onbekende optie",
+    "MissingParameter": "er ontbreekt een argument of optie",
+    "BadParameter": "ongeldige waarde",
+    "BadOptionUsage": "optie verkeerd gebruikt",
+    "BadArgumentUsage": "argument verkeerd gebruikt",
+    "UsageError": "verkeerd gebruik",
+}
+
+
+def _show_usage_error(exc: Exception) -> None:
+    """A usage error (CLI.md: exit 2 with the usage line) in Dutch and English; any other
+    click error as click shows it."""
+    kind = next((k.__name__ for k in type(exc).__mro__ if k.__name__ in _DUTCH_USAGE), None)
+    ctx = getattr(exc, "ctx", None)
+    if kind is None:
+        exc.show()  # type: ignore[attr-defined]
+        return
+    if ctx is not None:
+        usage = ctx.get_usage().removeprefix("Usage:").strip()
+        stderr.print(f"Gebruik / Usage: {usage}")
+        stderr.print(f"Hulp / Help: {ctx.command_path} --help")
+    message = exc.format_message()  # type: ignore[attr-defined]
+    stderr.print(f"fout: {_DUTCH_USAGE[kind]} / error: {message}")
+
+
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
     try:
@@ -119,7 +146,7 @@ def _run() -> None:
             stderr.print(problem)
         sys.exit(2)
     except typer.Abort:
-        stderr.print("aborted")
+        stderr.print("afgebroken / aborted")
         sys.exit(1)
     except BrokenPipeError:  # the reader of our output went away: nothing more to say
         silence(stdout)
@@ -129,7 +156,7 @@ def _run() -> None:
     except SystemExit:
         raise
     except _usage_errors() as exc:
-        exc.show()  # type: ignore[attr-defined]  # the usage line and what is wrong
+        _show_usage_error(exc)
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]  # 2 for usage errors
     except Exception as exc:
         stderr.print(f"error: {type(exc).__name__}: {exc}")

@@ -10,19 +10,16 @@ count its segments) took seconds. `--all` prints every row, still as one table.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.table import Table
-from rich.text import Text
 
-from engine.cli.output import plain, stdout, styled
+from engine.cli.output import plain, stdout
 
 if TYPE_CHECKING:
     from playbook.builder import Checklist, CommunityItem
 
 ROWS = 50  # communities listed without --all
-WARNINGS = 20  # warnings listed without --all
 ROLE_WORDS = {"affected": "getroffen / affected", "at_risk": "risico / at risk",
               "bridging": "brug / bridging", "informed": "informeren / informed"}
 
@@ -77,20 +74,6 @@ def print_communities(checklist: Checklist, *, public_url: str, smart_encoding: 
     if rest:
         stdout.print(f"... en nog {rest} / and {rest} more: --all toont ze allemaal / "
                      "lists every one")
-
-
-def print_warnings(warnings: Sequence[str], *, every: bool = False) -> None:
-    """The checklist's warnings, the first `WARNINGS` unless `every`, as one block of text
-    (a large registry can give a warning per community)."""
-    shown = warnings if every else warnings[:WARNINGS]
-    if not shown:
-        return
-    block = Text("\n").join(styled(("!", "yellow"), " ", warning) for warning in shown)
-    rest = len(warnings) - len(shown)
-    if rest:
-        block.append(f"\n... en nog {rest} waarschuwingen / and {rest} more warnings: --all "
-                     "toont ze allemaal / lists every one")
-    stdout.print(block)
 
 
 def community_row(item: CommunityItem, segments: dict[str, int]) -> list[object]:

@@ -19,6 +19,7 @@ def worker_command(ctx: typer.Context) -> None:
     """The worker alone (timers and outbox), for running several next to a shared database."""
     from engine.wiring import build_worker
 
+    warn_public_url(ctx.obj)
     worker = build_worker(ctx.obj)
     worker.start()
     stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
@@ -40,6 +41,7 @@ def serve_command(
     from engine.wiring import build_worker
 
     app: AppContext = ctx.obj
+    warn_public_url(app)
     running = build_worker(app, kind="serve") if worker else None
     if running is not None:
         running.start()
@@ -48,6 +50,15 @@ def serve_command(
     finally:
         if running is not None:
             running.stop()
+
+
+def warn_public_url(app: AppContext) -> None:
+    """Say at start when real SMS would carry links to a loopback address."""
+    from engine.wiring import public_url_warning
+
+    warning = public_url_warning(app.settings)
+    if warning is not None:
+        stderr.print(plain(warning, "bold yellow"))
 
 
 def demo_command(

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from engine.cli.output import emit_json, plain, stderr, stdout
+from engine.cli.times import local_time, people_zone
 
 # The accounts' services (and the store under them) are imported by the command that runs.
 if TYPE_CHECKING:
@@ -142,12 +143,14 @@ def token_list_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         emit_json({"tokens": tokens})
         return
+    zone = people_zone(app)
     table = Table(title="API tokens")
     for column in ("id", "naam/name", "rol/role", "gemaakt/created", "ingetrokken/revoked"):
         table.add_column(column)
     for t in tokens:
-        table.add_row(plain(t["id"]), plain(t["name"]), plain(t["role"]), plain(t["created_at"]),
-                      plain(t["revoked_at"] or ""))
+        table.add_row(plain(t["id"]), plain(t["name"]), plain(t["role"]),
+                      plain(local_time(t["created_at"], zone)),
+                      plain(local_time(t["revoked_at"], zone) if t["revoked_at"] else ""))
     stdout.print(table)
 
 

@@ -8,11 +8,15 @@ more of imports in `verbinder incident preview`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from engine.errors import InputError
 from engine.registry.snapshot import load_snapshot
 from engine.store.db import reading
 from playbook.builder import Checklist, CommunityItem, build_checklist
+from playbook.errors import IncidentInputError
 from playbook.render import language_chain, message_context, render_message
 
 if TYPE_CHECKING:
@@ -25,11 +29,23 @@ SAMPLE_TOKEN = "x" * 43
 
 
 def preview(*, engine: Engine, playbook: Playbook, incident: IncidentInput) -> Checklist:
-    """The checklist the incident would get now over the active registry, changing nothing."""
+    """The checklist the incident would get now over the active registry, changing nothing.
+    A `community` or `tag` field the registry does not hold is refused (InputError)."""
     with reading(engine).connect() as conn:
         snapshot = load_snapshot(conn)
-    return build_checklist(playbook, incident, snapshot.communities, snapshot.contacts,
-                           snapshot.opted_out)
+    with refused_input():
+        return build_checklist(playbook, incident, snapshot.communities, snapshot.contacts,
+                               snapshot.opted_out)
+
+
+@contextmanager
+def refused_input() -> Iterator[None]:
+    """The builder's refusal of an incident's input (a field the registry does not hold, ...)
+    as InputError: exit 2 on the command line, nothing changed."""
+    try:
+        yield
+    except IncidentInputError as exc:
+        raise InputError(list(exc.problems)) from None
 
 
 def first_message_segments(*, playbook: Playbook, checklist: Checklist, item: CommunityItem,

@@ -8,17 +8,24 @@ each returns values: a dataclass, a document or a count. Nothing here prints or 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
+from engine.errors import InputError
 from engine.incidents import flows, views
 from engine.incidents.preview import (  # noqa: F401  (verbs of this service layer)
     first_message_segments,
     preview,
+    refused_input,
 )
+from engine.liveness import workers_seen
 from engine.registry.snapshot import load_snapshot
+from engine.store.models import Contact, Incident
+from engine.store.states import IncidentStatus
+from playbook.builder import REGISTRY_FIELD_TYPES, iso_z
 from playbook.model import IncidentInput, Playbook
 
 
@@ -39,9 +46,10 @@ def declare(*, session: Session, playbook: Playbook, incident: IncidentInput, no
             actor: str = "cli") -> Declared:
     """Store the incident with its frozen playbook and checklist, its tasks and its timers, over
     the active registry as this transaction sees it. Sending is the worker's (or the caller's)."""
-    row, doc = flows.declare_incident_flow(session, playbook=playbook, incident=incident,
-                                           snapshot=load_snapshot(session.connection()),
-                                           now=now, actor=actor)
+    with refused_input():
+        row, doc = flows.declare_incident_flow(session, playbook=playbook, incident=incident,
+                                               snapshot=load_snapshot(session.connection()),
+                                               now=now, actor=actor)
     assert row.id is not None
     return Declared(row.id, doc)
 
@@ -49,9 +57,58 @@ def declare(*, session: Session, playbook: Playbook, incident: IncidentInput, no
 def acknowledge(*, session: Session, incident_id: int, community_ids: list[str], by: str,
                 now: datetime, via: str, note: str | None = None) -> list[str]:
     """Mark communities reached (`by` is `contact:ID`, `staff:ID` or `staff:cli`); their
-    remaining steps stop. The communities that changed (already reached ones did not)."""
+    remaining steps stop. The communities that changed (already reached ones did not).
+    A `contact:ID` must be a contact of every community named (InputError, nothing changed)."""
+    if by.startswith("contact:"):
+        check_contact_of(session=session, contact_id=by.removeprefix("contact:"),
+                         community_ids=community_ids)
     return flows.acknowledge(session, incident_id=incident_id, community_ids=community_ids,
                              by=by, now=now, via=via, note=note)
+
+
+def check_contact_of(*, session: Session, contact_id: str, community_ids: list[str]) -> None:
+    """Refuse a contact who is not a contact of each of the communities (InputError)."""
+    contact = session.get(Contact, contact_id)
+    wrong = [c for c in community_ids if contact is None or contact.community_id != c]
+    if not wrong:
+        return
+    if contact is None:
+        raise InputError(f"--contact {contact_id}: no such contact in the registry / "
+                         "onbekend contact")
+    raise InputError([f"--contact {contact_id}: not a contact of community {c} (a contact of "
+                      f"{contact.community_id}) / geen contact van deze gemeenschap"
+                      for c in wrong])
+
+
+DUPLICATE_WINDOW = timedelta(hours=24)
+NO_WORKER_AFTER = timedelta(minutes=2)
+
+
+def open_duplicates(*, session: Session, playbook: Playbook, incident: IncidentInput,
+                    now: datetime) -> list[dict[str, Any]]:
+    """Open incidents of the same type and target declared in the last 24 hours: the same
+    `community` and `tag` fields, the same area and the same exercise flag (oldest first)."""
+    itype = playbook.incident_types.get(incident.type)
+    names = [n for n, f in (itype.fields.items() if itype else ())
+             if f.type in REGISTRY_FIELD_TYPES]
+    rows = session.exec(select(Incident).where(
+        Incident.type == incident.type, Incident.status == IncidentStatus.OPEN,
+        Incident.declared_at >= now - DUPLICATE_WINDOW).order_by(col(Incident.id))).all()
+
+    def target(fields: Any, area: str | None) -> tuple[Any, ...]:
+        return (*(fields.get(n) for n in names), area or None)
+
+    wanted = target(incident.fields, incident.area)
+    return [{"id": r.id, "title": r.title, "type": r.type, "declared_at": iso_z(r.declared_at)}
+            for r in rows
+            if bool(r.exercise) == incident.exercise and target(r.fields, r.area) == wanted]
+
+
+def worker_seen(*, engine: Engine, now: datetime,
+                within: timedelta = NO_WORKER_AFTER) -> bool:
+    """Whether a `verbinder worker` or `serve` beat its heartbeat lately: without one, timers
+    (later escalation steps, follow-ups) fire nowhere."""
+    return bool(workers_seen(engine, since=now - within))
 
 
 def take_over(*, session: Session, incident_id: int, community_ids: list[str], staff_id: str,

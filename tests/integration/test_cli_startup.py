@@ -70,6 +70,7 @@ def test_help_lists_every_command_and_loads_none(tmp_path: Path) -> None:
     ["incident", "--help"],
     ["incident", "preview", "--help"],
     ["incident", "declare", "--help"],
+    ["incident", "types", "--help"],
     ["registry", "import", "--help"],
     ["user", "token", "create", "--help"],
     ["serve", "--help"],
@@ -84,9 +85,15 @@ def test_help_of_a_command_loads_no_settings_store_or_vendor(args: list[str],
     assert not (tmp_path / "never.db").exists()
 
 
-def test_playbook_check_loads_no_store_or_vendor(tmp_path: Path) -> None:
-    code, modules, out = probe(["playbook", "check"], tmp_path)
-    assert code == 0 and ": OK (" in out
+@pytest.mark.parametrize(("args", "says"), [
+    (["playbook", "check"], ": OK ("),
+    (["incident", "types"], "--field target_community="),
+    (["incident", "types", "--json"], '"incident_types"'),
+])
+def test_commands_without_a_database_load_no_store_or_vendor(args: list[str], says: str,
+                                                             tmp_path: Path) -> None:
+    code, modules, out = probe(args, tmp_path)
+    assert code == 0 and says in out
     assert loaded(modules, STORE_AND_VENDORS) == []
     assert not (tmp_path / "never.db").exists()
 
