@@ -38,9 +38,10 @@ def print_role_summary(checklist: Checklist) -> None:
             channels[item.role, eligible.channel] += 1
     names = sorted({channel for _, channel in channels})
     table = Table(title="Per rol / by role", title_justify="left")
-    for column in ("rol/role", "gemeenschappen/communities", "contacten/contacts",
-                   "zonder contact/without contact", *names):
-        table.add_column(column, justify="left" if column == "rol/role" else "right")
+    table.add_column("rol / role", no_wrap=True)
+    for column in ("gemeenschappen\ncommunities", "contacten\ncontacts",
+                   "zonder contact\nunreachable", *names):
+        table.add_column(column, justify="right")
     for role in sorted(communities, key=_role_order):
         table.add_row(plain(ROLE_WORDS.get(role, role)), plain(communities[role]),
                       plain(contacts[role]),
