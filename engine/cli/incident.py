@@ -8,12 +8,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from engine.audit.log import cli_actor
+from engine.audit.acting import cli_actor
 from engine.cli.auditing import audited
 from engine.cli.output import (
     AfterCommit,
@@ -29,14 +30,14 @@ from engine.cli.show import print_show
 from engine.cli.times import local_time, people_zone
 from engine.clock import as_utc
 from engine.errors import InputError
-from engine.incidents import service
-from engine.incidents.options import IncidentOptions, incident_input_from_options
-from engine.playbooks.service import FIELD_TYPE_TEXTS, incident_types
-from engine.privacy.texts import note_problem
-from engine.store.db import session_scope
-from engine.wiring import AppContext, build_worker
-from playbook.builder import Checklist
-from playbook.model import IncidentInput, Playbook
+
+# The services, the store and the playbook's rules engine are imported by the command that
+# runs (as `service` and so on in its body): `incident --help` loads none of them.
+if TYPE_CHECKING:
+    from engine.incidents.options import IncidentOptions
+    from engine.wiring import AppContext
+    from playbook.builder import Checklist
+    from playbook.model import IncidentInput, Playbook
 
 incident_app = typer.Typer(no_args_is_help=True)
 
@@ -57,6 +58,8 @@ def types_command(ctx: typer.Context,
                   as_json: bool = typer.Option(False, "--json", help="One JSON document.")
                   ) -> None:
     """The playbook's incident types: label, default severity and fields."""
+    from engine.playbooks.service import FIELD_TYPE_TEXTS, incident_types
+
     app: AppContext = ctx.obj
     doc = incident_types(playbook=app.load_playbook()).as_dict()
     if as_json:
@@ -81,9 +84,12 @@ def types_command(ctx: typer.Context,
 
 def _preview(app: AppContext, options: IncidentOptions) -> Checklist:
     """The checklist an incident would get now, changing nothing (options checked first)."""
+    from engine.incidents.options import incident_input_from_options
+    from engine.incidents.preview import preview  # not the flows: a preview changes nothing
+
     playbook = app.load_playbook()
     incident = incident_input_from_options(playbook, options, app.clock)
-    return service.preview(engine=app.engine, playbook=playbook, incident=incident)
+    return preview(engine=app.engine, playbook=playbook, incident=incident)
 
 
 @incident_app.command("preview")
@@ -99,8 +105,12 @@ def preview(
     exercise: bool = EXERCISE_OPTION,
     at: str | None = AT_OPTION,
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
+    every: bool = typer.Option(False, "--all", help="List every community and warning (text "
+                               "form; default: a summary by role and the first 50)."),
 ) -> None:
     """The checklist for an incident, changing nothing."""
+    from engine.incidents.options import IncidentOptions
+
     app_ctx: AppContext = ctx.obj
     options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
                               fields=tuple(field), title=title, exercise=exercise, at=at)
@@ -109,16 +119,19 @@ def preview(
         emit_json(checklist.to_json())
     else:
         print_checklist(checklist, app_ctx.settings.public_url,
-                        smart_encoding=app_ctx.settings.sms_smart_encoded)
+                        smart_encoding=app_ctx.settings.sms_smart_encoded, every=every)
 
 
-def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False
-                    ) -> None:
-    """The checklist as readable tables (Dutch / English headings); data printed as text."""
-    doc = checklist.to_json()
+def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False,
+                    every: bool = False) -> None:
+    """The checklist as readable tables (Dutch / English headings); data printed as text:
+    warnings, the head, a summary by role, then the first communities (`every`: all)."""
+    from engine.cli.checklist import print_communities, print_role_summary
+
+    doc = replace(checklist, communities=()).to_json()  # the head only: no row documents
     incident = doc["incident"]
     zone = checklist.playbook.timezone
-    print_warnings(checklist.warnings)
+    print_warnings(checklist.warnings, every=every)
     stdout.print(styled((incident["title"], "bold"),
                         f" ({incident['type']}), ernst/severity {incident['severity']}, "
                         f"{local_time(incident['declared_at'], zone)}",
@@ -131,33 +144,32 @@ def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bo
             tasks.add_row(plain(task["id"]), plain(task["title"]),
                           plain(local_time(task["due"], zone)))
         stdout.print(tasks)
-    table = Table(title="Gemeenschappen / Communities")
-    for column in ("gemeenschap/community", "rol/role", "regels/rules", "escalatie",
-                   "contacten/contacts", "sms-delen/segments", "taken/tasks"):
-        table.add_column(column)
-    playbook = checklist.playbook
-    for item in checklist.communities:
-        contacts = ", ".join(f"{c.contact.priority}:{c.channel}/{c.language}"
-                             for c in item.contacts)
-        segments = service.first_message_segments(
-            playbook=playbook, checklist=checklist, item=item, public_url=public_url,
-            smart_encoding=smart_encoding)
-        table.add_row(plain(f"{item.community.name} ({item.community.id})"), plain(item.role),
-                      plain(", ".join(item.rules)), plain(item.escalation or "-"),
-                      plain(contacts) if contacts else plain("-", "red"),
-                      plain(", ".join(f"{lang}: {n}" for lang, n in segments.items()) or "-"),
-                      plain(", ".join(t.task.id for t in item.tasks)))
-    stdout.print(table)
+    if checklist.communities:
+        print_role_summary(checklist)
+        print_communities(checklist, public_url=public_url, smart_encoding=smart_encoding,
+                          every=every)
     if not checklist.communities:
         stdout.print("Geen gemeenschap geselecteerd / no community matched.")
 
 
-def print_warnings(warnings: Sequence[str], console: SafeConsole = stdout) -> None:
-    """Warnings, before anything else, in colour: what the coordinator may have got wrong."""
-    if warnings:
-        console.print(plain(f"{len(warnings)} waarschuwing(en) / warning(s):", "bold yellow"))
-    for warning in warnings:
-        console.print(styled(("! ", "bold yellow"), (warning, "yellow")))
+WARNINGS = 20  # warnings listed without --all (a large registry can give one per community)
+
+
+def print_warnings(warnings: Sequence[str], console: SafeConsole = stdout, *,
+                   every: bool = True) -> None:
+    """Warnings, before anything else, in colour: what the coordinator may have got wrong;
+    the first `WARNINGS` unless `every`, printed as one block."""
+    if not warnings:
+        return
+    shown = warnings if every else warnings[:WARNINGS]
+    block = Text("\n").join([
+        plain(f"{len(warnings)} waarschuwing(en) / warning(s):", "bold yellow"),
+        *(styled(("! ", "bold yellow"), (warning, "yellow")) for warning in shown)])
+    rest = len(warnings) - len(shown)
+    if rest:
+        block.append(plain(f"\n... en nog {rest} / and {rest} more: --all toont ze allemaal / "
+                           "lists every one", "yellow"))
+    console.print(block)
 
 
 @incident_app.command("declare")
@@ -187,6 +199,11 @@ def declare_command(
     not a terminal) are never asked. An open incident of the same type and target declared in
     the last 24 hours refuses the declaration (exit 2) unless `--yes` is given.
     """
+    from engine.incidents import service
+    from engine.incidents.options import IncidentOptions, incident_input_from_options
+    from engine.store.db import session_scope
+    from engine.wiring import build_worker
+
     app: AppContext = ctx.obj
     playbook = app.load_playbook()
     options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
@@ -241,6 +258,9 @@ def _refuse_duplicates(app: AppContext, playbook: Playbook, incident: IncidentIn
                        now: datetime, *, yes: bool) -> None:
     """Name open incidents of the same type and target of the last 24 hours; without --yes
     that refuses the declaration (exit 2, nothing stored)."""
+    from engine.incidents import service
+    from engine.store.db import session_scope
+
     with session_scope(app.engine, read_only=True) as session:
         same = service.open_duplicates(session=session, playbook=playbook, incident=incident,
                                        now=now)
@@ -259,6 +279,8 @@ def _refuse_duplicates(app: AppContext, playbook: Playbook, incident: IncidentIn
 
 def _no_worker_warning(app: AppContext, now: datetime) -> str | None:
     """What to start when no worker beat its heartbeat lately (later steps need one)."""
+    from engine.incidents import service
+
     within = max(service.NO_WORKER_AFTER,
                  timedelta(seconds=3 * app.settings.worker_heartbeat_seconds))
     if service.worker_seen(engine=app.engine, now=now, within=within):
@@ -304,6 +326,9 @@ def _declared_table(incident_id: int, doc: dict[str, Any], zone: str) -> Table:
 def list_command(ctx: typer.Context,
                  as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
     """Incidents, newest first."""
+    from engine.incidents import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         rows = service.list_incidents(session=session)
@@ -326,6 +351,9 @@ def list_command(ctx: typer.Context,
 def show_command(ctx: typer.Context, incident_id: int = typer.Argument(..., metavar="ID"),
                  as_json: bool = typer.Option(False, "--json", help="One JSON document.")) -> None:
     """One incident: per community its reach status, tasks and timeline."""
+    from engine.incidents import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         doc = service.show_incident(session=session, incident_id=incident_id,
@@ -348,6 +376,10 @@ def ack_command(
     note: str | None = typer.Option(None, "--note", help="A note for the timeline."),
 ) -> None:
     """Staff mark a community as reached: its remaining steps stop."""
+    from engine.incidents import service
+    from engine.privacy.texts import note_problem
+    from engine.store.db import session_scope
+
     problem = note_problem(note)
     if problem:
         raise InputError(f"--note: {problem}")
@@ -372,6 +404,10 @@ def task_command(
     undo: bool = typer.Option(False, "--undo", help="Open the task again."),
 ) -> None:
     """Staff tick a task done (an incident task without --community), or open it again."""
+    from engine.incidents import service
+    from engine.privacy.texts import note_problem
+    from engine.store.db import session_scope
+
     problem = note_problem(note)
     if problem:
         raise InputError(f"--note: {problem}")
@@ -394,6 +430,9 @@ def task_command(
 def close_command(ctx: typer.Context,
                   incident_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Close an incident: timers stop, the record stays."""
+    from engine.incidents import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         closed = service.close(session=session, incident_id=incident_id, now=app.clock.now(),

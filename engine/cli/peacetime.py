@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -15,14 +15,12 @@ from rich.table import Table
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
 from engine.errors import InputError
-from engine.incidents.options import parse_at
-from engine.peacetime import service
-from engine.peacetime.due import DueReport, local_text
-from engine.peacetime.readiness import REASONS, Readiness
-from engine.peacetime.texts import agreement_lines
-from engine.store.db import session_scope
-from engine.store.models import Community
-from engine.wiring import AppContext, build_worker
+
+# The services and the store are imported by the command that runs: `--help` loads neither.
+if TYPE_CHECKING:
+    from engine.peacetime.due import DueReport
+    from engine.peacetime.readiness import Readiness
+    from engine.wiring import AppContext
 
 contact_app = typer.Typer(no_args_is_help=True)
 agreement_app = typer.Typer(no_args_is_help=True)
@@ -94,6 +92,10 @@ def log_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Log a peace-time contact with one or more communities."""
+    from engine.incidents.options import parse_at
+    from engine.peacetime import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     when = parse_at(at, app.clock)
     with session_scope(app.engine) as session:
@@ -117,6 +119,11 @@ def list_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Logged contacts, newest first."""
+    from engine.peacetime import service
+    from engine.peacetime.due import local_text
+    from engine.store.db import session_scope
+    from engine.store.models import Community
+
     app: AppContext = ctx.obj
     day = _day(since, "--since")
     zone = app.load_playbook().timezone
@@ -182,6 +189,9 @@ def agreement_add_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Record a goal set together with a community."""
+    from engine.peacetime import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     day = _day(due, "--due")
     with session_scope(app.engine) as session:
@@ -200,6 +210,9 @@ def agreement_done_command(
     agreement_id: int = typer.Argument(..., metavar="ID", help="The agreement's id."),
 ) -> None:
     """Mark an agreement done."""
+    from engine.peacetime import service
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         changed = service.finish_agreement(session=session, agreement_id=agreement_id,
@@ -219,6 +232,8 @@ def due_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Communities overdue or due for contact soon, per liaison."""
+    from engine.peacetime import service
+
     app: AppContext = ctx.obj
     playbook = app.load_playbook()
     report = service.due_communities(engine=app.engine, playbook=playbook,
@@ -231,6 +246,8 @@ def due_command(
 
 def print_due(report: DueReport) -> None:
     """The text form of `peacetime due`."""
+    from engine.peacetime.texts import agreement_lines
+
     if not report.configured:
         stderr.print("het draaiboek heeft geen peacetime-sectie / the playbook has no "
                      "peacetime section", markup=False, highlight=False)
@@ -260,6 +277,8 @@ def digest_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show the digest each liaison would get now (the worker sends it weekly); sends nothing."""
+    from engine.peacetime import service
+
     app: AppContext = ctx.obj
     playbook = app.load_playbook()
     previews = service.preview_digests(engine=app.engine, playbook=playbook,
@@ -320,6 +339,10 @@ def handover_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Move communities to a new liaison: briefing to them, introduction to key figures."""
+    from engine.peacetime import service
+    from engine.store.db import session_scope
+    from engine.wiring import build_worker
+
     app: AppContext = ctx.obj
     playbook = app.load_playbook()
     with session_scope(app.engine) as session:
@@ -353,6 +376,8 @@ def handover_command(
 def readiness_for(app: AppContext, now: datetime) -> Readiness | None:
     """The peace-time sections of `registry health`; None (with a warning) when the
     configured playbook cannot be loaded."""
+    from engine.peacetime import service
+
     try:
         playbook = app.load_playbook()
     except InputError as exc:
@@ -399,12 +424,16 @@ def print_readiness(ready: Readiness) -> None:
 
 
 def _reason_text(reason: str) -> str:
+    from engine.peacetime.readiness import REASONS
+
     code, _, detail = reason.partition(": ")
     return REASONS.get(code, code) + (f": {detail}" if detail else "")
 
 
 def incident_agreements(app: AppContext, doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """The open agreements of an incident's communities: the relationship's context."""
+    from engine.peacetime import service
+
     ids = [c["id"] for c in doc.get("communities", []) if c.get("id")]
     return service.open_agreements(engine=app.engine, communities=ids)
 

@@ -5,32 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from engine.audit.log import append
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
 from engine.cli.peacetime import print_readiness, readiness_for
 from engine.errors import InputError
-from engine.privacy.access import subject_data
-from engine.privacy.consent import withdraw
-from engine.privacy.texts import note_problem
-from engine.registry import service
-from engine.registry.export import (
-    PERSONS_NOTICE,
-    render_csv,
-    render_html,
-    render_json,
-    write_csv_folder,
-    write_text,
-)
-from engine.registry.health import HealthReport
-from engine.registry.importer import ImportReport
-from engine.registry.problems import RegistryImportError
-from engine.store.db import session_scope
-from engine.wiring import AppContext
+
+# The services (and the store under them) are imported by the command that runs: `--help`
+# loads none of them (engine.cli.lazy).
+if TYPE_CHECKING:
+    from engine.registry.health import HealthReport
+    from engine.registry.importer import ImportReport
+    from engine.wiring import AppContext
 
 registry_app = typer.Typer(no_args_is_help=True)
 
@@ -48,6 +38,9 @@ def import_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Import the social map, all or nothing (REGISTRY.md)."""
+    from engine.registry import service
+    from engine.registry.problems import RegistryImportError
+
     app: AppContext = ctx.obj
     try:
         report = service.import_registry(engine=app.engine, paths=paths, clock=app.clock,
@@ -96,6 +89,16 @@ def export_command(
         False, "--all", help="Include inactive rows, with an `active` column."),
 ) -> None:
     """Export the social map; `--public` leaves persons out."""
+    from engine.registry import service
+    from engine.registry.export import (
+        PERSONS_NOTICE,
+        render_csv,
+        render_html,
+        render_json,
+        write_csv_folder,
+        write_text,
+    )
+
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise InputError(f"--format: '{fmt}' moet csv, json of html zijn / must be csv, json or "
@@ -134,6 +137,8 @@ def health_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Peace-time gaps: communities with no or one eligible contact, consent, liaisons."""
+    from engine.registry import service
+
     app: AppContext = ctx.obj
     playbook = app.load_playbook()
     report = service.registry_health(engine=app.engine, now=app.clock.now(),
@@ -221,6 +226,10 @@ def withdraw_command(
                                     "personal data, erased by purge)."),
 ) -> None:
     """Record that a contact withdrew consent: left out of every later checklist and step."""
+    from engine.privacy.consent import withdraw
+    from engine.privacy.texts import note_problem
+    from engine.store.db import session_scope
+
     problem = note_problem(note)
     if problem:
         raise InputError(f"--note: {problem}")
@@ -242,6 +251,11 @@ def access_command(
                                        "stdout."),
 ) -> None:
     """Everything kept about one person (GDPR Art. 15), as one JSON document."""
+    from engine.audit.log import append
+    from engine.privacy.access import subject_data
+    from engine.registry.export import PERSONS_NOTICE, write_text
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         doc = subject_data(session, contact)

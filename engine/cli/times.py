@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.errors import InputError
-from engine.wiring import AppContext
+
+if TYPE_CHECKING:
+    from engine.wiring import AppContext
 
 
 @lru_cache(maxsize=16)

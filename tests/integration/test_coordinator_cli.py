@@ -342,7 +342,7 @@ def test_a_declaration_after_the_question_is_timed_at_the_answer(store, capsys,
     url, engine = store
     start = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
     clock = FakeClock(start)
-    monkeypatch.setattr(sys.modules["engine.cli.app"], "AppContext",
+    monkeypatch.setattr(sys.modules["engine.wiring"], "AppContext",
                         lambda **kw: AppContext(**kw, clock=clock))
 
     class SlowAnswer(io.StringIO):
