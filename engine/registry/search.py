@@ -40,8 +40,15 @@ def search(conn: Connection, *, query: str, liaison: str | None = None,
         select = select.where(c.c.active)
     if liaison is not None:
         select = select.where(c.c.liaison_id == liaison)
-    found = [row for row in conn.execute(select).mappings() if matches(row, words)]
     limit = max(1, min(limit, MAX_RESULTS))
+    if not words:  # the first page of everything: let the database count and cut
+        total = conn.execute(sa.select(sa.func.count()).select_from(
+            select.order_by(None).subquery())).scalar_one()
+        return {"query": "", "total": total, "communities": [
+            _summary(row) for row in conn.execute(select.limit(limit)).mappings()]}
+    # Words are matched in Python: casefold() folds every script alike on both databases
+    # (SQLite's lower() folds ASCII only), and tags are a JSON list.
+    found = [row for row in conn.execute(select).mappings() if matches(row, words)]
     return {"query": query[:QUERY_CHARS], "total": len(found),
             "communities": [_summary(row) for row in found[:limit]]}
 

@@ -39,6 +39,7 @@ FIELD_CHARS = 2100  # a note is at most 2,000; longer is refused by the service,
 IDS = 50  # communities or contacts in one form
 ID_CHARS = 200
 AGREEMENT_IDS = 2**31 - 1
+DUE_SHOWN = 60  # per liaison, the most pressing first; `peacetime due` lists them all
 
 
 def configured_playbook(web: WebContext) -> Playbook | None:
@@ -82,7 +83,7 @@ async def due_page(request: Request) -> Response:
         for lid, items in sorted(report.liaisons.items(), key=lambda kv: (kv[0] != mine,
                                                                           kv[0]))]
     return render(request, "peacetime.html", report=report, groups=groups,
-                  broken=playbook is None)
+                  broken=playbook is None, shown=DUE_SHOWN)
 
 
 def _log_form(session: Session, who: Principal, chosen: list[str], now: datetime

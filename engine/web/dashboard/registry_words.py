@@ -76,6 +76,8 @@ REGISTRY_WORDS: dict[str, dict[str, str]] = {
         "due_due": "binnenkort",
         "due_never": "nog nooit",
         "last_contact": "Laatste contact",
+        "due_more": "Alleen de eerste staan hier; `verbinder peacetime due --liaison` geeft "
+                    "ze allemaal",
         "never": "nooit",
         "open_agreements": "Open afspraken",
         "add_community": "Gemeenschap toevoegen (id)",
@@ -170,6 +172,8 @@ REGISTRY_WORDS: dict[str, dict[str, str]] = {
         "due_due": "due soon",
         "due_never": "never",
         "last_contact": "Last contact",
+        "due_more": "Only the first are shown; `verbinder peacetime due --liaison` lists "
+                    "them all",
         "never": "never",
         "open_agreements": "Open agreements",
         "add_community": "Add a community (id)",
