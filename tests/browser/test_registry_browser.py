@@ -116,6 +116,10 @@ def test_the_search_filters_as_one_types(dashboard: Dashboard) -> None:
     expect(page.locator(".card-title")).to_have_count(2)
     assert sorted(page.locator(".card-title").all_inner_texts()) == ["Moskee A", "Moskee B"]
     assert page.url.endswith("/registry?q=islam")  # the address says what is shown
+    page.screenshot(path=str(output_dir() / "registry-desktop.png"), full_page=True)
     page.goto(dashboard.url + "/roster")
     assert page.locator("h1").inner_text() == "On-call roster"
+    page.set_viewport_size(PHONE)
+    _fits(page)
+    page.screenshot(path=str(output_dir() / "roster-phone.png"), full_page=True)
     assert problems == [], f"console errors (CSP?): {problems}"
