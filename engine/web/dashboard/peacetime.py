@@ -80,8 +80,9 @@ async def due_page(request: Request) -> Response:
                                                            now=now, liaison=mine))
     groups = [] if report is None else [
         {"liaison": lid or None, "name": report.names.get(lid), "communities": items}
-        for lid, items in sorted(report.liaisons.items(), key=lambda kv: (kv[0] != mine,
-                                                                          kv[0]))]
+        # one's own first, then by liaison
+        for lid, items in sorted(report.liaisons.items(),
+                                 key=lambda kv: (kv[0] != who.staff_id, kv[0]))]
     return render(request, "peacetime.html", report=report, groups=groups,
                   broken=playbook is None, shown=DUE_SHOWN)
 
