@@ -82,8 +82,14 @@ def test_a_coordinator_searches_and_opens_any_community(app: AppServer) -> None:
     audit = rows(app.ctx, AuditEntry, AuditEntry.action == "contact.view")
     assert [(a.actor, a.object) for a in audit] == [(f"account:{account}",
                                                      "community:moskee-b")]
-    assert client.get("/registry/no-such-community").status_code == 404
-    assert client.get("/registry/" + "x" * 5000).status_code in (404, 414)
+    for odd in ("no-such-community", "x" * 5000, "%E2%80%AE", "%00", "..%2F..%2Fetc",
+                "moskee-a%0D%0AX-Injected: 1"):
+        answer = client.get("/registry/" + odd)
+        assert answer.status_code in (404, 414), odd
+        assert "x-injected" not in answer.headers
+    many = [("community", f"c{n}") for n in range(60)] + [("community", "moskee-a")]
+    form = client.get("/peacetime/log", params=many)
+    assert form.status_code == 200 and "Moskee A" not in form.text  # cut at 51 ids
 
 
 def test_a_liaison_opens_only_their_own_communities(app: AppServer) -> None:

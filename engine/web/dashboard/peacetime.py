@@ -26,7 +26,7 @@ from engine.peacetime.service import (
     log_contact,
 )
 from engine.registry.directory import contacts_of, liaisons_of
-from engine.registry.service import list_staff, search_communities
+from engine.registry.service import community_profile, list_staff, search_communities
 from engine.web.access import Area, Forbidden, WebContext, principal_of, web_of
 from engine.web.dashboard.render import render
 from playbook.model import Playbook
@@ -93,13 +93,15 @@ def _log_form(session: Session, who: Principal, chosen: list[str], now: datetime
     and the search), the contacts of the chosen ones (names: the reading is audited), and
     the staff a coordinator may log for."""
     _check_communities(session, who, chosen)
-    mine = search_communities(session=session, liaison=who.staff_id, limit=200)
-    offered = {c["id"]: c for c in mine["communities"]} if who.role == Role.LIAISON else {}
+    offered: dict[str, dict[str, Any]] = {}
+    if who.role == Role.LIAISON:
+        mine = search_communities(session=session, liaison=who.staff_id, limit=200)
+        offered = {c["id"]: c for c in mine["communities"]}
     for community_id in chosen:
         if community_id not in offered:
-            found = search_communities(session=session, query=community_id, limit=200)
-            offered.update({c["id"]: c for c in found["communities"]
-                            if c["id"] == community_id})
+            found = community_profile(session=session, community_id=community_id)
+            if found is not None and found["active"]:
+                offered[community_id] = found
     people = []
     for community_id in [c for c in chosen if c in offered]:
         contacts = contacts_of(session, community_id)
