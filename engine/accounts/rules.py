@@ -35,3 +35,19 @@ def may_see_contacts(principal: Principal, liaison_id: str | None) -> bool:
     if principal.role == Role.LIAISON:
         return principal.staff_id is not None and principal.staff_id == liaison_id
     return False
+
+
+def may_open_community(principal: Principal, liaison_id: str | None) -> bool:
+    """Whether the principal may open a community's page in the registry: coordinators and
+    on-call staff every one, a liaison only their own, a viewer none (the registry says who
+    believes what and comes from where)."""
+    return may_see_contacts(principal, liaison_id)
+
+
+def may_keep_peacetime(principal: Principal, liaison_id: str | None) -> bool:
+    """Whether the principal may read a community's contact notes, log contacts with it and
+    add or finish its agreements: coordinators, and its own liaison."""
+    if principal.role == Role.COORDINATOR:
+        return True
+    return (principal.role == Role.LIAISON and principal.staff_id is not None
+            and principal.staff_id == liaison_id)

@@ -84,3 +84,19 @@ def open_agreements(conn: Connection, communities: list[str] | None = None
     for row in conn.execute(query).mappings():
         out[row["community_id"]].append(agreement_doc(row))
     return dict(out)
+
+
+def community_agreements(conn: Connection, community: str) -> list[dict[str, Any]]:
+    """Every agreement of one community, open ones first, each with when it was made and
+    done."""
+    a = Agreement.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(sa.select(a).where(a.c.community_id == community)
+                        .order_by(a.c.done_at.is_not(None), a.c.id)).mappings()
+    return [{**agreement_doc(r), "made_at": r["created_at"], "done_at": r["done_at"]}
+            for r in rows]
+
+
+def agreement_community(conn: Connection, agreement_id: int) -> str | None:
+    """The community an agreement is with (None when there is no such agreement)."""
+    a = Agreement.__table__  # type: ignore[attr-defined]
+    return conn.execute(sa.select(a.c.community_id).where(a.c.id == agreement_id)).scalar()

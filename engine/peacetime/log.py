@@ -181,11 +181,14 @@ def _notes(conn: Connection, ids: list[int]) -> dict[int, str]:
     return out
 
 
-def last_contacts(conn: Connection) -> dict[str, datetime]:
-    """Per community, the time of its last logged contact."""
+def last_contacts(conn: Connection, communities: list[str] | None = None
+                  ) -> dict[str, datetime]:
+    """Per community (all, or those named), the time of its last logged contact."""
     log, lc = ContactLog.__table__, ContactLogCommunity.__table__  # type: ignore[attr-defined]
     query = (sa.select(lc.c.community_id, sa.func.max(log.c.at))
              .join(log, log.c.id == lc.c.log_id).group_by(lc.c.community_id))
+    if communities is not None:
+        query = query.where(lc.c.community_id.in_(communities[:500]))
     return {cid: _aware(at) for cid, at in conn.execute(query)}
 
 

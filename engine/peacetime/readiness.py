@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from engine.peacetime.log import last_contacts
 from engine.registry.health import is_eligible
-from engine.registry.importer import load_rows
+from engine.registry.importer import STORE_TABLES, load_rows, plain_row
 from engine.store.models import LiaisonChange
 from playbook.durations import due_after
 from playbook.model import Peacetime, Playbook
@@ -129,3 +129,25 @@ def liaison_churn(conn: Connection, communities: dict[str, dict[str, Any]],
              .order_by(lc.c.community_id))
     return [{"id": cid, "name": communities.get(cid, {}).get("name", cid), "changes": n}
             for cid, n in conn.execute(query) if cid in communities]
+
+
+def community_readiness(conn: Connection, *, community_id: str, playbook: Playbook,
+                        now: datetime, consent_stale_days: int) -> dict[str, Any] | None:
+    """Crisis-readiness of one community (as in `registry health`), read for it alone;
+    None when it is not an active community."""
+    c, k, s = (STORE_TABLES["communities"], STORE_TABLES["contacts"], STORE_TABLES["staff"])
+    community = conn.execute(sa.select(c).where(c.c.id == community_id, c.c.active)
+                             ).mappings().first()
+    if community is None:
+        return None
+    row = plain_row(dict(community))
+    contacts = [plain_row(dict(r)) for r in conn.execute(
+        sa.select(k).where(k.c.community_id == community_id, k.c.active)).mappings()]
+    staff = {r["id"]: plain_row(dict(r)) for r in conn.execute(
+        sa.select(s).where(s.c.id == row["liaison_id"])).mappings()}
+    last = last_contacts(conn, [community_id]).get(community_id)
+    reasons = community_reasons(row, contacts, staff, last, playbook.peacetime or Peacetime(),
+                                template_languages(playbook),
+                                now.date() - timedelta(days=consent_stale_days), now,
+                                playbook.timezone)
+    return {"ready": not reasons, "reasons": reasons, "last_contact": last}

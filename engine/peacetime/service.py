@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from engine.peacetime import agreements, digest, due, figures, handover, log, readiness
+from engine.peacetime import community as page
 from engine.store.db import reading
 from playbook.model import Playbook
 
@@ -92,3 +93,25 @@ def period_figures(*, engine: Engine, start: datetime, end: datetime,
     """The figures of `peacetime report` over [start, end)."""
     with reading(engine).connect() as conn:
         return figures.assemble_figures(conn, start=start, end=end, zone=zone)
+
+
+def community_peacetime(*, session: Session, community: str, playbook: Playbook | None,
+                        now: datetime, consent_stale_days: int,
+                        include_notes: bool = False) -> dict[str, Any]:
+    """A community's contact log (notes only when asked for), agreements open and done,
+    liaison history, due status and crisis-readiness, for its page in the dashboard."""
+    return page.community_peacetime(session.connection(), community_id=community,
+                                    playbook=playbook, now=now,
+                                    consent_stale_days=consent_stale_days,
+                                    include_notes=include_notes)
+
+
+def agreement_community(*, session: Session, agreement_id: int) -> str | None:
+    """The community an agreement is with (None when there is no such agreement)."""
+    return agreements.agreement_community(session.connection(), agreement_id)
+
+
+def due_report(*, session: Session, playbook: Playbook, now: datetime,
+               liaison: str | None = None) -> due.DueReport:
+    """`due_communities` in the caller's (read) transaction: for web requests."""
+    return due.due_report(session.connection(), playbook=playbook, now=now, liaison=liaison)

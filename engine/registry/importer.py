@@ -110,10 +110,11 @@ def load_rows(conn: Connection, name: str) -> dict[str, Row]:
     """Every row of a store table (active or not) by id, without `updated_at`."""
     table = STORE_TABLES[name]
     cols = [c for c in table.c if c.name != "updated_at"]
-    return {r["id"]: _plain(dict(r)) for r in conn.execute(sa.select(*cols)).mappings()}
+    return {r["id"]: plain_row(dict(r)) for r in conn.execute(sa.select(*cols)).mappings()}
 
 
-def _plain(row: Row) -> Row:
+def plain_row(row: Row) -> Row:
+    """A store row with its JSON columns as plain lists and dicts."""
     for key in ("tags", "languages", "roles"):
         if key in row:
             row[key] = list(row[key] or [])

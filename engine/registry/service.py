@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from engine.clock import Clock
-from engine.registry import importer
+from engine.registry import importer, search
 from engine.registry.export import RegistryExport, build_export
 from engine.registry.health import HealthReport, check_health
 from engine.registry.importer import ImportReport
@@ -44,3 +46,21 @@ def registry_health(*, engine: Engine, now: datetime, consent_stale_days: int,
     with reading(engine).connect() as conn:
         return check_health(conn, now=now, consent_stale_days=consent_stale_days,
                             playbook=playbook)
+
+
+def search_communities(*, session: Session, query: str = "", liaison: str | None = None,
+                       include_inactive: bool = False, limit: int = 50) -> dict[str, Any]:
+    """Communities whose name, id, kind, tags or area hold every word of `query`; only
+    `liaison`'s when given. `{query, total, communities}`, plain data."""
+    return search.search(session.connection(), query=query, liaison=liaison,
+                         include_inactive=include_inactive, limit=limit)
+
+
+def community_profile(*, session: Session, community_id: str) -> dict[str, Any] | None:
+    """One community's data without contact details (None when unknown)."""
+    return search.profile(session.connection(), community_id)
+
+
+def list_staff(*, session: Session) -> list[dict[str, Any]]:
+    """Active staff members (id, name), by name."""
+    return search.active_staff(session.connection())

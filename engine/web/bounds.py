@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 KIB = 1024
 WEBHOOK_BYTES = 32 * KIB
 INTAKE_BYTES = 64 * KIB
+PEACETIME_BYTES = 64 * KIB
 OTHER_BYTES = 4 * KIB  # an acknowledgement's POST is empty
 # A refused body up to this size is read on and thrown away, so that the client hears the
 # refusal: closing a connection with unread data resets it, and the answer can be lost.
@@ -28,6 +29,8 @@ def body_limit(path: str) -> int:
         return WEBHOOK_BYTES
     if path.startswith("/i/"):
         return INTAKE_BYTES
+    if path.startswith("/peacetime/"):  # a contact's note (2,000 characters), URL-encoded
+        return PEACETIME_BYTES
     return OTHER_BYTES
 
 

@@ -27,7 +27,7 @@ from engine.web.access import (
     check_guarded,
 )
 from engine.web.api import PREFIX, build_api
-from engine.web.dashboard import admin, home, login
+from engine.web.dashboard import admin, home, login, peacetime, registry, roster
 from engine.web.dashboard.render import render
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 AREAS = (login, home, admin)
+AREAS += (registry, peacetime, roster)
 DEFAULT_ZONE = "Europe/Amsterdam"
 
 

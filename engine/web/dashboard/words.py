@@ -6,6 +6,8 @@ Add a key to both languages; a test checks that both have the same keys. Templat
 
 from __future__ import annotations
 
+from engine.web.dashboard.registry_words import REGISTRY_WORDS
+
 LANGUAGES = ("nl", "en")
 DEFAULT = "nl"
 
@@ -269,6 +271,9 @@ WORDS: dict[str, dict[str, str]] = {
         "role_viewer": "Viewer",
     },
 }
+
+for _language, _words in REGISTRY_WORDS.items():
+    WORDS[_language].update(_words)
 
 MONTHS = {
     "nl": ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"),
