@@ -14,6 +14,7 @@ from rich.table import Table
 
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
+from engine.cli.report import Lang, announce, read_period
 from engine.errors import InputError
 
 # The services and the store are imported by the command that runs: `--help` loads neither.
@@ -48,12 +49,6 @@ class ReportFormat(StrEnum):
     md = "md"
     html = "html"
 
-
-class Lang(StrEnum):
-    """Languages of the report."""
-
-    nl = "nl"
-    en = "en"
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -311,16 +306,12 @@ def report_command(
 ) -> None:
     """Peace-time figures of a period: contacts, neutral ground, never contacted, agreements."""
     from engine.reports.peacetime import write_peacetime_report
-    from engine.reports.period import parse_day, period_bounds
 
     app: AppContext = ctx.obj
-    first, last = parse_day(start, "--from"), parse_day(end, "--to")
-    zone = app.load_playbook().timezone
-    begin, finish = period_bounds(first, last, zone)
-    write_peacetime_report(app.engine, start=begin, end=finish, zone=zone, fmt=fmt.value,
-                           output=output, lang=lang.value, now=app.clock.now())
-    if output is not None:
-        stderr.print(plain(f"report {first.isoformat()}..{last.isoformat()} written to {output}"))
+    period = read_period(app, start, end)
+    write_peacetime_report(app.engine, start=period.begin, end=period.end, zone=period.zone,
+                           fmt=fmt.value, output=output, lang=lang.value, now=app.clock.now())
+    announce(period, output)
 
 
 # --- staff ------------------------------------------------------------------------------------

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from engine.cli.output import stderr
+from engine.cli.output import plain, stderr
 from engine.clock import as_utc
 
 if TYPE_CHECKING:
@@ -39,14 +41,39 @@ def report_command(
     lang: Lang = typer.Option(Lang.nl, "--lang", help="Language: nl or en."),
 ) -> None:
     """Figures over all real incidents declared in a period (exercises left out)."""
-    from engine.reports.period import parse_day, period_bounds
     from engine.reports.service import write_period_report
 
     app: AppContext = ctx.obj
+    period = read_period(app, start, end)
+    write_period_report(app.engine, start=period.begin, end=period.end, zone=period.zone,
+                        fmt=fmt.value, output=output, lang=lang.value,
+                        now=as_utc(app.clock.now()))
+    announce(period, output)
+
+
+@dataclass(frozen=True)
+class Period:
+    """The days `--from` and `--to` name, and their bounds in the playbook's zone."""
+
+    first: date
+    last: date
+    begin: datetime
+    end: datetime
+    zone: str
+
+
+def read_period(app: AppContext, start: str, end: str) -> Period:
+    """`--from`/`--to` read as days in the configured playbook's zone (refused: exit 2)."""
+    from engine.reports.period import parse_day, period_bounds
+
     first, last = parse_day(start, "--from"), parse_day(end, "--to")
     zone = app.load_playbook().timezone
     begin, finish = period_bounds(first, last, zone)
-    write_period_report(app.engine, start=begin, end=finish, zone=zone, fmt=fmt.value,
-                        output=output, lang=lang.value, now=as_utc(app.clock.now()))
+    return Period(first=first, last=last, begin=begin, end=finish, zone=zone)
+
+
+def announce(period: Period, output: Path | None) -> None:
+    """Say where a report went when it went to a file."""
     if output is not None:
-        stderr.print(f"report {first.isoformat()}..{last.isoformat()} written to {output}")
+        stderr.print(plain(f"report {period.first.isoformat()}..{period.last.isoformat()} "
+                           f"written to {output}"))
