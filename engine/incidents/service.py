@@ -12,11 +12,12 @@ from datetime import datetime
 from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from engine.incidents import flows, views
+from engine.incidents import board, flows, views
 from engine.registry.snapshot import load_snapshot
 from engine.store.db import reading
+from engine.store.models import IncidentCommunity
 from playbook.builder import Checklist, CommunityItem, build_checklist
 from playbook.model import IncidentInput, Playbook
 from playbook.render import language_chain, message_context, render_message
@@ -90,10 +91,18 @@ def acknowledge(*, session: Session, incident_id: int, community_ids: list[str],
 def take_over(*, session: Session, incident_id: int, community_ids: list[str], staff_id: str,
               now: datetime, via: str) -> list[str]:
     """A staff member who was alerted takes the communities over (by replying to the SMS,
-    `via="sms"`, or through the link, `via="link"`): they count as reached, with
-    `taken_over_by` set. The communities that changed."""
-    return flows.acknowledge(session, incident_id=incident_id, community_ids=community_ids,
-                             by=f"staff:{staff_id}", now=now, via=via)
+    `via="sms"`, or through the link, `via="link"`; or a coordinator records it for them,
+    `via="dashboard"` or `"api"`): they count as reached, with `taken_over_by` set. The
+    communities that changed."""
+    changed = flows.acknowledge(session, incident_id=incident_id, community_ids=community_ids,
+                                by=f"staff:{staff_id}", now=now, via=via)
+    if changed and via not in ("sms", "link"):  # the dashboard or the API, on their behalf
+        for row in session.exec(select(IncidentCommunity).where(
+                IncidentCommunity.incident_id == incident_id,
+                col(IncidentCommunity.community_id).in_(changed))):
+            row.taken_over_by = staff_id
+            session.add(row)
+    return changed
 
 
 def tick_task(*, session: Session, incident_id: int, task_id: str,
@@ -119,3 +128,10 @@ def show_incident(*, session: Session, incident_id: int) -> dict[str, Any]:
     """One incident: per community its reach status, messages, tasks and next step, the
     channels' health and the timeline (NotFoundError when there is no such incident)."""
     return views.show_incident(session, incident_id)
+
+
+def incident_board(*, session: Session, incident_id: int, role: str | None = None,
+                   status: str | None = None) -> dict[str, Any]:
+    """The board of one incident: per community its role, board status (board.STATUSES),
+    contacts tried and how, next step; counts; the newest events (NotFoundError if none)."""
+    return board.board(session, incident_id, role=role, status=status)
