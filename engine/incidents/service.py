@@ -135,3 +135,9 @@ def incident_board(*, session: Session, incident_id: int, role: str | None = Non
     """The board of one incident: per community its role, board status (board.STATUSES),
     contacts tried and how, next step; counts; the newest events (NotFoundError if none)."""
     return board.board(session, incident_id, role=role, status=status)
+
+
+def board_version(*, session: Session, incident_id: int) -> str:
+    """A text that changes whenever the incident's board may have changed (for live views
+    that ask "anything new?" before asking for the board)."""
+    return board.board_version(session, incident_id)

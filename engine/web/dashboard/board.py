@@ -22,7 +22,6 @@ from engine.accounts.rules import Principal, may_act_for, may_see_contacts
 from engine.errors import InputError, NotFoundError
 from engine.incidents import service
 from engine.incidents.board import STATUSES
-from engine.privacy.texts import note_problem
 from engine.registry.directory import liaisons_of, staff_choices
 from engine.web.access import Area, Forbidden, principal_of, web_of
 from engine.web.dashboard.render import render
@@ -71,12 +70,18 @@ def _board_page(session: Session, incident_id: int, who: Principal, role: str | 
 
 @area.get("/incidents/{incident_id}", allow=EVERYONE)
 async def board_page(request: Request, incident_id: int, role: str | None = None,
-                     status: str | None = None) -> Response:
-    """The incident's board (for htmx: its live fragment)."""
+                     status: str | None = None, v: str | None = None) -> Response:
+    """The incident's board (for htmx: its live fragment; 204, and nothing swapped, when the
+    poll's version `v` is still the board's)."""
     _checked_id(incident_id)
     who = principal_of(request)
-    page = await web_of(request).store.read(
-        lambda s: _board_page(s, incident_id, who, role, status))
+    store = web_of(request).store
+    if v and request.headers.get("hx-request"):
+        now = await store.read(lambda s: service.board_version(session=s,
+                                                               incident_id=incident_id))
+        if now == v:
+            return Response(status_code=204)
+    page = await store.read(lambda s: _board_page(s, incident_id, who, role, status))
     return render(request, "board.html", **page)
 
 
@@ -98,31 +103,30 @@ def _act(session: Session, *, incident_id: int, community_id: str, who: Principa
                                note=note)
 
 
-@area.post("/incidents/{incident_id}/communities/{community_id}/{what}", allow=RESPONDERS)
-async def act(request: Request, incident_id: int, community_id: str, what: str) -> Response:
-    """Acknowledge (`ack`) or take over (`take-over`, for a staff member) one community on
-    someone's behalf; then the board again (htmx: its fragment)."""
+@area.post("/incidents/{incident_id}/act", allow=RESPONDERS)
+async def act(request: Request, incident_id: int) -> Response:
+    """A row's button: acknowledge (`ack=COMMUNITY`) or take over for the chosen staff member
+    (`take_over=COMMUNITY`, `staff=ID`) on someone's behalf; then the board again (htmx: its
+    fragment, with the filters of the query)."""
     _checked_id(incident_id)
-    if what not in ("ack", "take-over") or len(community_id) > MAX_ID:
-        raise NotFoundError("no such action")
     web, who = web_of(request), principal_of(request)
     form = await request.form()
+    ack, take = form.get("ack"), form.get("take_over")
+    what, community = ("ack", ack) if isinstance(ack, str) else ("take-over", take)
+    if not isinstance(community, str) or not community or len(community) > MAX_ID:
+        raise InputError("choose a community's button (ack or take over)")
     staff = form.get("staff")
-    note = form.get("note")
-    note = note.strip() or None if isinstance(note, str) else None
-    if note_problem(note):
-        raise InputError(f"note: {note_problem(note)}")
+    staff_id = staff if isinstance(staff, str) and staff else who.staff_id
     now = web.ctx.clock.now()
     await web.store.write(lambda s: _act(
-        s, incident_id=incident_id, community_id=community_id, who=who, what=what,
-        staff_id=staff if isinstance(staff, str) else None, note=note, now=now))
-    back = f"/incidents/{incident_id}"
+        s, incident_id=incident_id, community_id=community, who=who, what=what,
+        staff_id=staff_id, note=None, now=now))
     if request.headers.get("hx-request"):
         page = await web.store.read(lambda s: _board_page(
             s, incident_id, who, request.query_params.get("role"),
             request.query_params.get("status")))
         return render(request, "board.html", **page)
-    return RedirectResponse(back, status_code=303)
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
 
 @area.post("/incidents/{incident_id}/close", allow=COORDINATORS)
