@@ -264,7 +264,7 @@ def run(backend: str, args: argparse.Namespace) -> list[list[Any]]:
     return [
         [label, "board page", len(page), f"{percentile(page, 50):.1f}",
          f"{percentile(page, 95):.1f}", f"{page_size // 1024} KiB"],
-        [label, "board fragment (htmx poll)", len(part), f"{percentile(part, 50):.1f}",
+        [label, "board fragment (changed)", len(part), f"{percentile(part, 50):.1f}",
          f"{percentile(part, 95):.1f}", f"{part_size // 1024} KiB"],
         [label, "board poll, nothing new (204)", len(poll), f"{percentile(poll, 50):.1f}",
          f"{percentile(poll, 95):.1f}", "one version query"],
