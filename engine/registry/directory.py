@@ -49,3 +49,36 @@ def staff_choices(session: Session) -> list[tuple[str, str]]:
     """Active staff members (id, name) by name: whom a coordinator may act for."""
     rows = session.exec(select(Staff.id, Staff.name).where(Staff.active == True))  # noqa: E712
     return sorted(((r[0], r[1]) for r in rows), key=lambda r: r[1].casefold())
+
+
+def search_communities(session: Session, *, query: str, liaison_id: str | None = None,
+                       limit: int = 50) -> list[dict[str, Any]]:
+    """Active communities whose id, name, kind or a tag holds `query` (any case), by name;
+    only those of one liaison when `liaison_id` is given. No contact details."""
+    wanted = query.strip().casefold()[:100]
+    rows = session.exec(select(Community).where(col(Community.active).is_(True)))
+    found = [c for c in rows
+             if (liaison_id is None or c.liaison_id == liaison_id)
+             and (not wanted or wanted in c.id.casefold() or wanted in c.name.casefold()
+                  or wanted in c.kind.casefold()
+                  or any(wanted in t.casefold() for t in c.tags))]
+    found.sort(key=lambda c: c.name.casefold())
+    return [_community_doc(c) for c in found[:limit]]
+
+
+def community_details(session: Session, community_id: str) -> dict[str, Any] | None:
+    """A community as its page shows it (no contact details), with its liaison's name."""
+    community = community_of(session, community_id)
+    if community is None:
+        return None
+    doc = _community_doc(community)
+    liaison = session.get(Staff, community.liaison_id) if community.liaison_id else None
+    doc["liaison_name"] = liaison.name if liaison is not None else None
+    doc["contacts"] = len(contacts_of(session, community_id))
+    return doc
+
+
+def _community_doc(c: Community) -> dict[str, Any]:
+    return {"id": c.id, "name": c.name, "kind": c.kind, "tags": list(c.tags),
+            "languages": list(c.languages), "area": c.area, "liaison_id": c.liaison_id,
+            "active": c.active}

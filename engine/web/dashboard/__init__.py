@@ -27,7 +27,7 @@ from engine.web.access import (
     check_guarded,
 )
 from engine.web.api import PREFIX, build_api
-from engine.web.dashboard import admin, board, declare, downloads, home, login
+from engine.web.dashboard import admin, board, declare, downloads, home, login, registry
 from engine.web.dashboard.render import render
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-AREAS = (login, home, declare, downloads, board, admin)
+AREAS = (login, home, declare, downloads, board, registry, admin)
 DEFAULT_ZONE = "Europe/Amsterdam"
 
 
