@@ -10,15 +10,16 @@ clients do not share its interpreter). Then it reports p50/p95 of:
   board page      GET /incidents/1 as a logged-in coordinator, one request at a time
   board fragment  the same with HX-Request: what a poll gets when something changed
   board poll      the poll when nothing changed: the version is compared, 204, no body
-  intake GET/POST 50 clients at once, each with its own link and address (X-Forwarded-For,
-                  as behind the proxy), `rounds` page views and one answer each
+  intake GET/POST 50 clients at once (a thread and a keep-alive connection each), each with
+                  its own link and address (X-Forwarded-For, as behind the proxy), `rounds`
+                  page views and one answer each
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import html
+import http.client
 import multiprocessing as mp
 import re
 import socket
@@ -28,8 +29,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from bench.generate import write_registry
 from bench.support import (
@@ -163,6 +162,18 @@ def _serve(url: str, playbook: str, sock: socket.socket) -> None:
     uvicorn.Server(server_config(create_app(ctx))).run(sockets=[sock])
 
 
+def _get(base: str, path: str, headers: dict[str, str] | None = None
+         ) -> tuple[int, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
 def serve(url: str, playbook: str) -> tuple[mp.Process, str]:
     """The application served in a process of its own on a loopback port."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -175,12 +186,34 @@ def serve(url: str, playbook: str) -> tuple[mp.Process, str]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+            if _get(base, "/healthz")[0] == 200:
                 return process, base
-        except httpx.HTTPError:
+        except OSError:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("the application did not start")
+
+
+class Client:
+    """One keep-alive HTTP connection to the server (the standard library's)."""
+
+    def __init__(self, base: str, headers: dict[str, str]) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        self.headers = headers
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
+        """Send one request; the status and the body."""
+        headers = dict(self.headers)
+        if body is not None:
+            headers["content-type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=body, headers=headers)
+        answer = self.conn.getresponse()
+        return answer.status, answer.read()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
 
 
 def time_board(base: str, cookie: str, requests: int, fragment: bool,
@@ -192,55 +225,69 @@ def time_board(base: str, cookie: str, requests: int, fragment: bool,
         headers["hx-request"] = "true"
     times: list[float] = []
     size = 0
-    with httpx.Client(base_url=base, timeout=30) as client:
+    client = Client(base, headers)
+    try:
         path = "/incidents/1"
         if poll:
-            shown = client.get(path, headers=headers).text
-            found = POLL_URL.search(shown)
+            found = POLL_URL.search(client.request("GET", path)[1].decode())
             if found is None:
                 raise RuntimeError("the board's fragment has no polling address")
             path = html.unescape(found.group(1))
         for n in range(requests + 5):
             started = time.perf_counter()
-            answer = client.get(path, headers=headers)
+            status, body = client.request("GET", path)
             elapsed = (time.perf_counter() - started) * 1000
-            if answer.status_code != (204 if poll else 200):
-                raise RuntimeError(f"board: {answer.status_code}")
-            size = len(answer.content)
+            if status != (204 if poll else 200):
+                raise RuntimeError(f"board: {status}")
+            size = len(body)
             if n >= 5:  # the first few warm the caches
                 times.append(elapsed)
+    finally:
+        client.close()
     return times, size
 
 
-async def _client(base: str, n: int, token: str, rounds: int, gets: list[float],
-                  posts: list[float], statuses: dict[int, int]) -> None:
-    headers = {"x-forwarded-for": f"198.51.100.{n % 250 + 1}"}
-    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as client:
+def _intake_client(base: str, n: int, token: str, rounds: int, gets: list[float],
+                   posts: list[float], statuses: dict[int, int], lock: threading.Lock,
+                   start: threading.Barrier) -> None:
+    client = Client(base, {"x-forwarded-for": f"198.51.100.{n % 250 + 1}"})
+    mine: list[tuple[str, float, int]] = []
+    try:
+        start.wait()
         for _ in range(rounds):
             started = time.perf_counter()
-            answer = await client.get(f"/i/{token}")
-            gets.append((time.perf_counter() - started) * 1000)
-            statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+            status, _ = client.request("GET", f"/i/{token}")
+            mine.append(("get", (time.perf_counter() - started) * 1000, status))
         started = time.perf_counter()
-        answer = await client.post(f"/i/{token}", data={"needs": ["security", "conversation"]})
-        posts.append((time.perf_counter() - started) * 1000)
-        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+        status, _ = client.request("POST", f"/i/{token}",
+                                   "needs=security&needs=conversation")
+        mine.append(("post", (time.perf_counter() - started) * 1000, status))
+    finally:
+        client.close()
+    with lock:
+        for kind, elapsed, status in mine:
+            (gets if kind == "get" else posts).append(elapsed)
+            statuses[status] = statuses.get(status, 0) + 1
 
 
 def time_intake(base: str, tokens: list[str], clients: int, rounds: int
                 ) -> tuple[list[float], list[float], dict[int, int], float]:
-    """Latencies (ms) of intake page views and answers with `clients` at once; statuses and
-    the wall time."""
+    """Latencies (ms) of intake page views and answers with `clients` at once (a thread
+    each); statuses and the wall time."""
     gets: list[float] = []
     posts: list[float] = []
     statuses: dict[int, int] = {}
-
-    async def run() -> None:
-        await asyncio.gather(*(_client(base, n, tokens[n % len(tokens)], rounds, gets, posts,
-                                       statuses) for n in range(clients)))
-
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    threads = [threading.Thread(target=_intake_client, args=(
+        base, n, tokens[n % len(tokens)], rounds, gets, posts, statuses, lock, start))
+        for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
     started = time.perf_counter()
-    asyncio.run(run())
+    for thread in threads:
+        thread.join()
     return gets, posts, statuses, time.perf_counter() - started
 
 
