@@ -27,7 +27,16 @@ from engine.web.access import (
     check_guarded,
 )
 from engine.web.api import PREFIX, build_api
-from engine.web.dashboard import admin, board, declare, downloads, home, login, registry
+from engine.web.dashboard import (
+    admin,
+    board,
+    declare,
+    downloads,
+    home,
+    login,
+    registry,
+    roster,
+)
 from engine.web.dashboard.render import render
 
 if TYPE_CHECKING:
@@ -36,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-AREAS = (login, home, declare, downloads, board, registry, admin)
+AREAS = (login, home, declare, downloads, board, registry, roster, admin)
 DEFAULT_ZONE = "Europe/Amsterdam"
 
 

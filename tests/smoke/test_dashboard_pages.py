@@ -1,5 +1,6 @@
-"""Downloads from the board over HTTP: the after-action export and the call sheet, as
-attachments, recorded like the commands' exports, and refused to roles that may not take them."""
+"""Dashboard pages over HTTP: downloads from the board (the after-action export and the call
+sheet, as attachments, recorded like the commands' exports, refused to roles that may not take
+them) and the on-call roster (now and next)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,20 @@ def test_who_may_not_take_them_is_refused(app: AppServer) -> None:
     assert oncall.get("/incidents/1/callsheet.html").status_code == 200
     assert [e.data["what"] for e in rows(app.ctx, Event, Event.kind == "incident.exported")
             ] == ["callsheet"]
+
+
+def test_the_roster_page_shows_who_is_on_call_now_and_next(app: AppServer, tmp_path: Path
+                                                           ) -> None:
+    from engine.oncall.service import import_roster
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("staff,start,end\n"
+                      "st-oncall,2026-03-01 08:00,2026-03-01 20:00\n"
+                      "st-oncall,2026-03-02 20:00,2026-03-03 08:00\n", encoding="utf-8")
+    import_roster(engine=app.ctx.engine, paths=[roster])
+    page = logged_in(app, "oncall").get("/oncall")
+    assert page.status_code == 200
+    now, _, coming = page.text.partition('id="next"')
+    assert "Otto Call" in now and "+31622222202" in now and "2 mrt" not in now
+    assert "Otto Call" in coming and "2 mrt 2026 20:00" in coming
+    assert logged_in(app, "viewer").get("/oncall").status_code == 403
