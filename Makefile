@@ -12,7 +12,7 @@ PIP_TOOLS := pip-tools==7.6.2
 # one core without coverage.
 PYTEST_ARGS ?= -n auto --dist worksteal --cov --cov-report=term
 
-.PHONY: run test lint lock bench clean system-packages chromium
+.PHONY: run test lint lock bench clean system-packages chromium wheel-check
 
 # Debian packages the reports need: pango for WeasyPrint (PDF), fonts that render Latin and
 # Arabic (Noto), and pdftoppm (poppler-utils), with which the tests turn PDFs into PNG pages.
@@ -51,13 +51,39 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-## test: lint, import contracts, types, declared dependencies and the whole test suite
+## wheel-check: build the wheel (pip and setuptools of the lock, no build isolation) and run
+## `verbinder playbook check` and `verbinder demo` from a fresh venv that holds only that wheel,
+## in an empty folder: the default playbook, its templates and the sample municipality must be
+## inside the package. The venv borrows the locked dependencies from $(VENV) (a .pth line: the
+## project's own editable install there is not loaded), so the check takes seconds.
+WHEEL_CHECK := $(VENV)/wheel-check
+wheel-check: $(STAMP)
+	rm -rf $(WHEEL_CHECK) && mkdir -p $(WHEEL_CHECK)/run
+	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
+	    -w $(WHEEL_CHECK)/dist .
+	rm -rf build
+	$(BIN)/python -m venv $(WHEEL_CHECK)/venv
+	$(WHEEL_CHECK)/venv/bin/pip install -q --disable-pip-version-check --no-deps \
+	    $(WHEEL_CHECK)/dist/verbinder-*.whl
+	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+	    > "$$($(WHEEL_CHECK)/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/locked-dependencies.pth"
+	cd $(WHEEL_CHECK)/run && env -u VERBINDER_PLAYBOOK -u VERBINDER_DATABASE_URL \
+	    ../venv/bin/python -c "import engine, sys; sys.exit(0 if '/wheel-check/venv/' in engine.__file__ else 'engine imported from ' + engine.__file__)"
+	cd $(WHEEL_CHECK)/run && env -u VERBINDER_PLAYBOOK -u VERBINDER_DATABASE_URL \
+	    ../venv/bin/verbinder playbook check
+	cd $(WHEEL_CHECK)/run && env -u VERBINDER_PLAYBOOK -u VERBINDER_DATABASE_URL \
+	    ../venv/bin/verbinder demo --folder demo > demo.txt 2>&1 || { cat demo.txt; exit 1; }
+	grep -q "Incident 1 gesloten/closed" $(WHEEL_CHECK)/run/demo.txt
+	@echo "wheel-check: the installed wheel ran playbook check and the demo"
+
+## test: lint, import contracts, types, declared dependencies, the wheel and the whole suite
 test: system-packages $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/deptry .
 	$(BIN)/deptry tests -e '\.venv' --ignore DEP002,DEP004
+	$(MAKE) wheel-check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lock: pin every package again, with hashes, from pyproject.toml (its dev extra included);

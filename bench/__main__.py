@@ -4,7 +4,7 @@ import runpy
 import sys
 
 BENCHMARKS = ["bench.registry_import", "bench.preview", "bench.outreach", "bench.timers",
-              "bench.export", "bench.audit"]
+              "bench.export", "bench.audit", "bench.cli"]
 
 for name in sys.argv[1:] or BENCHMARKS:
     print(f"== {name}", flush=True)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -27,6 +27,33 @@ _TRUE = {"1", "true", "yes", "on", "ja", "y", "j"}
 _FALSE = {"0", "false", "no", "off", "nee", "n"}
 # Control characters in a setting would end up in headers, URLs or log lines.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# SQLAlchemy's own URL pattern (sqlalchemy.engine.url._parse_url): the database URL is checked
+# as SQLAlchemy will read it, without importing SQLAlchemy into every command (a fifth of a
+# second; `playbook check` and `--help` open no database). tests/unit/test_settings.py holds
+# the two to the same answers.
+_DATABASE_URL = re.compile(r"""
+    (?P<name>[\w\+]+)://
+    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+    (?:(?:\[(?P<ipv6host>[^/\?]+)\]|(?P<ipv4host>[^/:\?]+))?(?::(?P<port>[^/\?]*))?)?
+    (?:/(?P<database>[^\?]*))?
+    (?:\?(?P<query>.*))?
+    """, re.X)
+
+
+def database_url_parts(value: str) -> tuple[str, str | None]:
+    """The backend (`sqlite`, `postgresql`, ...) and database of a URL, as SQLAlchemy reads
+    them; ValueError when SQLAlchemy could not read it."""
+    found = _DATABASE_URL.match(value)
+    try:
+        if found is None:
+            raise ValueError("no scheme")
+        if found["port"] is not None:
+            int(found["port"])
+    except ValueError:
+        raise ValueError("not a database URL (sqlite:///FILE or "
+                         "postgresql://USER@HOST:PORT/DATABASE)") from None
+    database = found["database"]
+    return found["name"].split("+")[0], None if database is None else unquote(database)
 
 
 class SettingsError(ValueError):
@@ -122,18 +149,10 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        try:
-            url = make_url(value)
-        except (ArgumentError, ValueError):
-            raise ValueError("not a database URL (sqlite:///FILE or "
-                             "postgresql://USER@HOST:PORT/DATABASE)") from None
-        if url.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(f"database '{url.get_backend_name()}' is not supported "
-                             "(sqlite or postgresql)")
-        if url.get_backend_name() == "postgresql" and not url.database:
+        backend, database = database_url_parts(value)
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"database '{backend}' is not supported (sqlite or postgresql)")
+        if backend == "postgresql" and not database:
             raise ValueError("a PostgreSQL URL needs a database name")
         return value
 

@@ -33,7 +33,9 @@ from engine.worker import Worker
 from notifiers.base import InboundText
 from playbook.model import IncidentInput
 
-SAMPLE = Path(__file__).resolve().parent.parent / "sample" / "voorbeeldstad"
+# The sample municipality, inside the package (engine/sample links to the repository's
+# sample/), so that an installed wheel runs the demo too.
+SAMPLE = Path(__file__).resolve().parent / "sample" / "voorbeeldstad"
 LOCAL = ZoneInfo("Europe/Amsterdam")
 START = datetime(2026, 11, 28, 1, 57, tzinfo=UTC)  # 02:57 in Voorbeeldstad
 

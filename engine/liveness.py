@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +27,7 @@ from engine.store.models import WorkerBeat
 
 log = logging.getLogger(__name__)
 
+RUNNING_KINDS = ("worker", "serve")  # processes that fire timers for as long as they run
 BEAT_EVERY = timedelta(seconds=5)  # at most; a short claim timeout makes it shorter
 FORGET_AFTER = timedelta(days=1)  # rows of processes that died without taking them away
 
@@ -45,6 +46,15 @@ def alive_on_postgres(engine: Engine, worker_id: str) -> bool:
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), key)
         conn.commit()
     return not got
+
+
+def workers_seen(engine: Engine, *, since: datetime) -> list[str]:
+    """Ids of the running workers (`worker`, `serve`) whose heartbeat was seen since then."""
+    table = WorkerBeat.__table__
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(table.c.id).where(
+            table.c.kind.in_(RUNNING_KINDS), table.c.seen_at >= since)
+            .order_by(table.c.id)).scalars())
 
 
 class Life:

@@ -6,35 +6,31 @@ handed an `AppContext`; the services below them are handed its parts.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from urllib.parse import urlsplit
 
 from config.settings import Settings, load_settings
 from engine.clock import Clock, SystemClock
-from engine.links.tokens import Links
-from engine.outreach.fallback import FallbackHook, fall_back
-from engine.outreach.policy import DispatchPolicy
-from engine.outreach.reveal import revealing
-from engine.playbooks.service import configured_playbook_path, load_path
-from engine.store.bulk import insert_rows
-from engine.store.db import make_engine, migrate
-from engine.store.models import Meta, table_of
-from notifiers.base import Notifier
-from notifiers.console import ConsoleNotifier
-from notifiers.smtp_email import SmtpEmailNotifier
-from notifiers.twilio_sms import TwilioSmsNotifier
-from playbook.model import Playbook
 
+# The store, the channels (twilio, SMTP) and the outreach are imported where they are first
+# used: a command that needs none of them (`playbook check`, `incident types`, any `--help`)
+# starts without loading them (engine.cli.lazy).
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlmodel import Session
+
+    from engine.links.tokens import Links
+    from engine.outreach.fallback import FallbackHook
+    from engine.outreach.policy import DispatchPolicy
     from engine.worker import Worker
+    from notifiers.base import Notifier
+    from playbook.model import Playbook
 
 STATUS_PATH = "/webhooks/twilio/status"
 INBOUND_PATH = "/webhooks/twilio/inbound"
@@ -42,8 +38,12 @@ INBOUND_PATH = "/webhooks/twilio/inbound"
 
 def build_channels(settings: Settings, console_stream: TextIO | None = None) -> dict[str, Notifier]:
     """SMS through Twilio and email through SMTP when configured, else the console channel."""
+    from notifiers.console import ConsoleNotifier
+
     channels: dict[str, Notifier] = {}
     if settings.twilio_configured:
+        from notifiers.twilio_sms import TwilioSmsNotifier
+
         channels["sms"] = TwilioSmsNotifier(
             settings.twilio_account_sid or "", settings.twilio_auth_token or "",
             messaging_service_sid=settings.twilio_messaging_service_sid,
@@ -56,6 +56,8 @@ def build_channels(settings: Settings, console_stream: TextIO | None = None) -> 
     else:
         channels["sms"] = ConsoleNotifier("sms", settings.console_dir, console_stream)
     if settings.smtp_configured:
+        from notifiers.smtp_email import SmtpEmailNotifier
+
         channels["email"] = SmtpEmailNotifier(
             settings.smtp_host or "", settings.smtp_port, user=settings.smtp_user,
             password=settings.smtp_password, starttls=settings.smtp_starttls,
@@ -66,8 +68,32 @@ def build_channels(settings: Settings, console_stream: TextIO | None = None) -> 
     return channels
 
 
+def public_url_warning(settings: Settings) -> str | None:
+    """A warning when SMS goes through Twilio but VERBINDER_PUBLIC_URL is a loopback address:
+    links in real SMS and Twilio's webhooks would point at this machine only."""
+    if not settings.twilio_configured:
+        return None
+    host = (urlsplit(settings.public_url).hostname or "").rstrip(".").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if not loopback:
+        return None
+    return (f"warning: Twilio is ingesteld maar VERBINDER_PUBLIC_URL is {settings.public_url}: "
+            "links in sms'en en Twilio's webhooks bereiken deze server niet / Twilio is "
+            f"configured but VERBINDER_PUBLIC_URL is {settings.public_url}, a loopback address: "
+            "links in SMS and Twilio's webhooks cannot reach this server; set it to the public "
+            "address")
+
+
 def stored_secret(engine: Engine) -> str:
     """The development secret key: generated and stored on first run."""
+    import sqlalchemy as sa
+
+    from engine.store.bulk import insert_rows
+    from engine.store.models import Meta, table_of
+
     with engine.begin() as conn:
         # Processes started together may each make one: the first stored is everyone's.
         insert_rows(conn, table_of(Meta), [{"key": "secret_key",
@@ -93,6 +119,8 @@ class AppContext:
         """The database engine, migrated to the newest schema on first use."""
         # Each sending thread holds a connection while it sends; the rest is for firing,
         # recording and web requests.
+        from engine.store.db import make_engine, migrate
+
         engine = make_engine(self.db_url or self.settings.database_url,
                              connections=self.settings.send_concurrency + 10)
         migrate(engine)
@@ -102,12 +130,16 @@ class AppContext:
     def channels(self) -> dict[str, Notifier]:
         """The channels messages go out on; each gets the real links of the masked ones that
         the outbox stores (engine.outreach.reveal)."""
+        from engine.outreach.reveal import revealing
+
         return revealing(self.channels_override or build_channels(self.settings),
                          self.links.secret)
 
     @cached_property
     def links(self) -> Links:
         """Where links in messages point, signed with the secret key."""
+        from engine.links.tokens import Links
+
         secret = self.settings.secret_key or stored_secret(self.engine)
         return Links(self.settings.public_url, secret,
                      timedelta(days=self.settings.intake_token_days))
@@ -115,11 +147,15 @@ class AppContext:
     @property
     def fallback(self) -> FallbackHook:
         """What to do when a message fails for good."""
+        from engine.outreach.fallback import fall_back
+
         return partial(fall_back, links=self.links)
 
     @cached_property
     def dispatch_policy(self) -> DispatchPolicy:
         """Retries, throttling and concurrency of sending."""
+        from engine.outreach.policy import DispatchPolicy
+
         return DispatchPolicy(
             concurrency=self.settings.send_concurrency,
             claim_refresh=timedelta(seconds=self.settings.claim_timeout_seconds) / 4,
@@ -128,14 +164,20 @@ class AppContext:
     @property
     def playbook_file(self) -> Path:
         """`--playbook`, else the VERBINDER_PLAYBOOK setting, else the shipped default."""
+        from engine.playbooks.service import configured_playbook_path
+
         return configured_playbook_path(option=self.playbook_path, setting=self.settings.playbook)
 
     def load_playbook(self) -> Playbook:
         """The configured playbook, loaded and validated (InputError lists its problems)."""
+        from engine.playbooks.service import load_path
+
         return load_path(self.playbook_file)
 
     def session(self) -> Session:
         """A plain session on the store (use engine.store.db.session_scope for transactions)."""
+        from sqlmodel import Session
+
         return Session(self.engine, expire_on_commit=False)
 
 
@@ -148,5 +190,12 @@ def build_worker(ctx: AppContext, *, name: str | None = None, kind: str = "worke
         fallback=ctx.fallback, policy=ctx.dispatch_policy,
         claim_timeout=timedelta(seconds=ctx.settings.claim_timeout_seconds),
         heartbeat=timedelta(seconds=ctx.settings.worker_heartbeat_seconds),
-        name=name, kind=kind,
+        name=name, kind=kind, digests=partial(_send_digests, ctx),
     )
+
+
+def _send_digests(ctx: AppContext, now: datetime, worker: str) -> int:
+    """The worker's digest round on the configured playbook (loaded when it is needed)."""
+    from engine.peacetime.service import send_digests
+
+    return send_digests(engine=ctx.engine, playbook=ctx.load_playbook(), now=now, worker=worker)

@@ -64,6 +64,7 @@ class CycleResult:
     queued: int = 0
     silent: int = 0
     recovered: int = 0
+    digests: int = 0  # peace-time digests queued
     sent: dict[str, int] | None = None
 
 
@@ -137,6 +138,7 @@ class Worker:
         heartbeat: timedelta,
         name: str | None = None,
         kind: str = "worker",
+        digests: Callable[[datetime, str], int] | None = None,
     ) -> None:
         self.engine = engine
         self.clock = clock
@@ -148,6 +150,8 @@ class Worker:
         self.heartbeat = heartbeat  # how often a started worker wakes without a due time
         self.id = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.kind = kind  # worker | serve when started; a one-off cycle runs as cli
+        # Peace time: queue the liaisons' digests that are due (now, worker id) -> how many.
+        self.digests = digests
         self._life: Life | None = None
         self._scheduler: BackgroundScheduler | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -234,6 +238,17 @@ class Worker:
                                              worker=self.id)
         return result
 
+    def run_digests(self) -> int:
+        """Queue the peace-time digests due now (once per period, whoever looks); a started
+        worker does it once a minute. A failure is logged and never stops the firing."""
+        if self.digests is None:
+            return 0
+        try:
+            return self.digests(self.clock.now(), self.id)
+        except Exception:
+            log.exception("peace-time digests failed; tried again at the next look")
+            return 0
+
     def _send(self) -> dict[str, int]:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.policy.concurrency,
@@ -258,6 +273,8 @@ class Worker:
         if audit:
             self._next_audit = now + AUDIT_EVERY
         result = self._fire_all(after_batch=self._kick_sender, audit=audit)
+        if audit:  # a started worker only: a command's one-off cycle sends no digests
+            result.digests = self.run_digests()
         if result.fired or result.cancelled or result.recovered or result.silent:
             log.info("fired %s, cancelled %s, recovered %s, silent %s", result.fired,
                      result.cancelled, result.recovered, result.silent)

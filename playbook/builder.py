@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -9,6 +11,7 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
+from playbook.areas import within
 from playbook.durations import due_after
 from playbook.errors import IncidentInputError
 from playbook.model import (
@@ -134,6 +137,8 @@ class Checklist:
 def _value_problem(name: str, spec_type: str, values: tuple[str, ...], value: Any) -> str | None:
     ok = {
         "string": isinstance(value, str),
+        "community": isinstance(value, str),
+        "tag": isinstance(value, str),
         "int": isinstance(value, int) and not isinstance(value, bool),
         "bool": isinstance(value, bool),
         "enum": isinstance(value, str) and value in values,
@@ -142,7 +147,8 @@ def _value_problem(name: str, spec_type: str, values: tuple[str, ...], value: An
         return None
     if spec_type == "enum":
         return f"field '{name}': {value!r} is not one of {', '.join(values)}"
-    wanted = {"string": "a text", "int": "a whole number", "bool": "true or false"}[spec_type]
+    wanted = {"string": "a text", "community": "a community id", "tag": "a tag",
+              "int": "a whole number", "bool": "true or false"}[spec_type]
     return f"field '{name}': {value!r} is not {wanted}"
 
 
@@ -231,6 +237,117 @@ def resolve_incident(playbook: Playbook, incident: IncidentInput) -> IncidentInp
     return replace(incident, severity=severity, title=title,
                    declared_at=declared.astimezone(UTC),
                    fields=MappingProxyType(dict(incident.fields)))
+
+
+REGISTRY_FIELD_TYPES = ("community", "tag")  # field types whose values the registry holds
+MAX_SUGGESTIONS = 3
+MAX_LISTED = 60  # a refused tag lists every known tag when there are no more than this
+
+
+def registry_field_problems(playbook: Playbook, incident: IncidentInput,
+                            communities: Iterable[CommunityData]) -> list[str]:
+    """Fields of type `community` or `tag` whose value no active community holds, each naming
+    the closest ids or tags ("did you mean"): a typo must not silently drop a community."""
+    itype = playbook.incident_types.get(incident.type)
+    if itype is None:
+        return []
+    checked = [(name, spec.type) for name, spec in itype.fields.items()
+               if spec.type in REGISTRY_FIELD_TYPES and isinstance(incident.fields.get(name), str)]
+    if not checked:
+        return []
+    community_list = list(communities)
+    ids = {c.id for c in community_list}
+    tags = {t for c in community_list for t in c.tags}
+    problems: list[str] = []
+    for name, ftype in checked:
+        value = str(incident.fields[name])
+        if ftype == "community" and value not in ids:
+            problems.append(f"field '{name}': '{value}' is not the id of an active community"
+                            f"{_did_you_mean(_closest_communities(value, community_list))}")
+        elif ftype == "tag" and value not in tags:
+            problems.append(f"field '{name}': no active community carries the tag '{value}'"
+                            f"{_did_you_mean(_closest(value, tags), tags)}")
+    return problems
+
+
+def _closest(value: str, choices: Iterable[str]) -> list[str]:
+    by_folded: dict[str, str] = {}
+    for choice in choices:
+        by_folded.setdefault(choice.casefold(), choice)
+    close = difflib.get_close_matches(value.casefold(), list(by_folded), n=MAX_SUGGESTIONS,
+                                      cutoff=0.6)
+    return [by_folded[c] for c in close]
+
+
+def _closest_communities(value: str, communities: list[CommunityData]) -> list[str]:
+    """The ids closest to the value, then ids of communities whose name is close to it."""
+    found = _closest(value, (c.id for c in communities))
+    names: dict[str, list[str]] = {}
+    for c in communities:
+        names.setdefault(c.name.casefold(), []).append(c.id)
+    for name in _closest(value, names):
+        found.extend(cid for cid in names[name] if cid not in found)
+    return found[:MAX_SUGGESTIONS]
+
+
+def _did_you_mean(suggestions: list[str], known: set[str] | None = None) -> str:
+    if not suggestions and known is not None and not known:
+        return " (no active community carries any tag)"
+    if not suggestions and known is not None and len(known) <= MAX_LISTED:
+        return f" (known: {', '.join(sorted(known))})"
+    if not suggestions:
+        return " (no close match; `verbinder registry export` lists them)"
+    return " (did you mean " + " or ".join(f"'{s}'" for s in suggestions) + "?)"
+
+
+def area_warning(area: str | None, communities: Iterable[CommunityData]) -> str | None:
+    """A warning when no community's area lies in the incident's area (a typo, or a code of
+    another municipality); None when one does or no area was given."""
+    if not area or any(within(c.area, area) for c in communities if c.area):
+        return None
+    return (f"--area '{area}': geen gemeenschap ligt in dit gebied / no community lies in this "
+            "area; check the area code")
+
+
+_FIELD_REFERENCE = re.compile(
+    r"incident\.fields(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*[\"']([^\"']+)[\"']\s*\])")
+
+
+def fields_to_check(playbook: Playbook, incident_type: IncidentType,
+                    rules: Iterable[Rule]) -> list[str]:
+    """The options that decide the rules' matches: the type's fields the rules read (as
+    `--field NAME`), and `--area` when they read the area; every field when they name none."""
+    named: set[str] = set()
+    reads_area = False
+    for rule in rules:
+        for source in (rule.when or "", rule.select or ""):
+            named.update(a or b for a, b in _FIELD_REFERENCE.findall(source))
+            reads_area = reads_area or "incident.area" in source
+    fields = [f for f in incident_type.fields if f in named] or list(incident_type.fields)
+    return [f"--field {f}" for f in fields] + (["--area"] if reads_area else [])
+
+
+def _affected_rules_of(playbook: Playbook, incident_type: str,
+                       applying: list[Rule]) -> list[Rule]:
+    """The `affected` rules of an incident type: those that apply, and those whose `when`
+    names the type (they may not apply because a field they need is missing)."""
+    quoted = (f'"{incident_type}"', f"'{incident_type}'")
+    return [r for r in playbook.rules if r.role == "affected" and r.select is not None
+            and (r in applying or any(q in (r.when or "") for q in quoted))]
+
+
+def no_affected_warning(playbook: Playbook, incident: IncidentInput, applying: list[Rule],
+                        items: Iterable[CommunityItem]) -> tuple[str, list[str]] | None:
+    """When the type has `affected` rules but no community was matched as affected: the
+    warning and the options to check."""
+    if any(item.role == "affected" for item in items):
+        return None
+    rules = _affected_rules_of(playbook, incident.type, applying)
+    if not rules:
+        return None
+    options = fields_to_check(playbook, playbook.incident_types[incident.type], rules)
+    return (f"geen gemeenschap als getroffen (affected) gevonden / no community matched as "
+            f"affected: check {', '.join(options)}", options)
 
 
 # --- expressions' view of the data ---------------------------------------------------------
@@ -463,14 +580,15 @@ def _build(
     playbook: Playbook, incident: IncidentInput, communities: Iterable[CommunityData],
     contacts: Iterable[ContactData], opted_out: frozenset[tuple[str, str]],
 ) -> Checklist:
-    problems = validate_incident(playbook, incident)
+    community_list = list(communities)
+    problems = validate_incident(playbook, incident) or registry_field_problems(
+        playbook, incident, community_list)
     if problems:
         raise IncidentInputError(problems)
     incident = resolve_incident(playbook, incident)
     record = incident_record(playbook, incident)
     warnings = _Warnings()
     rules = _applying_rules(playbook, record, warnings)
-    community_list = list(communities)
     matched = _match(rules, community_list, record, warnings)
     wanted = {community_list[i].id for i in matched}
     by_community: dict[str, list[ContactData]] = {cid: [] for cid in wanted}
@@ -496,11 +614,27 @@ def _build(
                                      opted_out, warnings))
     items.sort(key=lambda c: (ROLE_RANK[c.role], c.community.name.casefold(), c.community.id))
     _sort_community_warnings(warnings, items)
+    _add_input_warnings(playbook, incident, rules, items, community_list, warnings)
     incident_rules = [r for r in rules if r.select is None]
     incident_tasks = _task_items(playbook, _union_tasks(incident_rules), incident.declared_at,
                                  cache)
     return Checklist(playbook, incident, incident_tasks, tuple(items), tuple(warnings.texts),
                      tuple(warnings.details))
+
+
+def _add_input_warnings(playbook: Playbook, incident: IncidentInput, applying: list[Rule],
+                        items: list[CommunityItem], communities: list[CommunityData],
+                        warnings: _Warnings) -> None:
+    """What the coordinator may have mistyped, first: no affected community, an empty area."""
+    first = _Warnings()
+    no_affected = no_affected_warning(playbook, incident, applying, items)
+    if no_affected is not None:
+        first.add(no_affected[0], code="no_affected", check=no_affected[1])
+    area = area_warning(incident.area, communities)
+    if area is not None:
+        first.add(area, code="area_without_communities", area=incident.area)
+    warnings.texts[:0] = first.texts
+    warnings.details[:0] = first.details
 
 
 def _sort_community_warnings(warnings: _Warnings, items: list[CommunityItem]) -> None:

@@ -20,16 +20,22 @@ from playbook.locales import ISO_639_1, is_language_code
 from playbook.model import (
     NOTIFY_TARGETS,
     ROLES,
+    STAFF_TARGETS,
     TASK_KINDS,
     TASK_OWNERS,
+    WEEKDAYS,
+    Cadence,
+    DigestSchedule,
     Duration,
     EscalationPolicy,
     FieldSpec,
     IncidentType,
+    IntakeAlert,
     IntakeForm,
     IntakeOption,
     IntakeQuestion,
     MessageTemplate,
+    Peacetime,
     Playbook,
     Rule,
     Step,
@@ -39,9 +45,9 @@ from playbook.model import (
 from playbook.yamlpos import Y, parse_yaml
 
 TOP_KEYS = ("playbook", "defaults", "incident_types", "rules", "tasks", "escalation_policies",
-            "intake_forms", "templates")
+            "intake_forms", "templates", "peacetime")
 ID_PATTERN = re.compile(r"^[a-z0-9_-]+$")
-FIELD_TYPES = ("string", "int", "bool", "enum")
+FIELD_TYPES = ("string", "int", "bool", "enum", "community", "tag")
 QUESTION_TYPES = ("choice", "multi", "text", "bool")
 TEMPLATE_SUFFIXES = (".j2", ".jinja", ".jinja2", ".txt", ".html", ".md")
 MAX_REPEAT = 5
@@ -122,6 +128,7 @@ class _Loader:
         self.problems: list[Problem] = []
         self.template_files: dict[str, str] = {}  # relative to the YAML folder -> text
         self.default_locale = "nl"
+        self.task_kinds: dict[str, str] = {}  # task id -> kind, for intake options
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -260,11 +267,13 @@ class _Loader:
         }
         incident_types = self.incident_types(top.get("incident_types"))
         templates = self.templates(top.get("templates"))
-        forms = self.intake_forms(top.get("intake_forms"))
         policies = self.policies(top.get("escalation_policies"), names["templates"])
         tasks = self.tasks(top.get("tasks"), names)
+        self.task_kinds = {tid: task.kind for tid, task in tasks.items()}
+        forms = self.intake_forms(top.get("intake_forms"), names)
         rules = self.rules(top.get("rules"), names)
         default_escalation = self.defaults(top.get("defaults"), names["policies"])
+        peacetime = self.peacetime(top.get("peacetime"))
         if self.problems:
             raise PlaybookError(self.problems)
         files = {self.main: self.text}
@@ -277,6 +286,7 @@ class _Loader:
             incident_types=incident_types, rules=tuple(rules), tasks=tasks, policies=policies,
             intake_forms=forms, templates=templates, files=files, main=self.main,
             digest=compute_digest(files, self.main), default_escalation=default_escalation,
+            peacetime=peacetime,
         )
 
     def meta(self, y: Y | None) -> dict[str, str]:
@@ -316,6 +326,61 @@ class _Loader:
             hint = _suggest(name, sorted(policies))
             self.err(fields["escalation"], f"defaults.escalation: unknown policy '{name}'{hint}")
         return name
+
+    # --- peace time ---------------------------------------------------------------------------
+
+    def peacetime(self, y: Y | None) -> Peacetime | None:
+        """The optional `peacetime:` section (docs/PEACETIME.md)."""
+        if y is None:
+            return None
+        fields = self.mapping(y, "peacetime", ("cadence", "due_within", "digest"))
+        cadences = tuple(c for n, cy in enumerate(self.items(fields.get("cadence"),
+                                                             "peacetime.cadence"))
+                         if (c := self.cadence(cy, f"peacetime.cadence[{n}]")) is not None)
+        within = self.duration(fields.get("due_within"), "peacetime.due_within")
+        return Peacetime(cadences=cadences, due_within=within or Duration(days=14),
+                         digest=self.digest_schedule(fields.get("digest")))
+
+    def cadence(self, y: Y, where: str) -> Cadence | None:
+        fields = self.mapping(y, where, ("kind", "tag", "every", "roles"))
+        if not y.is_map:
+            return None
+        kind = self.string(fields.get("kind"), f"{where}.kind")
+        tag = self.string(fields.get("tag"), f"{where}.tag")
+        if (kind is None) == (tag is None):
+            self.key_err(y, f"{where}: needs exactly one of 'kind' or 'tag'")
+        every = self.duration(fields.get("every"), f"{where}.every", parent=y, required=True)
+        if every is not None and every.nominal.total_seconds() < 86400:
+            self.err(fields["every"], f"{where}.every: at least one day (1d)")
+            every = None
+        roles = []
+        for n, ry in enumerate(self.items(fields.get("roles"), f"{where}.roles")):
+            role = self.string(ry, f"{where}.roles[{n}]")
+            if role is not None and not role.strip():
+                self.err(ry, f"{where}.roles[{n}]: must not be empty")
+            elif role is not None:
+                roles.append(role.strip().casefold())
+        if every is None or (kind is None) == (tag is None):
+            return None
+        return Cadence(every=every, kind=kind, tag=tag, roles=tuple(roles))
+
+    def digest_schedule(self, y: Y | None) -> DigestSchedule:
+        fields = self.mapping(y, "peacetime.digest", ("every", "weekday", "hour"))
+        every = self.string(fields.get("every"), "peacetime.digest.every") or "weekly"
+        if every not in ("weekly", "daily"):
+            self.err(fields["every"], f"peacetime.digest.every: '{every}' must be weekly or "
+                     f"daily{_suggest(every, ('weekly', 'daily'))}")
+            every = "weekly"
+        day = self.string(fields.get("weekday"), "peacetime.digest.weekday") or "monday"
+        if day.casefold() not in WEEKDAYS:
+            self.err(fields["weekday"], f"peacetime.digest.weekday: '{day}' is no weekday "
+                     f"(monday .. sunday){_suggest(day.casefold(), WEEKDAYS)}")
+            day = "monday"
+        if every == "daily" and "weekday" in fields:
+            self.err(fields["weekday"], "peacetime.digest.weekday: only with every: weekly")
+        hour = self.integer(fields.get("hour"), "peacetime.digest.hour", 0, 23)
+        return DigestSchedule(every=every, weekday=WEEKDAYS.index(day.casefold()),
+                              hour=8 if hour is None else hour)
 
     def incident_types(self, y: Y | None) -> dict[str, IncidentType]:
         out: dict[str, IncidentType] = {}
@@ -447,7 +512,7 @@ class _Loader:
             return None
         return Step(after=after, notify=notify, template=template)
 
-    def intake_forms(self, y: Y | None) -> dict[str, IntakeForm]:
+    def intake_forms(self, y: Y | None, names: dict[str, set[str]]) -> dict[str, IntakeForm]:
         out: dict[str, IntakeForm] = {}
         for fid, fy in self.entries(y, "intake_forms").items():
             where = f"intake form '{fid}'"
@@ -456,7 +521,7 @@ class _Loader:
             questions = []
             seen: set[str] = set()
             for n, qy in enumerate(self.items(fields.get("questions"), f"{where}: questions"), 1):
-                question = self.question(qy, f"{where}: question {n}")
+                question = self.question(qy, f"{where}: question {n}", names)
                 if question is None:
                     continue
                 if question.id in seen:
@@ -468,7 +533,7 @@ class _Loader:
             out[fid] = IntakeForm(id=fid, title=title, questions=tuple(questions))
         return out
 
-    def question(self, y: Y, where: str) -> IntakeQuestion | None:
+    def question(self, y: Y, where: str, names: dict[str, set[str]]) -> IntakeQuestion | None:
         fields = self.mapping(y, where, ("id", "type", "label", "options", "required"))
         if not y.is_map:
             return None
@@ -483,7 +548,8 @@ class _Loader:
         ids: set[str] = set()
         digits: set[str] = set()
         for n, oy in enumerate(self.items(fields.get("options"), f"{where}: options"), 1):
-            ofields = self.mapping(oy, f"{where}: option {n}", ("id", "label", "sms"))
+            ofields = self.mapping(oy, f"{where}: option {n}",
+                                   ("id", "label", "sms", "task", "alert"))
             oid = self.string(ofields.get("id"), f"{where}: option {n}: id", True, oy)
             sms = self.string(ofields.get("sms"), f"{where}: option {n}: sms")
             if sms is not None and not sms.isdigit():
@@ -497,7 +563,9 @@ class _Loader:
             if oid is not None:
                 ids.add(oid)
                 digits.add(sms or "")
-                options.append(IntakeOption(id=oid, label=olabel, sms=sms))
+                task, alert = self.option_effects(ofields, f"{where}: option {n}", names)
+                options.append(IntakeOption(id=oid, label=olabel, sms=sms, task=task,
+                                            alert=alert))
         if qtype in ("choice", "multi") and not options:
             self.err(fields.get("type") or y, f"{where}: a {qtype} question needs options")
         required = self.boolean(fields.get("required"), f"{where}: required")
@@ -505,6 +573,36 @@ class _Loader:
             return None
         return IntakeQuestion(id=qid, type=qtype, label=label, options=tuple(options),
                               required=required)
+
+    def option_effects(self, fields: dict[str, Y], where: str, names: dict[str, set[str]]
+                       ) -> tuple[str | None, IntakeAlert | None]:
+        """What choosing an option sets in motion: a task (of kind action) and a staff alert."""
+        task = self.string(fields.get("task"), f"{where}: task")
+        if task is not None and task not in names["tasks"]:
+            self.err(fields["task"], f"{where}: unknown task '{task}'"
+                     f"{_suggest(task, sorted(names['tasks']))}")
+            task = None
+        elif task is not None and self.task_kinds.get(task, "action") != "action":
+            self.err(fields["task"], f"{where}: task '{task}' must be of kind action "
+                     f"(it is {self.task_kinds[task]})")
+            task = None
+        ay = fields.get("alert")
+        if ay is None:
+            return task, None
+        afields = self.mapping(ay, f"{where}: alert", ("notify", "template"))
+        notify = self.string(afields.get("notify"), f"{where}: alert: notify", True, ay)
+        if notify is not None and notify not in STAFF_TARGETS:
+            self.err(afields["notify"], f"{where}: alert: unknown audience '{notify}' "
+                     f"(use {', '.join(STAFF_TARGETS)}){_suggest(notify, STAFF_TARGETS)}")
+            notify = None
+        template = self.string(afields.get("template"), f"{where}: alert: template", True, ay)
+        if template is not None and template not in names["templates"]:
+            self.err(afields["template"], f"{where}: alert: unknown template '{template}'"
+                     f"{_suggest(template, sorted(names['templates']))}")
+            template = None
+        if notify is None or template is None:
+            return task, None
+        return task, IntakeAlert(notify=notify, template=template)
 
     def templates(self, y: Y | None) -> dict[str, MessageTemplate]:
         out: dict[str, MessageTemplate] = {}

@@ -92,7 +92,7 @@ class FieldSpec:
     """A field the coordinator supplies when declaring an incident of a type."""
 
     name: str
-    type: str  # string | int | bool | enum
+    type: str  # string | int | bool | enum | community | tag (the last two: registry-checked)
     required: bool = False
     values: tuple[str, ...] = ()
 
@@ -192,12 +192,23 @@ class PlannedStep:
 
 
 @dataclass(frozen=True)
+class IntakeAlert:
+    """Staff told at once when an intake option is chosen: who, and with which template."""
+
+    notify: str  # liaison | oncall | coordinator
+    template: str
+
+
+@dataclass(frozen=True)
 class IntakeOption:
-    """A choice of an intake question, with its SMS reply digit."""
+    """A choice of an intake question, with its SMS reply digit and what choosing it sets in
+    motion: an `action` task added to the community's checklist, and staff alerted."""
 
     id: str
     label: dict[str, str]
     sms: str | None = None
+    task: str | None = None
+    alert: IntakeAlert | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +266,48 @@ class MessageTemplate:
 
 
 @dataclass(frozen=True)
+class Cadence:
+    """How often communities of a kind or with a tag are contacted in peace time, and which
+    contact roles they should have (besides the board)."""
+
+    every: Duration
+    kind: str | None = None
+    tag: str | None = None
+    roles: tuple[str, ...] = ()
+
+    def matches(self, kind: str, tags: list[str] | tuple[str, ...]) -> bool:
+        """Whether a community of this kind and these tags falls under this cadence."""
+        return (self.kind is not None and self.kind == kind) or (
+            self.tag is not None and self.tag in tags)
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class DigestSchedule:
+    """When liaisons get their digest: weekly on a weekday, or daily, at a local hour."""
+
+    every: str = "weekly"  # weekly | daily
+    weekday: int = 0  # 0 = Monday (weekly only)
+    hour: int = 8  # local hour in the playbook's timezone
+
+
+@dataclass(frozen=True)
+class Peacetime:
+    """The optional `peacetime:` section: cadences (first match wins), the look-ahead of
+    `peacetime due`, and the digest schedule."""
+
+    cadences: tuple[Cadence, ...] = ()
+    due_within: Duration = Duration(days=14)
+    digest: DigestSchedule = DigestSchedule()
+
+    def cadence_for(self, kind: str, tags: list[str] | tuple[str, ...]) -> Cadence | None:
+        """The first cadence that matches a community, or None."""
+        return next((c for c in self.cadences if c.matches(kind, tags)), None)
+
+
+@dataclass(frozen=True)
 class Playbook:
     """A loaded, validated playbook with its frozen files and digest."""
 
@@ -273,6 +326,7 @@ class Playbook:
     main: str  # the YAML file's key in `files`
     digest: str  # "sha256:" + hex
     default_escalation: str | None = None
+    peacetime: Peacetime | None = None  # the optional `peacetime:` section
 
     def text(self, labels: dict[str, str], fallback: str = "") -> str:
         """A label in the default locale (else any, else the fallback)."""

@@ -132,6 +132,11 @@ def _template_names(playbook: Playbook, incident: Any) -> dict[str, Any]:
                               not_reached=not_reached)
     context["communities"] = [context["community"]]
     context["escalation_note"] = None
+    context["answers"] = {  # what an intake alert's template sees (PLAYBOOK.md, intake_forms)
+        "needs": {"question": "needs", "label": "?", "options": ["security"],
+                  "texts": ["x" * 40], "text": "x" * 40},
+        "remarks": {"question": "remarks", "label": "?", "options": [], "texts": [],
+                    "text": "x" * 2000}}
     return {key: plain(value) for key, value in context.items()}
 
 

@@ -24,6 +24,18 @@ class RenderedMessage:
     sms: SmsInfo | None
 
 
+# How an intake link is introduced when a template does not place `intake_url` itself.
+LINK_WORDS = {
+    "nl": "Laat ons weten wat u nodig heeft:",
+    "en": "Let us know what you need:",
+    "ar": "أخبرونا بما تحتاجونه:",
+    "tr": "Neye ihtiyacınız olduğunu bize bildirin:",
+    "pl": "Potrzeby prosimy wskazać tutaj:",
+    "de": "Teilen Sie uns mit, was Sie brauchen:",
+    "fr": "Dites-nous ce dont vous avez besoin :",
+}
+
+
 def language_chain(contact_language: str | None, community_languages: Iterable[str],
                    default_locale: str) -> list[str]:
     """Languages to try in order: the contact's, the community's, the playbook's default."""
@@ -106,7 +118,9 @@ def render_message(playbook: Playbook, template_id: str, channel: str, *,
     main = _pick(_texts(template, channel), locale, default)
     body = (_render(main, names) or "").strip()
     if intake_url and main is not None and "intake_url" not in main.uses:
-        body = f"{body}\n{intake_url}" if body else intake_url
+        # Never a bare link: after an attack an unexplained link looks like phishing.
+        line = f"{LINK_WORDS.get(locale, LINK_WORDS['en'])} {intake_url}"
+        body = f"{body}\n{line}" if body else line
     if channel == "sms":
         return RenderedMessage(locale, None, body, None,
                                sms_info(body, smart_encoding=smart_encoding))

@@ -70,6 +70,7 @@ def _staff_problems(session: Session, role: Role, staff_id: str | None) -> list[
 
 def issue_enrolment(session: Session, *, account: Account, purpose: str, now: datetime) -> str:
     """A new one-time enrolment token for the account (earlier unused ones stop working)."""
+    assert account.id is not None, "an account is stored before it enrols"
     session.exec(delete(Enrolment).where(col(Enrolment.account_id) == account.id,
                                          col(Enrolment.used_at).is_(None)))
     token = new_secret()
@@ -98,7 +99,7 @@ def find_account(session: Session, email: str, *, lock: bool = False) -> Account
 
 def list_accounts(session: Session) -> list[dict[str, Any]]:
     """Every account, in the order they were made (no secrets, no hashes)."""
-    rows = session.exec(select(Account).order_by(Account.id))
+    rows = session.exec(select(Account).order_by(col(Account.id)))
     return [{"id": a.id, "email": a.email, "role": a.role, "staff": a.staff_id,
              "active": a.active, "enrolled": a.totp_secret is not None,
              "created_at": iso_z(a.created_at),

@@ -20,16 +20,11 @@ the actor, the call site's actor going into the details as `as`.
 
 from __future__ import annotations
 
-import getpass
 import hashlib
 import json
 import logging
-import os
 import re
-import socket
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar, Token
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +35,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
+from engine.audit.acting import (  # noqa: F401  (re-exported: callers import them here)
+    Acting,
+    act_as,
+    acting,
+    cli_actor,
+    current_acting,
+    process_source,
+)
 from engine.clock import as_utc
 from engine.store.db import reading, session_scope
 from engine.store.models import AuditEntry
@@ -57,50 +60,6 @@ DETAIL_TEXT = 200  # characters of one text value in the details
 DETAILS_CHARS = 4000  # of the whole details document
 _PENDING = "verbinder_audit_pending"
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-# --- who and from where ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Acting:
-    """Who the process acts for (None: the call site says) and where it runs or was asked."""
-
-    actor: str | None = None
-    source: str | None = None
-
-
-_acting: ContextVar[Acting | None] = ContextVar("verbinder_audit_acting", default=None)
-_NOBODY = Acting()
-
-
-def act_as(actor: str | None, source: str | None = None) -> Token[Acting | None]:
-    """From now on (in this thread or task) audit rows name this actor and source."""
-    return _acting.set(Acting(actor, source))
-
-
-@contextmanager
-def acting(actor: str | None, source: str | None = None) -> Iterator[None]:
-    """Within the block, audit rows name this actor and source (a web request, a test)."""
-    token = act_as(actor, source)
-    try:
-        yield
-    finally:
-        _acting.reset(token)
-
-
-def process_source() -> str:
-    """Where this process runs: `HOST/pid N`."""
-    return f"{socket.gethostname()}/pid {os.getpid()}"
-
-
-def cli_actor() -> str:
-    """The person running a command: `cli:USER@HOST`."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a container)
-        user = f"uid{os.getuid()}"
-    return f"cli:{user}@{socket.gethostname()}"
 
 
 # --- the canonical form ---------------------------------------------------------------------
@@ -184,7 +143,7 @@ def append(
     """Record a change in the session's transaction; chained and written when it commits."""
     if result not in RESULTS:
         raise ValueError(f"audit result {result!r}: not one of {', '.join(RESULTS)}")
-    acting_now = _acting.get() or _NOBODY
+    acting_now = current_acting()
     who = acting_now.actor or actor or "system"
     extra = dict(details or {})
     if acting_now.actor and actor and actor != acting_now.actor:

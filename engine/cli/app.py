@@ -6,19 +6,62 @@ import sys
 
 import typer
 
-from config.logging import configure_logging
-from config.settings import SettingsError, load_settings
-from engine.audit.log import act_as, cli_actor, process_source
+from engine.audit.acting import act_as, cli_actor, process_source
+from engine.cli.lazy import Lazy, LazyGroup
 from engine.cli.output import silence, stderr, stdout
 from engine.errors import InputError
-from engine.wiring import AppContext
+
+# The commands and command groups: name -> where it lives and its line in `verbinder --help`.
+# A module is imported only when its command runs (engine.cli.lazy); a new group is one line.
+COMMANDS = {
+    "registry": Lazy("engine.cli.registry:registry_app",
+                     "The social map: import, export, health."),
+    "playbook": Lazy("engine.cli.playbook:playbook_app", "Check a playbook."),
+    "incident": Lazy("engine.cli.incident:incident_app",
+                     "Preview, declare and follow incidents."),
+    "oncall": Lazy("engine.cli.oncall:oncall_app", "The on-call roster."),
+    "user": Lazy("engine.cli.user:user_app", "Staff accounts and API tokens."),
+    "audit": Lazy("engine.cli.audit:audit_app", "The audit log: verify its hash chain."),
+    "contact": Lazy("engine.cli.peacetime:contact_app",
+                    "Peace time: log contacts with communities."),
+    "agreement": Lazy("engine.cli.peacetime:agreement_app",
+                      "Peace time: agreements with communities."),
+    "peacetime": Lazy("engine.cli.peacetime:peacetime_app",
+                      "Peace time: who is due, the digest, the report."),
+    "staff": Lazy("engine.cli.peacetime:staff_app",
+                  "Staff: hand communities over to a new liaison."),
+    "report": Lazy("engine.cli.report:report_command",
+                   "Figures over all real incidents declared in a period (exercises left out)."),
+    "purge": Lazy("engine.cli.privacy:purge_command",
+                  "Erase names, numbers, addresses and free text past retention; keep the "
+                  "figures."),
+    "serve": Lazy("engine.cli.run:serve_command",
+                  "Web side (webhooks, links, intake forms) and the worker in one process."),
+    "worker": Lazy("engine.cli.run:worker_command",
+                   "The worker alone (timers and outbox), for running several next to a "
+                   "shared database."),
+    "demo": Lazy("engine.cli.run:demo_command",
+                 "A whole incident, end to end, on the embedded defaults (SQLite, console "
+                 "channel)."),
+}
+
+
+class VerbinderGroup(LazyGroup):
+    """The `verbinder` command: its commands imported when they run."""
+
+    lazy = COMMANDS
+
 
 app = typer.Typer(
+    cls=VerbinderGroup,
     name="verbinder",
     help="Verbinder: crisis playbook and outreach to communities.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help, as click prints it: Typer's Rich panels import Rich's Markdown (markdown-it)
+    # and cost a tenth of a second on every `--help`.
+    rich_markup_mode=None,
 )
 
 
@@ -31,6 +74,10 @@ def _root(
     ),
 ) -> None:
     """Global options."""
+    from config.logging import configure_logging
+    from config.settings import SettingsError, load_settings
+    from engine.wiring import AppContext
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -49,31 +96,6 @@ def _root(
     ctx.obj = AppContext(settings=settings, db_url=db, playbook_path=playbook)
 
 
-def _register() -> None:
-    from engine.cli.audit import audit_app
-    from engine.cli.incident import incident_app
-    from engine.cli.oncall import oncall_app
-    from engine.cli.playbook import playbook_app
-    from engine.cli.privacy import register_privacy_commands
-    from engine.cli.registry import registry_app
-    from engine.cli.report import register_report_command
-    from engine.cli.run import register_run_commands
-    from engine.cli.user import user_app
-
-    app.add_typer(registry_app, name="registry", help="The social map: import, export, health.")
-    app.add_typer(playbook_app, name="playbook", help="Check a playbook.")
-    app.add_typer(incident_app, name="incident", help="Preview, declare and follow incidents.")
-    app.add_typer(oncall_app, name="oncall", help="The on-call roster.")
-    app.add_typer(user_app, name="user", help="Staff accounts and API tokens.")
-    app.add_typer(audit_app, name="audit", help="The audit log: verify its hash chain.")
-    register_privacy_commands(app)
-    register_run_commands(app)
-    register_report_command(app)
-
-
-_register()
-
-
 def _usage_errors() -> tuple[type[Exception], ...]:
     """ClickException of the click that typer runs on (vendored in typer >= 0.20) and of click:
     a bad option, a missing argument. Checked by class, as the vendored one is not click's."""
@@ -86,6 +108,33 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     except ImportError:  # pragma: no cover - typer no longer needs click itself
         pass
     return tuple(kinds)
+
+
+# What went wrong in a usage error, in Dutch, by the class name of click's exception.
+_DUTCH_USAGE = {
+    "NoSuchOption": "onbekende optie",
+    "MissingParameter": "er ontbreekt een argument of optie",
+    "BadParameter": "ongeldige waarde",
+    "BadOptionUsage": "optie verkeerd gebruikt",
+    "BadArgumentUsage": "argument verkeerd gebruikt",
+    "UsageError": "verkeerd gebruik",
+}
+
+
+def _show_usage_error(exc: Exception) -> None:
+    """A usage error (CLI.md: exit 2 with the usage line) in Dutch and English; any other
+    click error as click shows it."""
+    kind = next((k.__name__ for k in type(exc).__mro__ if k.__name__ in _DUTCH_USAGE), None)
+    ctx = getattr(exc, "ctx", None)
+    if kind is None:
+        exc.show()  # type: ignore[attr-defined]
+        return
+    if ctx is not None:
+        usage = ctx.get_usage().removeprefix("Usage:").strip()
+        stderr.print(f"Gebruik / Usage: {usage}")
+        stderr.print(f"Hulp / Help: {ctx.command_path} --help")
+    message = exc.format_message()  # type: ignore[attr-defined]
+    stderr.print(f"fout: {_DUTCH_USAGE[kind]} / error: {message}")
 
 
 def main() -> None:
@@ -105,7 +154,7 @@ def _run() -> None:
             stderr.print(problem)
         sys.exit(2)
     except typer.Abort:
-        stderr.print("aborted")
+        stderr.print("afgebroken / aborted")
         sys.exit(1)
     except BrokenPipeError:  # the reader of our output went away: nothing more to say
         silence(stdout)
@@ -115,7 +164,7 @@ def _run() -> None:
     except SystemExit:
         raise
     except _usage_errors() as exc:
-        exc.show()  # type: ignore[attr-defined]  # the usage line and what is wrong
+        _show_usage_error(exc)
         sys.exit(exc.exit_code)  # type: ignore[attr-defined]  # 2 for usage errors
     except Exception as exc:
         stderr.print(f"error: {type(exc).__name__}: {exc}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from engine.audit.log import parse_anchor, verify
 from engine.cli.output import emit_json, stderr, stdout, styled
 from engine.errors import InputError
-from engine.wiring import AppContext
+
+if TYPE_CHECKING:
+    from engine.wiring import AppContext
 
 audit_app = typer.Typer(no_args_is_help=True)
 
@@ -20,6 +23,8 @@ def verify_command(
         None, "--anchor", help="SEQ:HASH of a head noted earlier: it must still be there."),
 ) -> None:
     """Walk the audit log's chain; name the first broken link (exit 1), else count it (0)."""
+    from engine.audit.log import parse_anchor, verify  # the store: only when it runs
+
     noted = None
     if anchor is not None:
         try:

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import typer
 
-from engine.audit.log import record_outcome
 from engine.errors import InputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,6 +52,8 @@ def _record(kwargs: dict[str, Any], action: str,
     if app is None or "engine" not in vars(app):  # the store was never opened
         return
     try:
+        from engine.audit.log import record_outcome  # the store is open: its log is loaded
+
         details: dict[str, Any] = {"error": type(exc).__name__}
         if isinstance(exc, InputError):  # what was refused; bounded, as every detail is
             details["problems"] = exc.problems[:3]

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 from datetime import datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, stderr, stdout
 from engine.errors import InputError
-from engine.oncall import service
-from engine.oncall.model import RosterReport
-from engine.oncall.service import OnCall
 from engine.oncall.times import local_label, localise_strict, parse_time
-from engine.wiring import AppContext
+
+# The roster's service (and the store under it) is imported by the command that runs.
+if TYPE_CHECKING:
+    from engine.oncall.model import RosterReport
+    from engine.oncall.service import OnCall
+    from engine.wiring import AppContext
 
 oncall_app = typer.Typer(no_args_is_help=True)
 
@@ -49,6 +52,8 @@ def import_command(
     ),
 ) -> None:
     """Import on-call shifts; all or nothing, a re-import replaces the file's window."""
+    from engine.oncall import service
+
     app: AppContext = ctx.obj
     start, end = _option_time(from_, "--from"), _option_time(until, "--until")
     missing = [f"{f}: file: not found / niet gevonden" for f in files if not f.is_file()]
@@ -85,6 +90,8 @@ def now_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Who is on call now (or at --at); with nobody, the coordinators who get the step."""
+    from engine.oncall import service
+
     app: AppContext = ctx.obj
     found = service.on_call(engine=app.engine, at=_option_time(at, "--at") or app.clock.now())
     if as_json:
@@ -119,6 +126,8 @@ def list_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Shifts that overlap the period, in Europe/Amsterdam time."""
+    from engine.oncall import service
+
     app: AppContext = ctx.obj
     start = _option_time(from_, "--from") or app.clock.now()
     end = _option_time(until, "--until")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from engine.cli.output import emit_json, stderr, stdout
 from engine.errors import InputError
-from engine.playbooks.service import PlaybookCheck, check_playbook
-from engine.wiring import AppContext
+
+if TYPE_CHECKING:
+    from engine.playbooks.service import PlaybookCheck
+    from engine.wiring import AppContext
 
 playbook_app = typer.Typer(no_args_is_help=True)
 
@@ -24,6 +27,8 @@ def check(
 
     Warnings (exit 0): SMS texts that leave GSM-7 only for characters with a GSM-7 look-alike.
     """
+    from engine.playbooks.service import check_playbook  # the loader: only when it runs
+
     app: AppContext = ctx.obj
     result = check_playbook(path=path if path is not None else app.playbook_file)
     if as_json:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stdout
-from engine.privacy.purge import PurgeReport, Retention, purge
-from engine.store.db import session_scope
-from engine.wiring import AppContext
+
+# The purge (and the store under it) is imported when the command runs.
+if TYPE_CHECKING:
+    from engine.privacy.purge import PurgeReport
+    from engine.wiring import AppContext
 
 _WORDS = {
     "contacts": "contactpersonen / contacts", "staff": "medewerkers / staff",
@@ -18,11 +22,6 @@ _WORDS = {
     "replies": "sms-antwoorden / replies", "notes": "notities / notes",
     "links": "links", "checklists": "checklists (namen / names)",
 }
-
-
-def register_privacy_commands(app: typer.Typer) -> None:
-    """Add `purge` to the app."""
-    app.command("purge")(purge_command)
 
 
 @audited("purge", lambda _: "store")
@@ -34,6 +33,9 @@ def purge_command(
                                       "contact now (an erasure request); repeatable."),
 ) -> None:
     """Erase names, numbers, addresses and free text past retention; keep the figures."""
+    from engine.privacy.purge import Retention, purge
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     retention = Retention.from_settings(app.settings)
     with session_scope(app.engine) as session:

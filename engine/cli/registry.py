@@ -5,31 +5,22 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from engine.audit.log import append
 from engine.cli.auditing import audited
 from engine.cli.output import emit_json, plain, stderr, stdout, styled
+from engine.cli.peacetime import print_readiness, readiness_for
 from engine.errors import InputError
-from engine.privacy.access import subject_data
-from engine.privacy.consent import withdraw
-from engine.privacy.texts import note_problem
-from engine.registry import service
-from engine.registry.export import (
-    PERSONS_NOTICE,
-    render_csv,
-    render_html,
-    render_json,
-    write_csv_folder,
-    write_text,
-)
-from engine.registry.health import HealthReport
-from engine.registry.importer import ImportReport
-from engine.registry.problems import RegistryImportError
-from engine.store.db import session_scope
-from engine.wiring import AppContext
+
+# The services (and the store under them) are imported by the command that runs: `--help`
+# loads none of them (engine.cli.lazy).
+if TYPE_CHECKING:
+    from engine.registry.health import HealthReport
+    from engine.registry.importer import ImportReport
+    from engine.wiring import AppContext
 
 registry_app = typer.Typer(no_args_is_help=True)
 
@@ -47,6 +38,9 @@ def import_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Import the social map, all or nothing (REGISTRY.md)."""
+    from engine.registry import service
+    from engine.registry.problems import RegistryImportError
+
     app: AppContext = ctx.obj
     try:
         report = service.import_registry(engine=app.engine, paths=paths, clock=app.clock,
@@ -95,6 +89,16 @@ def export_command(
         False, "--all", help="Include inactive rows, with an `active` column."),
 ) -> None:
     """Export the social map; `--public` leaves persons out."""
+    from engine.registry import service
+    from engine.registry.export import (
+        PERSONS_NOTICE,
+        render_csv,
+        render_html,
+        render_json,
+        write_csv_folder,
+        write_text,
+    )
+
     fmt = fmt.strip().lower()
     if fmt not in FORMATS:
         raise InputError(f"--format: '{fmt}' moet csv, json of html zijn / must be csv, json or "
@@ -133,13 +137,20 @@ def health_command(
     as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout."),
 ) -> None:
     """Peace-time gaps: communities with no or one eligible contact, consent, liaisons."""
+    from engine.registry import service
+
     app: AppContext = ctx.obj
+    playbook = app.load_playbook()
     report = service.registry_health(engine=app.engine, now=app.clock.now(),
-                                     consent_stale_days=app.settings.consent_stale_days)
+                                     consent_stale_days=app.settings.consent_stale_days,
+                                     playbook=playbook)
+    ready = readiness_for(app, app.clock.now())  # peace time: its own sections
     if as_json:
-        emit_json(report.as_dict())
+        emit_json({**report.as_dict(), **({"peacetime": ready.as_dict()} if ready else {})})
     else:
         _print_health(report)
+        if ready is not None:
+            print_readiness(ready)
 
 
 def _print_health(report: HealthReport) -> None:
@@ -169,10 +180,29 @@ def _print_health(report: HealthReport) -> None:
     ]
     for title, items, columns in sections:
         _print_section(title, items, columns)
+    _print_languages(report.untranslated or [])
     if report.missing_staff_roles:
         stdout.print("Geen actieve medewerker met rol / No active staff with role: "
                      + ", ".join(report.missing_staff_roles), markup=False, highlight=False)
     stdout.print(f"{report.gaps} bevinding(en) / finding(s)", markup=False, highlight=False)
+
+
+def _print_languages(items: list[dict[str, object]]) -> None:
+    title = ("Talen van contactpersonen zonder sjabloon / Contact languages the playbook's "
+             "templates lack")
+    if not items:
+        stdout.print(styled(("OK", "green"), f" {title}: 0"))
+        return
+    table = Table(title=plain(f"{title}: {len(items)}"), title_justify="left")
+    for column in ("taal/language", "contactpersonen/contacts", "ontbreekt in/missing in"):
+        table.add_column(column)
+    for item in items:
+        missing = item["templates_missing"]
+        assert isinstance(missing, list)
+        table.add_row(plain(item["language"]), plain(item["contacts"]),
+                      plain("alle sjablonen / every template" if item["in_no_template"]
+                            else ", ".join(missing)))
+    stdout.print(table)
 
 
 def _print_section(title: str, items: list[dict[str, object]], columns: tuple[str, ...]) -> None:
@@ -196,6 +226,10 @@ def withdraw_command(
                                     "personal data, erased by purge)."),
 ) -> None:
     """Record that a contact withdrew consent: left out of every later checklist and step."""
+    from engine.privacy.consent import withdraw
+    from engine.privacy.texts import note_problem
+    from engine.store.db import session_scope
+
     problem = note_problem(note)
     if problem:
         raise InputError(f"--note: {problem}")
@@ -217,6 +251,11 @@ def access_command(
                                        "stdout."),
 ) -> None:
     """Everything kept about one person (GDPR Art. 15), as one JSON document."""
+    from engine.audit.log import append
+    from engine.privacy.access import subject_data
+    from engine.registry.export import PERSONS_NOTICE, write_text
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         doc = subject_data(session, contact)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from engine.cli.output import stderr
 from engine.clock import as_utc
-from engine.wiring import AppContext
+
+if TYPE_CHECKING:
+    from engine.wiring import AppContext
 
 
 class ReportFormat(StrEnum):
@@ -47,8 +50,3 @@ def report_command(
                         output=output, lang=lang.value, now=as_utc(app.clock.now()))
     if output is not None:
         stderr.print(f"report {first.isoformat()}..{last.isoformat()} written to {output}")
-
-
-def register_report_command(app: typer.Typer) -> None:
-    """Add `report` to the root command."""
-    app.command("report")(report_command)

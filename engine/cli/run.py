@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from engine.cli.output import plain, stderr, stdout, styled
-from engine.wiring import AppContext, build_worker
 
-
-def register_run_commands(app: typer.Typer) -> None:
-    """Add `worker`, `serve` and `demo` to the app, after the command groups."""
-    app.command("worker")(worker_command)
-    app.command("serve")(serve_command)
-    app.command("demo")(demo_command)
+if TYPE_CHECKING:
+    from engine.wiring import AppContext
 
 
 def worker_command(ctx: typer.Context) -> None:
     """The worker alone (timers and outbox), for running several next to a shared database."""
+    from engine.wiring import build_worker
+
+    warn_public_url(ctx.obj)
     worker = build_worker(ctx.obj)
     worker.start()
     stderr.print(f"worker {worker.id} running; Ctrl-C stops it")
@@ -39,8 +38,10 @@ def serve_command(
 
     from engine.web.app import create_app
     from engine.web.server import server_config
+    from engine.wiring import build_worker
 
     app: AppContext = ctx.obj
+    warn_public_url(app)
     running = build_worker(app, kind="serve") if worker else None
     if running is not None:
         running.start()
@@ -49,6 +50,15 @@ def serve_command(
     finally:
         if running is not None:
             running.stop()
+
+
+def warn_public_url(app: AppContext) -> None:
+    """Say at start when real SMS would carry links to a loopback address."""
+    from engine.wiring import public_url_warning
+
+    warning = public_url_warning(app.settings)
+    if warning is not None:
+        stderr.print(plain(warning, "bold yellow"))
 
 
 def demo_command(

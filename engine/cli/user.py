@@ -7,21 +7,17 @@ their password and second factor themselves.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
-from engine.accounts.apitokens import create_api_token, list_api_tokens, revoke_api_token
-from engine.accounts.service import (
-    ENROLMENT_VALID,
-    add_account,
-    disable_account,
-    enrolment_url,
-    list_accounts,
-    reset_second_factor,
-)
 from engine.cli.output import emit_json, plain, stderr, stdout
-from engine.store.db import session_scope
-from engine.wiring import AppContext
+from engine.cli.times import local_time, people_zone
+
+# The accounts' services (and the store under them) are imported by the command that runs.
+if TYPE_CHECKING:
+    from engine.wiring import AppContext
 
 user_app = typer.Typer(no_args_is_help=True)
 token_app = typer.Typer(no_args_is_help=True)
@@ -32,6 +28,8 @@ ROLE_HELP = "coordinator|liaison|oncall|viewer"
 
 
 def _say_link(app: AppContext, token: str, email: str, as_json: bool, **extra: object) -> None:
+    from engine.accounts.service import ENROLMENT_VALID, enrolment_url
+
     url = enrolment_url(app.settings.public_url, token)
     hours = int(ENROLMENT_VALID.total_seconds() // 3600)
     if as_json:
@@ -52,6 +50,9 @@ def add_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Add an account; prints its one-time enrolment link (password and 2FA are set there)."""
+    from engine.accounts.service import add_account
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         account, token = add_account(session, email=email, role=role, staff_id=staff,
@@ -62,6 +63,9 @@ def add_command(
 @user_app.command("list")
 def list_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Every account: email, role, staff member, enrolled, active."""
+    from engine.accounts.service import list_accounts
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         accounts = list_accounts(session)
@@ -81,6 +85,9 @@ def list_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 @user_app.command("disable")
 def disable_command(ctx: typer.Context, email: str = typer.Argument(...)) -> None:
     """Disable an account: its sessions end at once and it can no longer log in."""
+    from engine.accounts.service import disable_account
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         account = disable_account(session, email=email, now=app.clock.now())
@@ -92,6 +99,9 @@ def reset_2fa_command(ctx: typer.Context, email: str = typer.Argument(...),
                       as_json: bool = JSON_OPTION) -> None:
     """Forget the second factor (a lost phone): sessions end; prints a one-time link where
     the person, with their password, sets up a new one."""
+    from engine.accounts.service import reset_second_factor
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         account, token = reset_second_factor(session, email=email, now=app.clock.now())
@@ -106,6 +116,9 @@ def token_create_command(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create an API token scoped to a role; the token is printed once and never again."""
+    from engine.accounts.apitokens import create_api_token
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         token_id, token = create_api_token(session, name=name, role=role, created_by="cli",
@@ -121,18 +134,23 @@ def token_create_command(
 @token_app.command("list")
 def token_list_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Every API token (never the token itself)."""
+    from engine.accounts.apitokens import list_api_tokens
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine, read_only=True) as session:
         tokens = list_api_tokens(session)
     if as_json:
         emit_json({"tokens": tokens})
         return
+    zone = people_zone(app)
     table = Table(title="API tokens")
     for column in ("id", "naam/name", "rol/role", "gemaakt/created", "ingetrokken/revoked"):
         table.add_column(column)
     for t in tokens:
-        table.add_row(plain(t["id"]), plain(t["name"]), plain(t["role"]), plain(t["created_at"]),
-                      plain(t["revoked_at"] or ""))
+        table.add_row(plain(t["id"]), plain(t["name"]), plain(t["role"]),
+                      plain(local_time(t["created_at"], zone)),
+                      plain(local_time(t["revoked_at"], zone) if t["revoked_at"] else ""))
     stdout.print(table)
 
 
@@ -140,6 +158,9 @@ def token_list_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 def token_revoke_command(ctx: typer.Context,
                          token_id: int = typer.Argument(..., metavar="ID")) -> None:
     """Revoke an API token: it stops working at once."""
+    from engine.accounts.apitokens import revoke_api_token
+    from engine.store.db import session_scope
+
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         revoke_api_token(session, token_id=token_id, now=app.clock.now(), actor="cli")

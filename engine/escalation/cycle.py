@@ -27,6 +27,7 @@ from engine.outreach.compose import (
     not_reached,
     select_level,
     staff_recipient,
+    stated_needs,
     unrenderable,
 )
 from engine.outreach.outbox import Draft, enqueue_all
@@ -89,6 +90,8 @@ def step_key(timer: Any) -> str:
     """The step a message belongs to: one message per person per step."""
     if timer.kind == "followup":
         return f"followup:{timer.task_id}"
+    if timer.kind == "alert":  # an intake answer's alert: its step is in task_id (need:Q:O)
+        return str(timer.task_id)
     return f"esc:r{timer.round}:s{timer.step_index}:{timer.notify}"
 
 
@@ -269,9 +272,12 @@ def _draft(session: Session, key: tuple[int, str, str], bundle: Bundle,
         not_reached(session, incident, bundle.community_ids, communities)
         if bundle.recipient.kind == "staff" else None
     )
-    return compose(incident=incident, playbook=playbook_of(incident), bundle=bundle,
+    playbook = playbook_of(incident)
+    answers = (stated_needs(session, incident, playbook, bundle.community_ids)
+               if bundle.step.startswith("need:") else None)
+    return compose(incident=incident, playbook=playbook, bundle=bundle,
                    communities=ordered, links=links, now=now, not_reached=staff_info,
-                   escalation_note=notes.get(key))
+                   escalation_note=notes.get(key), answers=answers)
 
 
 def next_due(session: Session) -> datetime | None:

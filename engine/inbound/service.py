@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from engine.audit.events import record
 from engine.audit.log import append
+from engine.inbound.needs import set_in_motion
 from engine.incidents.flows import acknowledge, complete_intake
 from engine.outreach.fallback import FallbackHook
 from engine.playbooks.frozen import playbook_of
@@ -32,7 +33,7 @@ from engine.store.models import (
 from engine.store.states import CommunityStatus, IncidentStatus, MessageState, is_final, move
 from notifiers.base import DeliveryState, InboundText, StatusEvent
 
-ACK_WORDS = frozenset({"ok", "oke", "oké", "okay", "ja", "yes", "tamam", "evet", "نعم"})
+ACK_WORDS = frozenset({"ok", "oke", "oké", "okay", "ja", "yes", "tamam", "evet", "نعم", "tak"})
 STOP_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
                         "optout"})
 START_WORDS = frozenset({"start", "unstop", "yes-start"})
@@ -242,6 +243,11 @@ def record_intake(session: Session, *, incident_id: int, community_ids: list[str
                details={"communities": community_ids, "form": form_id, "source": source})
         complete_intake(session, incident_id=incident_id, community_ids=community_ids,
                         by=f"contact:{contact_id}", now=now)
+        incident = session.get(Incident, incident_id)
+        if incident is not None:
+            set_in_motion(session, incident_id=incident_id, playbook=playbook_of(incident),
+                          form_id=form_id, community_ids=community_ids, answers=answers,
+                          by=f"contact:{contact_id}", now=now)
         acknowledge(session, incident_id=incident_id, community_ids=community_ids,
                     by=f"contact:{contact_id}", now=now, via=source)
     return changed

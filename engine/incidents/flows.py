@@ -17,7 +17,7 @@ from engine.audit.log import append
 from engine.errors import InputError, NotFoundError
 from engine.outreach.outbox import cancel_settled
 from engine.playbooks.frozen import freeze_files
-from engine.privacy.texts import keep_note
+from engine.privacy.texts import keep_note, note_problem
 from engine.registry.snapshot import RegistrySnapshot
 from engine.store.bulk import insert_rows
 from engine.store.models import Incident, IncidentCommunity, IncidentTask, Timer
@@ -191,6 +191,53 @@ def complete_intake(session: Session, *, incident_id: int, community_ids: list[s
                     now: datetime) -> None:
     """An intake answer arrived: the intake tasks of these communities are done."""
     _tick_tasks(session, incident_id, community_ids, ("intake",), by, now)
+
+
+def tick_task(session: Session, *, incident_id: int, task_id: str, community_id: str | None,
+              by: str, now: datetime, note: str | None = None, undo: bool = False) -> bool:
+    """Staff tick a task done (or, with `undo`, open it again), with who and a note: an event
+    (`task.done` / `task.undone`) on the timeline, the note in the note table. False when the
+    task was already in that state (nothing recorded)."""
+    problem = note_problem(note)
+    if problem:
+        raise InputError(f"note: {problem}")
+    get_incident(session, incident_id)
+    rows = list(session.exec(select(IncidentTask).where(
+        IncidentTask.incident_id == incident_id).with_for_update()))
+    scope = community_id or ""
+    task = next((t for t in rows if t.community_id == scope and t.task_id == task_id), None)
+    if task is None:
+        raise InputError(_no_such_task(incident_id, task_id, community_id, rows))
+    if (task.done_at is None) is undo:
+        return False
+    note_id = keep_note(session, text=note, author=by, at=now, incident_id=incident_id)
+    task.done_at, task.done_by = (None, None) if undo else (now, by)
+    kind = "task.undone" if undo else "task.done"
+    record(session, kind=kind, at=now, incident_id=incident_id,
+           community_id=community_id, actor=by, task=task_id, via="staff", note_id=note_id)
+    append(session, actor=by, action="incident.task", object=f"incident:{incident_id}", at=now,
+           details={"task": task_id, "community": community_id, "undo": undo,
+                    "note_id": note_id})
+    return True
+
+
+def _no_such_task(incident_id: int, task_id: str, community_id: str | None,
+                  rows: list[IncidentTask]) -> list[str]:
+    """Why no task matched, and what would: the tasks there are in that scope."""
+    task_id, community_id = task_id[:100], community_id[:200] if community_id else None
+    if community_id and not any(t.community_id == community_id for t in rows):
+        return [f"--community {community_id}: not part of incident {incident_id}"]
+    scope = community_id or ""
+    there = sorted({t.task_id for t in rows if t.community_id == scope})
+    where = f"community {community_id}" if community_id else "the incident itself"
+    problem = f"--task {task_id}: no such task for {where} in incident {incident_id}"
+    elsewhere = sorted({t.community_id for t in rows if t.task_id == task_id and t.community_id})
+    if not community_id and elsewhere:
+        problem += (f"; it is a community task: add --community ({', '.join(elsewhere[:5])}"
+                    f"{', ...' if len(elsewhere) > 5 else ''})")
+    elif there:
+        problem += f" (tasks there: {', '.join(there)})"
+    return [problem]
 
 
 def close_incident(session: Session, *, incident_id: int, now: datetime, actor: str) -> bool:

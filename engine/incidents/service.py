@@ -8,22 +8,25 @@ each returns values: a dataclass, a document or a count. Nothing here prints or 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NoReturn
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from engine.errors import InputError
 from engine.incidents import board, flows, views
+from engine.incidents.preview import (  # noqa: F401  (verbs of this service layer)
+    first_message_segments,
+    preview,
+    refused_input,
+)
+from engine.liveness import workers_seen
 from engine.registry.snapshot import load_snapshot
-from engine.store.db import reading
-from engine.store.models import IncidentCommunity
-from playbook.builder import Checklist, CommunityItem, build_checklist
+from engine.store.models import Contact, Incident, IncidentCommunity
+from engine.store.states import IncidentStatus
+from playbook.builder import REGISTRY_FIELD_TYPES, iso_z
 from playbook.model import IncidentInput, Playbook
-from playbook.render import language_chain, message_context, render_message
-
-# A link of realistic length, so that previewed SMS segment counts match real messages.
-SAMPLE_TOKEN = "x" * 43
 
 
 @dataclass(frozen=True)
@@ -39,43 +42,14 @@ class Declared:
         return list(self.checklist["warnings"])
 
 
-def preview(*, engine: Engine, playbook: Playbook, incident: IncidentInput) -> Checklist:
-    """The checklist the incident would get now over the active registry, changing nothing."""
-    with reading(engine).connect() as conn:
-        snapshot = load_snapshot(conn)
-    return build_checklist(playbook, incident, snapshot.communities, snapshot.contacts,
-                           snapshot.opted_out)
-
-
-def first_message_segments(*, playbook: Playbook, checklist: Checklist, item: CommunityItem,
-                           public_url: str, smart_encoding: bool = False) -> dict[str, int]:
-    """SMS segments of the community's first escalation message, per contact language."""
-    policy = playbook.policies.get(item.escalation or "")
-    if policy is None or not policy.steps:
-        return {}
-    template = min(policy.steps, key=lambda s: s.after.nominal).template
-    has_intake = any(t.task.kind == "intake" for t in item.tasks)
-    intake_url = f"{public_url.rstrip('/')}/i/{SAMPLE_TOKEN}" if has_intake else ""
-    segments: dict[str, int] = {}
-    for eligible in item.contacts:
-        chain = language_chain(eligible.language, item.community.languages,
-                               playbook.default_locale)
-        context = message_context(playbook, checklist.incident, community=item.community,
-                                  contact=eligible.contact, intake_url=intake_url)
-        message = render_message(playbook, template, "sms", language_chain=chain,
-                                 context=context, smart_encoding=smart_encoding)
-        if message.sms is not None and message.locale not in segments:
-            segments[message.locale] = message.sms.segments
-    return segments
-
-
 def declare(*, session: Session, playbook: Playbook, incident: IncidentInput, now: datetime,
             actor: str = "cli") -> Declared:
     """Store the incident with its frozen playbook and checklist, its tasks and its timers, over
     the active registry as this transaction sees it. Sending is the worker's (or the caller's)."""
-    row, doc = flows.declare_incident_flow(session, playbook=playbook, incident=incident,
-                                           snapshot=load_snapshot(session.connection()),
-                                           now=now, actor=actor)
+    with refused_input():
+        row, doc = flows.declare_incident_flow(session, playbook=playbook, incident=incident,
+                                               snapshot=load_snapshot(session.connection()),
+                                               now=now, actor=actor)
     assert row.id is not None
     return Declared(row.id, doc)
 
@@ -83,9 +57,58 @@ def declare(*, session: Session, playbook: Playbook, incident: IncidentInput, no
 def acknowledge(*, session: Session, incident_id: int, community_ids: list[str], by: str,
                 now: datetime, via: str, note: str | None = None) -> list[str]:
     """Mark communities reached (`by` is `contact:ID`, `staff:ID` or `staff:cli`); their
-    remaining steps stop. The communities that changed (already reached ones did not)."""
+    remaining steps stop. The communities that changed (already reached ones did not).
+    A `contact:ID` must be a contact of every community named (InputError, nothing changed)."""
+    if by.startswith("contact:"):
+        check_contact_of(session=session, contact_id=by.removeprefix("contact:"),
+                         community_ids=community_ids)
     return flows.acknowledge(session, incident_id=incident_id, community_ids=community_ids,
                              by=by, now=now, via=via, note=note)
+
+
+def check_contact_of(*, session: Session, contact_id: str, community_ids: list[str]) -> None:
+    """Refuse a contact who is not a contact of each of the communities (InputError)."""
+    contact = session.get(Contact, contact_id)
+    wrong = [c for c in community_ids if contact is None or contact.community_id != c]
+    if not wrong:
+        return
+    if contact is None:
+        raise InputError(f"--contact {contact_id}: no such contact in the registry / "
+                         "onbekend contact")
+    raise InputError([f"--contact {contact_id}: not a contact of community {c} (a contact of "
+                      f"{contact.community_id}) / geen contact van deze gemeenschap"
+                      for c in wrong])
+
+
+DUPLICATE_WINDOW = timedelta(hours=24)
+NO_WORKER_AFTER = timedelta(minutes=2)
+
+
+def open_duplicates(*, session: Session, playbook: Playbook, incident: IncidentInput,
+                    now: datetime) -> list[dict[str, Any]]:
+    """Open incidents of the same type and target declared in the last 24 hours: the same
+    `community` and `tag` fields, the same area and the same exercise flag (oldest first)."""
+    itype = playbook.incident_types.get(incident.type)
+    names = [n for n, f in (itype.fields.items() if itype else ())
+             if f.type in REGISTRY_FIELD_TYPES]
+    rows = session.exec(select(Incident).where(
+        Incident.type == incident.type, Incident.status == IncidentStatus.OPEN,
+        Incident.declared_at >= now - DUPLICATE_WINDOW).order_by(col(Incident.id))).all()
+
+    def target(fields: Any, area: str | None) -> tuple[Any, ...]:
+        return (*(fields.get(n) for n in names), area or None)
+
+    wanted = target(incident.fields, incident.area)
+    return [{"id": r.id, "title": r.title, "type": r.type, "declared_at": iso_z(r.declared_at)}
+            for r in rows
+            if bool(r.exercise) == incident.exercise and target(r.fields, r.area) == wanted]
+
+
+def worker_seen(*, engine: Engine, now: datetime,
+                within: timedelta = NO_WORKER_AFTER) -> bool:
+    """Whether a `verbinder worker` or `serve` beat its heartbeat lately: without one, timers
+    (later escalation steps, follow-ups) fire nowhere."""
+    return bool(workers_seen(engine, since=now - within))
 
 
 def take_over(*, session: Session, incident_id: int, community_ids: list[str], staff_id: str,
@@ -107,10 +130,13 @@ def take_over(*, session: Session, incident_id: int, community_ids: list[str], s
 
 def tick_task(*, session: Session, incident_id: int, task_id: str,
               community_id: str | None = None, by: str, now: datetime,
-              note: str | None = None, undo: bool = False) -> NoReturn:
-    """Staff tick a task done (`incident task`, CLI.md). Not built yet (issue 12): today only
-    acknowledgements and intake answers tick tasks, inside `acknowledge` and `record_intake`."""
-    raise NotImplementedError("ticking a task by hand is not built yet (issue 12)")
+              note: str | None = None, undo: bool = False) -> bool:
+    """Staff tick a task done, or open it again with `undo` (`incident task`, CLI.md): who
+    (`by`: the actor, as the audit log names it) and a note (kept in the note table). An
+    incident task without `community_id`. False when it already was in that state; a task or
+    community that the incident does not have is refused (InputError) naming what there is."""
+    return flows.tick_task(session, incident_id=incident_id, task_id=task_id,
+                           community_id=community_id, by=by, now=now, note=note, undo=undo)
 
 
 def close(*, session: Session, incident_id: int, now: datetime, actor: str) -> bool:
@@ -124,10 +150,13 @@ def list_incidents(*, session: Session) -> list[dict[str, Any]]:
     return views.list_incidents(session)
 
 
-def show_incident(*, session: Session, incident_id: int) -> dict[str, Any]:
-    """One incident: per community its reach status, messages, tasks and next step, the
-    channels' health and the timeline (NotFoundError when there is no such incident)."""
-    return views.show_incident(session, incident_id)
+def show_incident(*, session: Session, incident_id: int, now: datetime | None = None
+                  ) -> dict[str, Any]:
+    """One incident: per community its reach status (`reach`: reached, taken_over, open),
+    messages, tasks (title, owner, deadline, done or overdue at `now`), answers in words and
+    next step, the channels' health, the timeline, and the replies that matched nothing
+    (NotFoundError when there is no such incident). Plain data, for any reader."""
+    return views.show_incident(session, incident_id, now=now)
 
 
 def incident_board(*, session: Session, incident_id: int, role: str | None = None,

@@ -22,8 +22,11 @@ FIRST_YEAR, LAST_YEAR = 1900, 2200  # a roster's times; beyond them date arithme
 
 
 def local_label(value: datetime) -> str:
-    """A time as people read it: `YYYY-MM-DD HH:MM CET` in Europe/Amsterdam."""
-    return value.astimezone(AMSTERDAM).strftime("%Y-%m-%d %H:%M %Z")
+    """A time as people read it: `YYYY-MM-DD HH:MM +01:00` in Europe/Amsterdam (the offset,
+    not an abbreviation, as every other time printed for people)."""
+    local = value.astimezone(AMSTERDAM)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
 
 
 def year_problem(value: date) -> str | None:

@@ -9,13 +9,13 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.audit.events import record_many
 from engine.links import tokens
 from engine.links.tokens import Links
 from engine.outreach.outbox import Draft, dedupe_key
-from engine.store.models import Community, Contact, Incident, Message, Staff
+from engine.store.models import Community, Contact, Incident, IntakeAnswer, Message, Staff
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,45 @@ def intake_form_for(incident: Incident, playbook: Any, community_ids: list[str])
     return None
 
 
+def stated_needs(session: Session, incident: Incident, playbook: Any,
+                 community_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """For an intake alert (PLAYBOOK.md: `answers`): the latest answer of the first of these
+    communities that answered, per question id: the chosen option ids (`options`), their
+    labels (`texts`), those joined or the free text typed (`text`), and the question's
+    `label`; in the playbook's language."""
+    from playbook.answers import answers_in_words
+
+    locale = playbook.default_locale
+    for cid in community_ids:
+        row = session.exec(select(IntakeAnswer).where(
+            IntakeAnswer.incident_id == incident.id, IntakeAnswer.community_id == cid,
+            col(IntakeAnswer.replaced_at).is_(None)).order_by(col(IntakeAnswer.at).desc(),
+                                                              col(IntakeAnswer.id).desc())
+        ).first()
+        if row is None:
+            continue
+        form = playbook.intake_forms.get(row.form_id)
+        out: dict[str, dict[str, Any]] = {}
+        for entry in answers_in_words(form, row.answers, (locale,)):
+            texts = [_option_label(form, entry["question"], o, locale)
+                     for o in entry["options"]]
+            out[entry["question"]] = {
+                "question": entry["question"],
+                "label": entry["label"].get(locale, entry["question"]),
+                "options": entry["options"], "texts": texts,
+                "text": entry["text"] if entry["text"] is not None
+                else entry["words"].get(locale, ""),
+            }
+        return out
+    return {}
+
+
+def _option_label(form: Any, question_id: str, option_id: str, locale: str) -> str:
+    question = next(q for q in form.questions if q.id == question_id)
+    option = next(o for o in question.options if o.id == option_id)
+    return str(option.label.get(locale) or option.label.get("en") or option_id)
+
+
 def not_reached(session: Session, incident: Incident, community_ids: list[str],
                 communities: dict[str, Community]) -> list[dict[str, Any]]:
     """For staff messages: each community, with the contacts tried, how, and their numbers."""
@@ -175,20 +214,25 @@ def compose(
     now: datetime,
     not_reached: list[dict[str, Any]] | None = None,
     escalation_note: str | None = None,
+    answers: list[dict[str, Any]] | None = None,
 ) -> Draft:
     """Render one recipient's message for a step, with its own intake and ack links.
 
     `escalation_note` tells staff why a step reached them rather than whom the playbook named:
     `nobody_on_call` or `no_liaison`.
     """
-    from playbook.render import render_message
+    from playbook.render import choose_locale, render_message
 
     r = bundle.recipient
-    chain = [x for x in (r.language, *(communities[0].languages if communities else ())) if x]
+    # Staff read the municipality's language, whatever the community speaks.
+    chain = [x for x in (r.language, *(communities[0].languages if communities else ()))
+             if x] if r.kind == "contact" else []
     form = None
     if r.kind == "contact":
         form = intake_form_for(incident, playbook, bundle.community_ids)
-    locale = chain[0] if chain else playbook.default_locale
+    # The links open their pages in the language the message is written in.
+    locale = choose_locale(playbook.templates[bundle.template], r.channel, chain,
+                           playbook.default_locale)
     mint = partial(tokens.mint, secret=links.secret, incident_id=incident.id,
                    community_ids=bundle.community_ids, recipient_kind=r.kind, recipient_id=r.id,
                    locale=locale, now=now, valid_for=links.valid_for)
@@ -215,6 +259,8 @@ def compose(
     if not_reached is not None:
         context["not_reached"] = not_reached
         context["escalation_note"] = escalation_note
+    if answers is not None:
+        context["answers"] = answers
     rendered = render_message(
         playbook, bundle.template, r.channel, language_chain=chain, context=context
     )

@@ -88,3 +88,41 @@ def check_playbook(*, path: Path) -> PlaybookCheck:
     if problems:
         return PlaybookCheck(str(path), None, problems=problems)
     return PlaybookCheck(str(path), loaded, warnings=lookalike_warnings(loaded))
+
+
+# What each field type accepts, for people (Dutch / English) and for `incident types`.
+FIELD_TYPE_TEXTS = {
+    "string": "tekst / text",
+    "int": "geheel getal / whole number",
+    "bool": "ja/nee / true/false",
+    "enum": "een van / one of",
+    "community": "id van een actieve gemeenschap / id of an active community "
+                 "(registry export lists them)",
+    "tag": "tag van een actieve gemeenschap / tag of an active community",
+}
+
+
+@dataclass(frozen=True)
+class IncidentTypes:
+    """The playbook's incident types with their fields (`incident types`)."""
+
+    playbook: Playbook
+
+    def as_dict(self) -> dict[str, Any]:
+        """The `incident types --json` document: types in playbook order, each with its
+        labels, default severity and fields (type, whether required, allowed values)."""
+        p = self.playbook
+        return {
+            "playbook": {"id": p.id, "version": p.version},
+            "incident_types": [{
+                "id": t.id, "label": p.text(t.label, t.id), "labels": dict(t.label),
+                "default_severity": t.default_severity,
+                "fields": [{"name": f.name, "type": f.type, "required": f.required,
+                            "values": list(f.values)} for f in t.fields.values()],
+            } for t in p.incident_types.values()],
+        }
+
+
+def incident_types(*, playbook: Playbook) -> IncidentTypes:
+    """The incident types of a playbook, for a coordinator who must pick one."""
+    return IncidentTypes(playbook)

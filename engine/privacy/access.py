@@ -17,6 +17,8 @@ from engine.errors import NotFoundError
 from engine.store.models import (
     AuditEntry,
     Contact,
+    ContactLog,
+    ContactLogPerson,
     Event,
     IncidentCommunity,
     IntakeAnswer,
@@ -58,6 +60,7 @@ def subject_data(session: Session, contact_id: str) -> dict[str, Any]:
             Reply.sender.in_(actors)).order_by(Reply.id))],
         "notes": [_row(n) for n in session.exec(select(Note).where(
             Note.subject.in_(actors)).order_by(Note.id))],
+        "peacetime_contacts": _peacetime_contacts(session, ids),
         "acknowledgements": [_row(ic) for ic in session.exec(select(IncidentCommunity).where(
             IncidentCommunity.acknowledged_by.in_(actors)))],
         "timeline": [_row(e) for e in session.exec(select(Event).where(sa.or_(
@@ -68,6 +71,17 @@ def subject_data(session: Session, contact_id: str) -> dict[str, Any]:
                                             AuditEntry.object.in_(actors)))
             .order_by(AuditEntry.id))],
     }
+
+
+def _peacetime_contacts(session: Session, ids: list[str]) -> list[dict[str, Any]]:
+    """The peace-time contacts the person was met at, with their notes."""
+    lp = ContactLogPerson.__table__
+    logs = list(session.exec(select(ContactLog).where(ContactLog.id.in_(  # type: ignore[union-attr]
+        sa.select(lp.c.log_id).where(lp.c.contact_id.in_(ids))))
+        .order_by(ContactLog.id)))
+    notes = {n.id: n.text for n in session.exec(select(Note).where(Note.id.in_(  # type: ignore[union-attr]
+        [log.note_id for log in logs if log.note_id])))} if logs else {}
+    return [{**_row(log, skip=("note_id",)), "note": notes.get(log.note_id)} for log in logs]
 
 
 def _row(row: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from engine.errors import InputError
 from engine.playbooks.frozen import playbook_of
 from engine.store.models import (
     Contact,
+    ContactLogPerson,
     Incident,
     IntakeAnswer,
     IntakeToken,
@@ -113,6 +114,8 @@ class _Due:
     staff: Any
     incidents: Any
     settled: Any
+    # notes of peace-time contacts (subject `contactlog:ID`) older than this are erased too
+    contact_notes_before: datetime | None = None
 
 
 def _due(now: datetime, retention: Retention, at_once: Sequence[str] = ()) -> _Due:
@@ -130,7 +133,8 @@ def _due(now: datetime, retention: Retention, at_once: Sequence[str] = ()) -> _D
     settled = m.c.state.in_((MessageState.ACCEPTED, MessageState.DELIVERED,
                              MessageState.FAILED_PERM, MessageState.CANCELLED)) | (
         (m.c.state == MessageState.AMBIGUOUS) & (m.c.ambiguous_at <= now - SETTLING))
-    return _Due(contacts, staff, incidents, settled)
+    return _Due(contacts, staff, incidents, settled,
+                contact_notes_before=months_before(now, retention.closed_months))
 
 
 def purge(session: Session, *, now: datetime, retention: Retention, dry_run: bool = False,
@@ -195,11 +199,22 @@ def _dependants(due: _Due) -> dict[str, tuple[Any, Any]]:
         "replies": (r, r.c.erased_at.is_(None) & (
             r.c.incident_id.in_(incident_ids) | r.c.sender.in_(persons))),
         "notes": (n, n.c.erased_at.is_(None) & (
-            n.c.incident_id.in_(incident_ids) | n.c.subject.in_(persons))),
+            n.c.incident_id.in_(incident_ids) | n.c.subject.in_(persons)
+            | _contact_log_notes(n, contact_ids, due.contact_notes_before))),
         "links": (t, t.c.incident_id.in_(incident_ids) | (
             (t.c.recipient_kind == "contact") & t.c.recipient_id.in_(contact_ids))
             | ((t.c.recipient_kind == "staff") & t.c.recipient_id.in_(staff_ids))),
     }
+
+
+def _contact_log_notes(n: Any, contact_ids: Any, before: datetime | None) -> Any:
+    """Notes of peace-time contacts: with a person being erased, or past the closed term."""
+    lp = ContactLogPerson.__table__
+    met = sa.select(sa.literal("contactlog:") + sa.cast(lp.c.log_id, sa.String)).where(
+        lp.c.contact_id.in_(contact_ids))
+    old = n.c.subject.like("contactlog:%") & (n.c.at <= before) if before is not None \
+        else sa.false()
+    return n.c.subject.in_(met) | old
 
 
 def _erase(session: Session, due: _Due, wheres: dict[str, tuple[Any, Any]],

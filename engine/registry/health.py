@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from engine.clock import iso_z
 from engine.registry.importer import load_rows
+from playbook.model import Playbook
 
 Row = dict[str, Any]
 
@@ -37,6 +38,8 @@ class HealthReport:
     orphaned_contacts: list[Row] = field(default_factory=list)
     missing_staff_roles: list[str] = field(default_factory=list)
     withdrawn: list[Row] = field(default_factory=list)  # consent withdrawn, not yet erased
+    # languages of eligible contacts that templates of the playbook lack (None: not checked)
+    untranslated: list[Row] | None = None
 
     @property
     def gaps(self) -> int:
@@ -44,7 +47,7 @@ class HealthReport:
         return (len(self.no_eligible) + len(self.one_eligible) + len(self.without_consent)
                 + len(self.consent_stale) + len(self.without_liaison)
                 + len(self.orphaned_contacts) + len(self.missing_staff_roles)
-                + len(self.withdrawn))
+                + len(self.withdrawn) + len(self.untranslated or ()))
 
     def as_dict(self) -> dict[str, Any]:
         """The `--json` document."""
@@ -61,19 +64,24 @@ class HealthReport:
             "contacts_of_inactive_communities": self.orphaned_contacts,
             "staff_roles_missing": self.missing_staff_roles,
             "contacts_consent_withdrawn": self.withdrawn,
+            "contact_languages_without_template": self.untranslated,
         }
 
 
-def check_health(conn: Connection, *, now: datetime, consent_stale_days: int) -> HealthReport:
-    """Load the registry once and find every gap."""
+def check_health(conn: Connection, *, now: datetime, consent_stale_days: int,
+                 playbook: Playbook | None = None) -> HealthReport:
+    """Load the registry once and find every gap (with a playbook: also the languages of
+    contacts that its templates do not have)."""
     communities = load_rows(conn, "communities")
     contacts = load_rows(conn, "contacts")
     staff = load_rows(conn, "staff")
-    return assess(communities, contacts, staff, now=now, consent_stale_days=consent_stale_days)
+    return assess(communities, contacts, staff, now=now, consent_stale_days=consent_stale_days,
+                  playbook=playbook)
 
 
 def assess(communities: dict[str, Row], contacts: dict[str, Row], staff: dict[str, Row], *,
-           now: datetime, consent_stale_days: int) -> HealthReport:
+           now: datetime, consent_stale_days: int, playbook: Playbook | None = None
+           ) -> HealthReport:
     """Find the gaps in plain registry rows (pure)."""
     report = HealthReport(now, consent_stale_days, counts={
         name: {"active": sum(1 for r in rows.values() if r["active"]),
@@ -88,7 +96,32 @@ def assess(communities: dict[str, Row], contacts: dict[str, Row], staff: dict[st
     for role in ("coordinator", "oncall", "liaison"):
         if not any(role in s["roles"] for s in staff.values() if s["active"]):
             report.missing_staff_roles.append(role)
+    if playbook is not None:
+        report.untranslated = untranslated_languages(active_communities, contacts, playbook)
     return report
+
+
+def untranslated_languages(communities: dict[str, Row], contacts: dict[str, Row],
+                           playbook: Playbook) -> list[Row]:
+    """Per language of eligible contacts (the contact's, else the community's first, else the
+    playbook's), the templates that lack it, when any does: such a contact reads the next
+    language of its chain, often Dutch. `in_no_template` when no template has it at all."""
+    counts: dict[str, int] = {}
+    for contact in contacts.values():
+        community = communities.get(contact["community_id"])
+        if community is None or not is_eligible(contact):
+            continue
+        language = (contact["language"] or next(iter(community["languages"] or []), None)
+                    or playbook.default_locale)
+        counts[language] = counts.get(language, 0) + 1
+    has = {tid: set(t.sms) | set(t.body) | set(t.html) for tid, t in playbook.templates.items()}
+    out: list[Row] = []
+    for language, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        missing = sorted(tid for tid, langs in has.items() if language not in langs)
+        if missing:
+            out.append({"language": language, "contacts": n, "templates_missing": missing,
+                        "in_no_template": len(missing) == len(has)})
+    return out
 
 
 def _eligibility(report: HealthReport, communities: dict[str, Row],

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 from engine.audit.log import append
 from engine.clock import Clock
 from engine.privacy.consent import reconcile_import
+from engine.registry.liaisons import record_import_changes
 from engine.registry.problems import RegistryImportError
 from engine.registry.sources import TABLES, read_sources
 from engine.registry.validate import KnownIds, Row, validate_import
@@ -93,6 +94,10 @@ def import_registry(
         report.warnings = dangling_references(existing_after(conn, existing, report))
         if not dry_run and report.changes:
             write_changes(conn, report, clock.now(), actor)
+            communities = report.tables["communities"]
+            record_import_changes(conn, added=communities.added, changed=communities.changed,
+                                  existing=existing.get("communities", {}), now=clock.now(),
+                                  actor=actor)
             append(session, actor=actor, action="registry.import", object="registry",
                    at=clock.now(), details={n: t.counts() for n, t in report.tables.items()
                                             if t.included})

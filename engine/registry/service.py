@@ -19,6 +19,7 @@ from engine.registry.export import RegistryExport, build_export
 from engine.registry.health import HealthReport, check_health
 from engine.registry.importer import ImportReport
 from engine.store.db import reading
+from playbook.model import Playbook
 
 
 def import_registry(*, engine: Engine, paths: Sequence[str | Path], clock: Clock,
@@ -35,8 +36,11 @@ def export_registry(*, engine: Engine, public: bool,
         return build_export(conn, public=public, include_inactive=include_inactive)
 
 
-def registry_health(*, engine: Engine, now: datetime, consent_stale_days: int) -> HealthReport:
+def registry_health(*, engine: Engine, now: datetime, consent_stale_days: int,
+                    playbook: Playbook | None = None) -> HealthReport:
     """Peace-time gaps: communities with no or one eligible contact, consent missing or stale,
-    liaisons missing or inactive, contacts of inactive communities, staff roles nobody has."""
+    liaisons missing or inactive, contacts of inactive communities, staff roles nobody has,
+    and (given the playbook) languages of contacts that its templates do not have."""
     with reading(engine).connect() as conn:
-        return check_health(conn, now=now, consent_stale_days=consent_stale_days)
+        return check_health(conn, now=now, consent_stale_days=consent_stale_days,
+                            playbook=playbook)

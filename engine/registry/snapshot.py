@@ -6,10 +6,12 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
-
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from playbook.model import CommunityData, ContactData
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 @dataclass(frozen=True)

@@ -83,8 +83,8 @@ def readable_phone(number: str | None) -> str | None:
 
 
 def callable_contact(row: Any) -> bool:
-    """Whether a contact may be called now: active, with consent on record."""
-    return bool(row.active) and row.consent is not None
+    """Whether a contact may be called now: active, with consent on record, not withdrawn."""
+    return bool(row.active) and row.consent is not None and row.withdrawn_at is None
 
 
 def assemble_callsheet(conn: Connection, incident_id: int, *, now: datetime) -> CallSheet:

@@ -182,3 +182,31 @@ def _svg(fig: Figure) -> str:
     fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight",
                 pad_inches=0.05)
     return _COMMENT.sub("", buffer.getvalue())  # matplotlib repeats each text in a comment
+
+
+KIND_COLOURS = ("#1f4e79", "#b45f06", "#38761d", "#7f7f7f", "#741b47", "#0b5394", "#bf9000")
+
+
+def contacts_chart(per_month: dict[str, dict[str, int]], title: str, axis: str) -> str:
+    """SVG: peace-time contacts per month, stacked per kind of community."""
+    months = list(per_month)
+    kinds = sorted({k for counts in per_month.values() for k in counts})
+    with plt.rc_context(STYLE):
+        fig = Figure(figsize=(7.0, 3.0))
+        ax = fig.add_subplot()
+        bottom = [0] * len(months)
+        for n, kind in enumerate(kinds):
+            values = [per_month[m].get(kind, 0) for m in months]
+            ax.bar(range(len(months)), values, bottom=bottom,
+                   color=KIND_COLOURS[n % len(KIND_COLOURS)], label=plain_label(kind))
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+        ax.set_xticks(range(len(months)), months)
+        ax.set_ylabel(plain_label(axis))
+        ax.set_title(plain_label(title, 80), fontsize=9)
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(True, axis="y", color=GRID, linewidth=0.6)
+        ax.spines[["top", "right"]].set_visible(False)
+        if kinds:
+            ax.legend(loc="upper left", frameon=False, fontsize=7)
+        fig.tight_layout()
+        return _svg(fig)

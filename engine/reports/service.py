@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from engine.reports import raw
 from engine.reports.evaluation import assemble, head_of, load_incident
@@ -41,7 +42,7 @@ def snapshot(engine: Engine) -> Iterator[Connection]:
 
 
 def deliver(engine: Engine, output: Path | None, *, private: bool,
-            record: Callable[[], None], write: Callable[[BinaryIO], None]) -> None:
+            record: Callable[[Session], None], write: Callable[[BinaryIO], None]) -> None:
     """Write through `write` to a file or stdout, with `record` committed before it shows."""
     with Output(output, private=private) as out:
         if output is None:
@@ -53,7 +54,7 @@ def deliver(engine: Engine, output: Path | None, *, private: bool,
         out.publish()
 
 
-def _commit(engine: Engine, record: Callable[..., None]) -> None:
+def _commit(engine: Engine, record: Callable[[Session], None]) -> None:
     with session_scope(engine) as session:
         record(session)
 
@@ -63,7 +64,7 @@ def export_incident(engine: Engine, *, incident_id: int, fmt: str, output: Path 
     """`incident export`: the timeline (jsonl, csv) or the evaluation report (md, html, pdf)."""
     check_target(output)
 
-    def record(session) -> None:  # type: ignore[no-untyped-def]
+    def record(session: Session) -> None:
         record_export(session, incident_id=incident_id, actor=actor, what="export", fmt=fmt,
                       pii=include_pii, now=now)
 
@@ -106,7 +107,7 @@ def write_callsheet(engine: Engine, *, incident_id: int, fmt: str, output: Path 
 
     check_target(output)
 
-    def record(session) -> None:  # type: ignore[no-untyped-def]
+    def record(session: Session) -> None:
         record_export(session, incident_id=incident_id, actor=actor, what="callsheet",
                       fmt=fmt, pii=True, now=now)
 

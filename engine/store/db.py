@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
+
+# Alembic and the ORM session are imported where they are used: a command that only reads
+# through the driver (`incident preview`) starts without them.
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_SECONDS = 30.0
@@ -154,7 +161,11 @@ def reading(engine: Engine) -> Engine:
 
 def alembic_config(engine: Engine | None) -> Config:
     """An Alembic configuration aimed at this engine."""
-    cfg = Config()
+    from alembic.config import Config
+
+    # Alembic's default stream is the sys.stdout of when alembic.config was first imported;
+    # imported on first use now, that may be a stream long closed (a test's capture).
+    cfg = Config(stdout=sys.stdout)
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
@@ -185,8 +196,41 @@ def migrate(engine: Engine) -> None:
             _upgrade(conn)
 
 
+@cache
 def head_revision() -> str:
-    """The newest migration of this code."""
+    """The newest migration of this code: the revision no other one names as its
+    `down_revision`, read from the migration files' text (Alembic's own answer, which imports
+    every migration, is asked only when that is not one revision)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        names = _assigned(path, ("revision", "down_revision"))
+        if isinstance(names.get("revision"), str):
+            revisions.add(names["revision"])
+        down = names.get("down_revision")
+        parents.update(down if isinstance(down, tuple) else (down,) if down else ())
+    heads = revisions - parents
+    if len(heads) == 1:
+        return heads.pop()
+    return _alembic_head()
+
+
+def _assigned(path: Path, names: tuple[str, ...]) -> dict[str, object]:
+    """The literal values a module assigns to these top-level names."""
+    found: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
+            if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id in names:
+                try:
+                    found[target.id] = ast.literal_eval(node.value)  # type: ignore[arg-type]
+                except ValueError:
+                    found[target.id] = None
+    return found
+
+
+def _alembic_head() -> str:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config(None)).get_current_head()
@@ -205,6 +249,8 @@ def at_head(engine: Engine) -> bool:
 
 
 def _upgrade(conn: Connection) -> None:
+    from alembic import command
+
     cfg = alembic_config(conn.engine)
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")
@@ -231,6 +277,8 @@ def _migrate_sqlite(conn: Connection) -> None:
 def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on any error;
     `read_only` for one that only reads (see `reading`)."""
+    from sqlmodel import Session
+
     with Session(reading(engine) if read_only else engine, expire_on_commit=False) as session:
         try:
             yield session

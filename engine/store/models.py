@@ -334,6 +334,86 @@ class Note(SQLModel, table=True):
     erased_at: datetime | None = _utc_column()
 
 
+# --- peace time (engine/peacetime) ---------------------------------------------------------
+
+
+class ContactLog(SQLModel, table=True):
+    """A contact in peace time: a visit, call, meeting or event with one or more communities
+    (a meeting may bring several together). Its free-text note lives in `note`
+    (subject `contactlog:ID`), so that purge can erase it."""
+
+    __tablename__ = "contactlog"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc_column(nullable=False, index=True)
+    kind: str = Field(max_length=20)  # visit | call | meeting | event
+    staff_id: str = Field(max_length=200, index=True)
+    place: str | None = Field(default=None, max_length=200)
+    neutral_ground: bool = False
+    note_id: int | None = None
+    created_at: datetime = _utc_column(nullable=False)
+    created_by: str = Field(max_length=200)
+
+
+class ContactLogCommunity(SQLModel, table=True):
+    """A community a peace-time contact was with."""
+
+    __tablename__ = "contactlogcommunity"
+
+    log_id: int = Field(primary_key=True, foreign_key="contactlog.id")
+    community_id: str = Field(primary_key=True, max_length=200, index=True)
+
+
+class ContactLogPerson(SQLModel, table=True):
+    """A key figure (registry contact) met at a peace-time contact."""
+
+    __tablename__ = "contactlogperson"
+
+    log_id: int = Field(primary_key=True, foreign_key="contactlog.id")
+    contact_id: str = Field(primary_key=True, max_length=200, index=True)
+
+
+class Agreement(SQLModel, table=True):
+    """A goal set together with a community; open until marked done."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: str = Field(max_length=200, index=True)
+    text: str = Field(max_length=500)
+    due: date | None = None
+    created_at: datetime = _utc_column(nullable=False)
+    created_by: str = Field(max_length=200)
+    done_at: datetime | None = _utc_column()
+    done_by: str | None = Field(default=None, max_length=200)
+
+
+class LiaisonChange(SQLModel, table=True):
+    """A community's liaison changed (an import, a handover): its liaison history."""
+
+    __tablename__ = "liaisonchange"
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: str = Field(max_length=200, index=True)
+    liaison_id: str | None = Field(default=None, max_length=200)
+    previous_id: str | None = Field(default=None, max_length=200)
+    at: datetime = _utc_column(nullable=False)
+    source: str = Field(max_length=20)  # import | handover
+    actor: str = Field(max_length=200)
+
+
+class DigestClaim(SQLModel, table=True):
+    """A liaison's digest of one period, claimed by the worker that sends it: the primary key
+    makes it once per period however many workers look."""
+
+    __tablename__ = "peacetimedigest"
+
+    liaison_id: str = Field(primary_key=True, max_length=200)
+    period: str = Field(primary_key=True, max_length=20)  # 2027-W13 | 2027-03-29
+    claimed_at: datetime = _utc_column(nullable=False)
+    claimed_by: str = Field(max_length=200)
+    message_id: int | None = None
+    communities: int = 0
+
+
 # --- escalation -----------------------------------------------------------------------------
 
 

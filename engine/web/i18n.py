@@ -1,4 +1,4 @@
-"""The words of the public pages, in Dutch, English, Arabic and Turkish."""
+"""The words of the public pages, in Dutch, English, Arabic, Turkish and Polish."""
 
 from __future__ import annotations
 
@@ -80,6 +80,26 @@ _TEXT: dict[str, dict[str, str]] = {
                        "iletişime geçin.",
         "busy": "Çok fazla deneme. Lütfen birkaç dakika sonra tekrar deneyin.",
         "yes": "Evet", "no": "Hayır",
+    },
+    "pl": {
+        "ack_title": "Czy wiadomość została przeczytana?",
+        "ack_button": "Tak, przeczytałem/przeczytałam wiadomość",
+        "ack_done": "Dziękujemy. Wiemy już, że wiadomość została przeczytana.",
+        "gone": "Ten link wygasł lub jest nieważny. Prosimy skontaktować się ze swoją osobą "
+                "kontaktową w gminie.",
+        "send": "Wyślij",
+        "thanks": "Dziękujemy. Otrzymaliśmy odpowiedź i skontaktujemy się z Państwem.",
+        "required": "Prosimy wybrać co najmniej jedną odpowiedź.",
+        "for": "Dla",
+        "already": "Odpowiedź już do nas dotarła. Nowa odpowiedź zastąpi poprzednią.",
+        "closed_ack": "To zdarzenie zostało zamknięte. Nic więcej nie jest już zapisywane, "
+                      "również Państwa potwierdzenie.",
+        "closed_intake": "To zdarzenie zostało zamknięte. Nic więcej nie jest już zapisywane, "
+                         "również Państwa odpowiedź.",
+        "closed_help": "Czy nadal potrzebują Państwo pomocy? Prosimy skontaktować się ze swoją "
+                       "osobą kontaktową w gminie.",
+        "busy": "Zbyt wiele prób. Prosimy spróbować ponownie za kilka minut.",
+        "yes": "Tak", "no": "Nie",
     },
 }
 

@@ -119,7 +119,7 @@ def test_now_shows_amsterdam_times(
     assert run(monkeypatch, db, "now", "--at", "2026-03-29T05:00:00Z") == 0
     out = capsys.readouterr().out
     assert "st-a" in out and "st-b" in out
-    assert "2026-03-28 20:00 CET – 2026-03-29 08:00 CEST" in out
+    assert "2026-03-28 20:00 +01:00 – 2026-03-29 08:00 +02:00" in out
     assert run(monkeypatch, db, "now", "--at", "2026-03-29T05:00:00Z", "--json") == 0
     document = json.loads(capsys.readouterr().out)
     assert [p["id"] for p in document["on_call"]] == ["st-b", "st-a"]
@@ -161,4 +161,4 @@ def test_list_with_period(
     assert document["shifts"][0]["starts_at"] == "2026-11-30T07:00:00Z"
     assert run(monkeypatch, db, "list", "--from", "2026-11-01", "--until", "2026-12-31") == 0
     out = capsys.readouterr().out
-    assert "2026-11-23 08:00 CET – 2026-11-30 08:00 CET  st-a  Anna A  [csv:r.csv]" in out
+    assert "2026-11-23 08:00 +01:00 – 2026-11-30 08:00 +01:00  st-a  Anna A  [csv:r.csv]" in out

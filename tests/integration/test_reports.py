@@ -363,3 +363,17 @@ def test_period_bounds_are_local_days() -> None:
     assert begin == datetime(2025, 12, 31, 23, 0, tzinfo=UTC)
     assert end == datetime(2026, 3, 31, 22, 0, tzinfo=UTC)  # 1 April 00:00 summer time
     assert end - begin == timedelta(days=90, hours=-1)
+
+
+def test_callsheet_leaves_out_a_contact_who_withdrew_consent_after_the_declaration(
+        smoke, run, tmp_path: Path) -> None:
+    from engine.privacy.consent import withdraw
+
+    with session_scope(smoke.ctx.engine) as session:
+        assert withdraw(session, contact_id="p5", by="staff:st-1", via="cli",
+                        now=smoke.ctx.clock.now())
+    target = tmp_path / "belsheet.html"
+    code, _, _ = run("incident", "callsheet", str(smoke.incident_id), "--output", str(target))
+    html = target.read_text()
+    assert code == 0 and "Poolse Parochie" in html  # the community stays on the sheet
+    assert "Katarzyna Nowak" not in html and "12 34 56 05" not in html

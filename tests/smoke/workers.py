@@ -203,6 +203,7 @@ class WorkerProcesses:
         return subprocess.run(
             [str(VERBINDER), "--db", self.db_url, "--playbook", str(self.playbook), *args],
             env=self.env, cwd=self.folder, capture_output=True, text=True, timeout=60,
+            stdin=subprocess.DEVNULL,  # a script: never the terminal `declare` would ask on
         )
 
 

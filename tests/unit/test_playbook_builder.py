@@ -332,7 +332,10 @@ def test_missing_declared_field_is_undefined_not_an_error(tmp_path: Path) -> Non
     pb = make(tmp_path, "- {id: r, select: 'incident.fields.faith in community.tags', "
                         "role: affected}")
     doc = build_checklist(pb, incident(), [community("a", tags=("islam",))], []).to_json()
-    assert doc["communities"] == [] and doc["warnings"] == []
+    assert doc["communities"] == []
+    # The only warning: an affected rule that matched nobody names the field it reads.
+    assert [w["code"] for w in doc["warning_details"]] == ["no_affected"]
+    assert doc["warning_details"][0]["check"] == ["--field faith"]
 
 
 def test_within_and_distance_in_rules(tmp_path: Path) -> None:
@@ -362,7 +365,8 @@ def test_document_shape(tmp_path: Path) -> None:
     """)
     doc = build_checklist(pb, incident(title="Brand", area="WK036301",
                                        fields={"faith": "islam"}),
-                          [community("c1", "Een")], [contact("p1", "c1", language="ar")]).to_json()
+                          [community("c1", "Een", area="WK03630101")],
+                          [contact("p1", "c1", language="ar")]).to_json()
     assert doc["incident"] == {
         "type": "attack", "title": "Brand", "label": "Aanval", "severity": 2,
         "area": "WK036301", "lat": None, "lon": None, "fields": {"faith": "islam"},

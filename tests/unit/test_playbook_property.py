@@ -20,6 +20,9 @@ KINDS = ["faith", "migrant", "neighbourhood", "youth"]
 NAMES = ["alpha", "Alpha", "beta", "Beta", "gamma", "ALPHA", "delta"]
 AREAS = [None, "BU09990201", "BU09990301", "WK099902", "noord/oud"]
 
+# A community carrying every tag, so that the incidents' `tag` fields name an active one.
+ANCHOR = CommunityData(id="anchor", name="Anchor", kind="migrant", tags=tuple(TAGS))
+
 communities = st.lists(
     st.builds(
         CommunityData,
@@ -73,6 +76,7 @@ incidents = st.sampled_from([
 @given(data=st.data(), cs=communities, incident=incidents)
 def test_shuffled_input_gives_the_same_checklist(data: st.DataObject, cs: list[CommunityData],
                                                  incident: IncidentInput) -> None:
+    cs = [*cs, ANCHOR]  # holds every tag an incident names: `tag` fields are checked
     ps = data.draw(contacts_for([c.id for c in cs]))
     opted = frozenset({("sms", "+31600000002")})
     first = build_checklist(PB, incident, cs, ps, opted).to_json()

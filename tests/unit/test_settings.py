@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import Settings, SettingsError, env_name, load_settings
+from config.settings import (
+    Settings,
+    SettingsError,
+    database_url_parts,
+    env_name,
+    load_settings,
+)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -46,3 +52,26 @@ def test_secrets_stay_out_of_repr() -> None:
 
 def test_env_example_as_dotenv_loads_to_the_defaults() -> None:
     assert load_settings({}, dotenv_path=ROOT / ".env.example") == Settings()
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:///./verbinder.db", "sqlite://", "sqlite:////tmp/v.db", "sqlite:///:memory:",
+    "postgresql+psycopg://postgres@127.0.0.1:5432/verbinder", "postgresql://u:p%40ss@h/db",
+    "postgresql://[::1]:5432/v", "postgresql://verbinder@[::1/verbinder", "postgresql://h:x/v",
+    "postgresql://h:/v", "postgresql://h:²/v", "postgresql://h:٥/v",
+    "postgresql://u@h", "postgresql://u@h/", "postgresql://u@h/%2Fd?sslmode=require",
+    "mysql://root@127.0.0.1/verbinder", "not a url at all", "://x", "sqlite:/x.db",
+    "Postgresql://h/v", "postgresql+psycopg2+x://h/v", "",
+])
+def test_database_urls_are_read_as_sqlalchemy_reads_them(url: str) -> None:
+    """The settings check URLs without importing SQLAlchemy, and agree with it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        with pytest.raises(ValueError, match="not a database URL"):
+            database_url_parts(url)
+        return
+    assert database_url_parts(url) == (parsed.get_backend_name(), parsed.database)

@@ -24,5 +24,7 @@ async def incidents(request: Request) -> dict[str, Any]:
 @area.get("/incidents/{incident_id}", allow=EVERYONE, response_model=IncidentDetail)
 async def incident(request: Request, incident_id: IncidentId) -> dict[str, Any]:
     """One incident: per community its reach status, messages, tasks; the timeline."""
-    return await web_of(request).store.read(
-        lambda s: show_incident(session=s, incident_id=incident_id))
+    web = web_of(request)
+    now = web.ctx.clock.now()
+    return await web.store.read(
+        lambda s: show_incident(session=s, incident_id=incident_id, now=now))

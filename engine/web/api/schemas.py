@@ -45,6 +45,7 @@ class IncidentSummary(BaseModel):
     closed_at: str | None
     communities: int
     reached: int
+    taken_over: int = 0
 
 
 class IncidentList(BaseModel):
@@ -66,6 +67,7 @@ class IncidentHead(BaseModel):
     declared_at: str
     closed_at: str | None
     playbook: dict[str, Any] | None
+    timezone: str | None = None
 
 
 class Summary(BaseModel):
@@ -73,7 +75,10 @@ class Summary(BaseModel):
 
     communities: int
     reached: int
+    taken_over: int = 0
     open: int
+    tasks_open: int = 0
+    tasks_overdue: int = 0
     messages: dict[str, int]
     unknown: int
 
@@ -87,13 +92,18 @@ class ChannelHealth(BaseModel):
 
 
 class TaskState(BaseModel):
-    """One task and whether it is done."""
+    """One task: title per language, owner, deadline, and whether it is done or overdue."""
 
     id: str
     kind: str
+    title: dict[str, str] = {}
+    owner: str | None = None
+    owner_staff: dict[str, str] | None = None
     due: str
     done_at: str | None
     done_by: str | None
+    state: str = "open"
+    note: str | None = None
 
 
 class MessageState(BaseModel):
@@ -121,6 +131,7 @@ class IntakeState(BaseModel):
     by: str
     answers: dict[str, Any]
     source: str
+    in_words: list[dict[str, Any]] = []
 
 
 class CommunityReach(BaseModel):
@@ -131,6 +142,7 @@ class CommunityReach(BaseModel):
     role: str
     escalation: str | None
     status: str
+    reach: str = "open"
     acknowledged_at: str | None
     acknowledged_by: str | None
     taken_over_by: str | None
@@ -148,6 +160,7 @@ class IncidentDetail(BaseModel):
     channels: dict[str, ChannelHealth]
     incident_tasks: list[TaskState]
     communities: list[CommunityReach]
+    unmatched_replies: list[dict[str, Any]] = []
     timeline: list[dict[str, Any]]
 
 

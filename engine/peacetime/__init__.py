@@ -1,0 +1,1 @@
+"""Peace time: the contact log, cadences, agreements, digests, handovers, readiness."""
