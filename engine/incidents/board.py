@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from engine.clock import iso_z
 from engine.incidents.flows import get_incident
 from engine.incidents.views import STATE_WORDS
+from engine.playbooks.frozen import playbook_of
 from engine.store.models import (
     Community,
     Event,
@@ -69,10 +70,11 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
     silent = set(session.exec(select(Event.community_id).where(
         Event.incident_id == incident_id, Event.kind == "community.silent")))
     order = {c["id"]: n for n, c in enumerate(incident.checklist.get("communities", []))}
+    titles = _task_titles(incident)
     communities = [
         _row(r, names.get(r.community_id, r.community_id), messages.get(r.community_id, []),
              tasks.get(r.community_id, []), timers.get(r.community_id, []),
-             r.community_id in answered, r.community_id in silent)
+             r.community_id in answered, r.community_id in silent, titles)
         for r in sorted(rows, key=lambda r: order.get(r.community_id, 10**9))
     ]
     shown = [c for c in communities if (not role or c["role"] == role)
@@ -89,7 +91,8 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
         "roles": _counts(communities, "role"),
         "total": len(communities),
         "communities": shown,
-        "incident_tasks": [_task(t) for t in sorted(tasks.get("", []), key=lambda t: t.due_at)],
+        "incident_tasks": [_task(t, titles)
+                           for t in sorted(tasks.get("", []), key=lambda t: t.due_at)],
         "timeline": _timeline(session, incident_id, timeline_rows),
         "version": board_version(session, incident_id),
     }
@@ -137,8 +140,17 @@ def board_status(row: Any, messages: list[Any], tasks: list[Any],
     return {3: "delivered", 2: "sent", 1: "unknown"}.get(best, "not_contacted")
 
 
+def _task_titles(incident: Any) -> dict[str, dict[str, str]]:
+    """Task id -> its title per language, from the playbook the incident was declared with."""
+    try:
+        playbook = playbook_of(incident)
+    except Exception:  # a frozen playbook that no longer loads must not hide the board
+        return {}
+    return {task_id: dict(spec.title) for task_id, spec in playbook.tasks.items()}
+
+
 def _row(row: Any, name: str, messages: list[Any], tasks: list[Any], timers: list[Any],
-         answered: bool, silent: bool) -> dict[str, Any]:
+         answered: bool, silent: bool, titles: dict[str, dict[str, str]]) -> dict[str, Any]:
     timer = next((t for t in timers if t.kind == "followup" or row.status == "open"), None)
     return {
         "id": row.community_id, "name": name, "role": row.role, "escalation": row.escalation,
@@ -148,13 +160,14 @@ def _row(row: Any, name: str, messages: list[Any], tasks: list[Any], timers: lis
         "acknowledged_by": row.acknowledged_by, "taken_over_by": row.taken_over_by,
         "tried": [{"to": m.recipient_kind, "channel": m.channel, "step": m.step,
                    "state": STATE_WORDS.get(m.state, m.state)} for m in messages],
-        "tasks": [_task(t) for t in sorted(tasks, key=lambda t: t.due_at)],
+        "tasks": [_task(t, titles) for t in sorted(tasks, key=lambda t: t.due_at)],
         "next_step": {"due": iso_z(timer.due_at), "notify": timer.notify} if timer else None,
     }
 
 
-def _task(t: Any) -> dict[str, Any]:
+def _task(t: Any, titles: dict[str, dict[str, str]]) -> dict[str, Any]:
     return {"id": t.task_id, "kind": t.kind, "due": iso_z(t.due_at),
+            "title": titles.get(t.task_id, {"nl": t.task_id, "en": t.task_id}),
             "done_at": iso_z(t.done_at) if t.done_at else None, "done_by": t.done_by}
 
 

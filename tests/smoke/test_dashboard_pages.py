@@ -90,3 +90,34 @@ def test_the_roster_page_shows_who_is_on_call_now_and_next(app: AppServer, tmp_p
     assert "Otto Call" in now and "+31622222202" in now and "2 mrt" not in now
     assert "Otto Call" in coming and "2 mrt 2026 20:00" in coming
     assert logged_in(app, "viewer").get("/oncall").status_code == 403
+
+
+def test_a_task_is_ticked_on_the_board_and_opened_again(app: AppServer) -> None:
+    from engine.store.models import IncidentTask
+
+    def task() -> IncidentTask:
+        [row] = rows(app.ctx, IncidentTask, IncidentTask.community_id == "moskee-a",
+                     IncidentTask.task_id == "needs-intake")
+        return row
+
+    client = logged_in(app, "coordinator")
+    board = client.get("/incidents/1")
+    assert 'name="tick" value="moskee-a/needs-intake"' not in board.text  # first-contact first
+    assert 'name="tick" value="moskee-a/first-contact"' in board.text
+    ticked = client.post("/incidents/1/act", {"tick": "moskee-a/needs-intake"})
+    assert ticked.status_code == 303
+    assert task().done_at is not None and task().done_by.startswith("account:")
+    client.get("/incidents/1")
+    assert client.post("/incidents/1/act", {"untick": "moskee-a/needs-intake"}
+                       ).status_code == 303
+    assert task().done_at is None
+    refused = client.post("/incidents/1/act", {"tick": "moskee-a/no-such-task"})
+    assert refused.status_code == 422 and "no-such-task" in refused.text
+    liaison = Browserless(app.url)
+    user = enrolled(app.ctx, "lia-tick@example.org", "liaison", "st-liaison2")
+    app.ctx.clock.advance(timedelta(seconds=30))
+    liaison.login(user, app.ctx.clock)
+    liaison.get("/incidents/1")
+    assert liaison.post("/incidents/1/act", {"tick": "moskee-a/needs-intake"}
+                        ).status_code == 403  # moskee-a is st-liaison's
+    assert task().done_at is None

@@ -103,24 +103,45 @@ def _act(session: Session, *, incident_id: int, community_id: str, who: Principa
                                note=note)
 
 
+def _tick(session: Session, *, incident_id: int, community_id: str, task_id: str,
+          who: Principal, undo: bool, now: Any) -> bool:
+    """Tick a task done (or open it again) for a community the principal may act for; an
+    incident task (no community) by coordinators and on-call staff."""
+    liaison = liaisons_of(session, [community_id]).get(community_id) if community_id else None
+    if not may_act_for(who, liaison):
+        raise Forbidden("community")
+    return service.tick_task(session=session, incident_id=incident_id, task_id=task_id,
+                             community_id=community_id or None, by=who.actor, now=now,
+                             undo=undo)
+
+
 @area.post("/incidents/{incident_id}/act", allow=RESPONDERS)
 async def act(request: Request, incident_id: int) -> Response:
     """A row's button: acknowledge (`ack=COMMUNITY`) or take over for the chosen staff member
-    (`take_over=COMMUNITY`, `staff=ID`) on someone's behalf; then the board again (htmx: its
-    fragment, with the filters of the query)."""
+    (`take_over=COMMUNITY`, `staff=ID`) on someone's behalf, or tick a task
+    (`tick|untick=COMMUNITY/TASK`, COMMUNITY empty for an incident task); then the board
+    again (htmx: its fragment, with the filters of the query)."""
     _checked_id(incident_id)
     web, who = web_of(request), principal_of(request)
     form = await request.form()
-    ack, take = form.get("ack"), form.get("take_over")
-    what, community = ("ack", ack) if isinstance(ack, str) else ("take-over", take)
-    if not isinstance(community, str) or not community or len(community) > MAX_ID:
-        raise InputError("choose a community's button (ack or take over)")
-    staff = form.get("staff")
-    staff_id = staff if isinstance(staff, str) and staff else who.staff_id
     now = web.ctx.clock.now()
-    await web.store.write(lambda s: _act(
-        s, incident_id=incident_id, community_id=community, who=who, what=what,
-        staff_id=staff_id, note=None, now=now))
+    tick, untick = form.get("tick"), form.get("untick")
+    if isinstance(tick, str) or isinstance(untick, str):
+        value = tick if isinstance(tick, str) else str(untick)
+        community, _, task = value[:2 * MAX_ID].rpartition("/")
+        await web.store.write(lambda s: _tick(
+            s, incident_id=incident_id, community_id=community, task_id=task, who=who,
+            undo=not isinstance(tick, str), now=now))
+    else:
+        ack, take = form.get("ack"), form.get("take_over")
+        what, community = ("ack", ack) if isinstance(ack, str) else ("take-over", take)
+        if not isinstance(community, str) or not community or len(community) > MAX_ID:
+            raise InputError("choose a community's button (ack, take over or a task)")
+        staff = form.get("staff")
+        staff_id = staff if isinstance(staff, str) and staff else who.staff_id
+        await web.store.write(lambda s: _act(
+            s, incident_id=incident_id, community_id=community, who=who, what=what,
+            staff_id=staff_id, note=None, now=now))
     if request.headers.get("hx-request"):
         page = await web.store.read(lambda s: _board_page(
             s, incident_id, who, request.query_params.get("role"),
