@@ -51,3 +51,9 @@ def may_keep_peacetime(principal: Principal, liaison_id: str | None) -> bool:
         return True
     return (principal.role == Role.LIAISON and principal.staff_id is not None
             and principal.staff_id == liaison_id)
+
+
+def may_act_for(principal: Principal, liaison_id: str | None) -> bool:
+    """Whether the principal may acknowledge or take over a community with this liaison on
+    someone's behalf: those who may see its contacts (they are the ones who can call)."""
+    return may_see_contacts(principal, liaison_id)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from engine.errors import InputError
-from engine.incidents import flows, views
+from engine.incidents import board, flows, views
 from engine.incidents.preview import (  # noqa: F401  (verbs of this service layer)
     first_message_segments,
     preview,
@@ -23,7 +23,7 @@ from engine.incidents.preview import (  # noqa: F401  (verbs of this service lay
 )
 from engine.liveness import workers_seen
 from engine.registry.snapshot import load_snapshot
-from engine.store.models import Contact, Incident
+from engine.store.models import Contact, Incident, IncidentCommunity
 from engine.store.states import IncidentStatus
 from playbook.builder import REGISTRY_FIELD_TYPES, iso_z
 from playbook.model import IncidentInput, Playbook
@@ -114,10 +114,18 @@ def worker_seen(*, engine: Engine, now: datetime,
 def take_over(*, session: Session, incident_id: int, community_ids: list[str], staff_id: str,
               now: datetime, via: str) -> list[str]:
     """A staff member who was alerted takes the communities over (by replying to the SMS,
-    `via="sms"`, or through the link, `via="link"`): they count as reached, with
-    `taken_over_by` set. The communities that changed."""
-    return flows.acknowledge(session, incident_id=incident_id, community_ids=community_ids,
-                             by=f"staff:{staff_id}", now=now, via=via)
+    `via="sms"`, or through the link, `via="link"`; or a coordinator records it for them,
+    `via="dashboard"` or `"api"`): they count as reached, with `taken_over_by` set. The
+    communities that changed."""
+    changed = flows.acknowledge(session, incident_id=incident_id, community_ids=community_ids,
+                                by=f"staff:{staff_id}", now=now, via=via)
+    if changed and via not in ("sms", "link"):  # the dashboard or the API, on their behalf
+        for row in session.exec(select(IncidentCommunity).where(
+                IncidentCommunity.incident_id == incident_id,
+                col(IncidentCommunity.community_id).in_(changed))):
+            row.taken_over_by = staff_id
+            session.add(row)
+    return changed
 
 
 def tick_task(*, session: Session, incident_id: int, task_id: str,
@@ -149,3 +157,16 @@ def show_incident(*, session: Session, incident_id: int, now: datetime | None = 
     next step, the channels' health, the timeline, and the replies that matched nothing
     (NotFoundError when there is no such incident). Plain data, for any reader."""
     return views.show_incident(session, incident_id, now=now)
+
+
+def incident_board(*, session: Session, incident_id: int, role: str | None = None,
+                   status: str | None = None) -> dict[str, Any]:
+    """The board of one incident: per community its role, board status (board.STATUSES),
+    contacts tried and how, next step; counts; the newest events (NotFoundError if none)."""
+    return board.board(session, incident_id, role=role, status=status)
+
+
+def board_version(*, session: Session, incident_id: int) -> str:
+    """A text that changes whenever the incident's board may have changed (for live views
+    that ask "anything new?" before asking for the board)."""
+    return board.board_version(session, incident_id)

@@ -219,21 +219,32 @@ def _page_guard(allow: Allow) -> Callable[[Request], Any]:
     return guard
 
 
+async def token_principal(request: Request) -> Principal:
+    """The principal of the request's API token (NotLoggedIn without a live one); looked up
+    once per request (the API checks it before a body is read, the route's guard reuses it)."""
+    cached = getattr(request.state, "token_principal", None)
+    if cached is not None:
+        return cached
+    web = web_of(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotLoggedIn()
+    now = web.ctx.clock.now()
+    found = await web.store.read(lambda s: find_api_token(s, token=token.strip(), now=now))
+    if found is None:
+        raise NotLoggedIn()
+    principal, stale = found
+    if stale:
+        await web.store.write(lambda s: touch_api_token(s, token_id=principal.id, now=now))
+    request.state.token_principal = principal
+    return principal
+
+
 def _api_guard(allow: Allow) -> Callable[[Request], Any]:
     async def guard(request: Request) -> None:
         if allow == PUBLIC:
             return
-        web = web_of(request)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise NotLoggedIn()
-        now = web.ctx.clock.now()
-        found = await web.store.read(lambda s: find_api_token(s, token=token.strip(), now=now))
-        if found is None:
-            raise NotLoggedIn()
-        principal, stale = found
-        if stale:
-            await web.store.write(lambda s: touch_api_token(s, token_id=principal.id, now=now))
+        principal = await token_principal(request)
         if allow == SECOND_FACTOR or principal.role not in allow:
             raise Forbidden()
         request.state.principal = principal

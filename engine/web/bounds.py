@@ -9,12 +9,16 @@ Nothing here accepts multipart: it is refused (415) before a parser could spool 
 
 from __future__ import annotations
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 KIB = 1024
 WEBHOOK_BYTES = 32 * KIB
 INTAKE_BYTES = 64 * KIB
 PEACETIME_BYTES = 64 * KIB
+API_BYTES = 64 * KIB  # an incident to declare: a few fields of a few hundred characters
+FORM_BYTES = 32 * KIB  # the dashboard's declare form, urlencoded four-byte characters
 OTHER_BYTES = 4 * KIB  # an acknowledgement's POST is empty
 # A refused body up to this size is read on and thrown away, so that the client hears the
 # refusal: closing a connection with unread data resets it, and the answer can be lost.
@@ -31,6 +35,10 @@ def body_limit(path: str) -> int:
         return INTAKE_BYTES
     if path.startswith("/peacetime/"):  # a contact's note (2,000 characters), URL-encoded
         return PEACETIME_BYTES
+    if path.startswith("/api/"):
+        return API_BYTES
+    if path.startswith("/declare"):
+        return FORM_BYTES
     return OTHER_BYTES
 
 
@@ -73,10 +81,13 @@ async def drain(receive: Receive, most: int = DRAIN_BYTES) -> bool:
             return True
 
 
-async def refuse(send: Send, status: int, text: str, *, close: bool) -> None:
-    """Answer with a short plain text; `close` the connection when the body is left unread."""
-    body = text.encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8"),
+async def refuse(send: Send, status: int, text: str, *, close: bool, api: bool = False
+                 ) -> None:
+    """Answer with a short plain text (the API: its JSON error); `close` the connection when
+    the body is left unread."""
+    body = (json.dumps({"error": {"status": status, "message": text}}) if api else text).encode()
+    kind = b"application/json" if api else b"text/plain; charset=utf-8"
+    headers = [(b"content-type", kind),
                (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status,
                 "headers": headers + ([(b"connection", b"close")] if close else [])})
@@ -100,9 +111,10 @@ class BoundedBodies:
             await self.app(scope, receive, send)
             return
         limit = body_limit(scope["path"])
+        api = scope["path"].startswith("/api/")
         declared = _header(scope, b"content-length")
         if declared is not None and not declared.strip().isdigit():
-            await refuse(send, 400, BAD_LENGTH, close=True)
+            await refuse(send, 400, BAD_LENGTH, close=True, api=api)
             return
         length = int(declared) if declared is not None else None
         refusal = None
@@ -113,7 +125,7 @@ class BoundedBodies:
         if refusal is not None:
             # Read on only what is declared and small; anything else is left unread.
             close = length is None or length > DRAIN_BYTES or not await drain(receive)
-            await refuse(send, *refusal, close=close)
+            await refuse(send, *refusal, close=close, api=api)
             return
         seen = 0
         started = False
@@ -138,4 +150,4 @@ class BoundedBodies:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await refuse(send, 413, TOO_LARGE, close=not exc.drained)
+            await refuse(send, 413, TOO_LARGE, close=not exc.drained, api=api)

@@ -18,7 +18,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from engine.errors import InputError, NotFoundError
-from engine.web.access import CsrfRefused, Forbidden, NotLoggedIn, TooMany, WebContext
+from engine.web.access import (
+    CsrfRefused,
+    Forbidden,
+    NotLoggedIn,
+    TooMany,
+    WebContext,
+    token_principal,
+)
+from engine.web.bounds import TOO_LARGE, BodyTooLarge
 
 PREFIX = "/api/v1"
 
@@ -58,6 +66,11 @@ def _install_errors(api: FastAPI) -> None:
         detail = exc.detail if isinstance(exc, HTTPException) else "error"
         return _error(status, str(detail)[:300], getattr(exc, "headers", None))
 
+    async def too_large(request: Request, exc: Exception) -> JSONResponse:
+        drained = exc.drained if isinstance(exc, BodyTooLarge) else False
+        return _error(413, TOO_LARGE, {} if drained else {"connection": "close"})
+
+    api.add_exception_handler(BodyTooLarge, too_large)
     api.add_exception_handler(NotLoggedIn, not_logged_in)
     api.add_exception_handler(Forbidden, forbidden)
     api.add_exception_handler(CsrfRefused, forbidden)
@@ -70,13 +83,25 @@ def _install_errors(api: FastAPI) -> None:
 
 def build_api(web: WebContext) -> FastAPI:
     """The API application, to be mounted at PREFIX."""
-    from engine.web.api import incidents, me, tokens
+    from engine.web.api import actions, incidents, me, tokens
 
     api = FastAPI(title="Verbinder API", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", root_path_in_servers=False)
     api.state.web = web
     _install_errors(api)
-    for module in (incidents, tokens, me):
+
+    @api.middleware("http")
+    async def token_first(request: Request, call_next: Any) -> Any:
+        # Who is asking is settled before a body is read: without a live token the answer is
+        # 401, never a parse or validation error that tells what the endpoint expects.
+        if not request.url.path.endswith("/openapi.json"):
+            try:
+                await token_principal(request)
+            except NotLoggedIn:
+                return _error(401, "a valid API token is needed (Authorization: Bearer ...)",
+                              {"www-authenticate": "Bearer"})
+        return await call_next(request)
+    for module in (actions, incidents, tokens, me):
         api.include_router(module.area.router)
 
     def openapi() -> dict[str, Any]:

@@ -3,9 +3,9 @@ hold the answers to)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class ErrorDetail(BaseModel):
@@ -22,9 +22,11 @@ class ErrorBody(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be read (not JSON)"},
     401: {"model": ErrorBody, "description": "No valid API token"},
     403: {"model": ErrorBody, "description": "The token's role may not do this"},
     404: {"model": ErrorBody, "description": "No such thing"},
+    413: {"model": ErrorBody, "description": "The request body is too large"},
     422: {"model": ErrorBody, "description": "The request was refused (what and where)"},
     429: {"model": ErrorBody, "description": "Too many requests"},
 }
@@ -186,3 +188,111 @@ class Me(BaseModel):
     kind: str
     id: int
     role: str
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+IdText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class IncidentRequest(BaseModel):
+    """An incident to preview or declare: the incident OPTIONS of `verbinder incident
+    declare` (CLI.md) as JSON. The playbook is the server's configured one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: IdText = Field(description="An incident type id of the playbook")
+    title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    severity: Annotated[int, Field(ge=1, le=5)] | None = None
+    area: Annotated[str, StringConstraints(max_length=100)] | None = None
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)] | None = None
+    fields: Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=50)],
+                           Annotated[str, StringConstraints(max_length=500)]],
+                      Field(max_length=20)] = Field(default_factory=dict)
+    exercise: bool = False
+
+
+class PreviewCommunity(BaseModel):
+    """A community the incident would reach (no contact details: how many, and how)."""
+
+    id: str
+    name: str
+    role: str
+    escalation: str | None
+    contacts: int
+    channels: list[str]
+    tasks: list[str]
+
+
+class Preview(BaseModel):
+    """The checklist the incident would get now (nothing changed)."""
+
+    type: str
+    title: str
+    severity: int
+    exercise: bool
+    communities: list[PreviewCommunity]
+    incident_tasks: list[str]
+    warnings: list[str]
+
+
+class DeclaredIncident(BaseModel):
+    """A declared incident: its id; outreach is started by the worker."""
+
+    incident_id: int
+    communities: int
+    warnings: list[str]
+
+
+class AckRequest(BaseModel):
+    """Acknowledge one community on someone's behalf (as `verbinder incident ack`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    community: IdText
+    note: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class TakeOverRequest(BaseModel):
+    """A staff member takes one community over (recorded for them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    community: IdText
+    staff: IdText = Field(description="The staff member's id in the registry")
+
+
+class Changed(BaseModel):
+    """The communities that changed (already reached ones did not)."""
+
+    changed: list[str]
+
+
+class Closed(BaseModel):
+    """Whether this call closed the incident (False: it was closed already)."""
+
+    closed: bool
+
+
+class BoardRow(BaseModel):
+    """One community on the board."""
+
+    id: str
+    name: str
+    role: str
+    board_status: str
+    acknowledged_at: str | None
+    taken_over_by: str | None
+    tried: list[dict[str, str]]
+    next_step: NextStep | None
+
+
+class Board(BaseModel):
+    """The incident board: counts per status and role, and the communities."""
+
+    incident: IncidentHead
+    counts: dict[str, int]
+    roles: dict[str, int]
+    total: int
+    communities: list[BoardRow]

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from engine.errors import NotFoundError
+from engine.errors import InputError, NotFoundError
 from engine.web.access import (
     CsrfRefused,
     Forbidden,
@@ -27,7 +27,17 @@ from engine.web.access import (
     check_guarded,
 )
 from engine.web.api import PREFIX, build_api
-from engine.web.dashboard import admin, home, login, peacetime, registry, roster
+from engine.web.dashboard import (
+    admin,
+    board,
+    declare,
+    downloads,
+    home,
+    login,
+    peacetime,
+    registry,
+    roster,
+)
 from engine.web.dashboard.render import render
 
 if TYPE_CHECKING:
@@ -36,8 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-AREAS = (login, home, admin)
-AREAS += (registry, peacetime, roster)
+AREAS = (login, home, declare, downloads, board, registry, peacetime, roster, admin)
 DEFAULT_ZONE = "Europe/Amsterdam"
 
 
@@ -89,6 +98,14 @@ def _install_refusals(app: FastAPI) -> None:
         return render(request, "message.html", status=404, title="not_found_title",
                       text="not_found", link="/", link_text="back_home")
 
+    async def refused(request: Request, exc: Exception) -> Response:
+        problems = exc.problems if isinstance(exc, InputError) else [str(exc)]
+        return render(request, "message.html", status=422, title="refused_title",
+                      text="refused", problems=problems[:20], link=request.url.path.rsplit(
+                          "/communities/", 1)[0] if "/communities/" in request.url.path
+                      else "/", link_text="back")
+
+    app.add_exception_handler(InputError, refused)
     app.add_exception_handler(NotLoggedIn, not_logged_in)
     app.add_exception_handler(Forbidden, forbidden)
     app.add_exception_handler(CsrfRefused, csrf)

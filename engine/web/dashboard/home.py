@@ -1,5 +1,6 @@
-"""The incidents: the home page (open incidents first) and one incident's page, with a
-contacts section per community that only those allowed may open (and that is audited)."""
+"""The incidents: the home page (open incidents first), and the contacts of one community of
+an incident, which only those allowed may open (and whose reading is audited). The incident's
+own page is its board (board.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ from engine.accounts.roles import EVERYONE, RESPONDERS
 from engine.accounts.rules import Principal, may_see_contacts
 from engine.errors import NotFoundError
 from engine.incidents.service import list_incidents, show_incident
-from engine.registry.directory import community_of, contacts_of, liaisons_of
+from engine.registry.directory import community_of, contacts_of
 from engine.web.access import Area, Forbidden, principal_of, web_of
 from engine.web.dashboard.render import render
 
 area = Area()
-TIMELINE_ROWS = 200  # the newest; the whole record is the after-action export
 CLOSED_SHOWN = 20
 INCIDENT_IDS = 2**31 - 1
 
@@ -31,24 +31,6 @@ async def home(request: Request) -> Response:
     return render(request, "home.html",
                   open_incidents=[i for i in incidents if i["status"] == "open"],
                   closed_incidents=[i for i in incidents if i["status"] != "open"][:CLOSED_SHOWN])
-
-
-def _incident_page(session: Session, incident_id: int, who: Principal) -> dict[str, Any]:
-    doc = show_incident(session=session, incident_id=incident_id)
-    liaisons = liaisons_of(session, [c["id"] for c in doc["communities"]])
-    visible = {cid for cid, liaison in liaisons.items() if may_see_contacts(who, liaison)}
-    return {"doc": doc, "visible": visible,
-            "timeline": list(reversed(doc["timeline"]))[:TIMELINE_ROWS]}
-
-
-@area.get("/incidents/{incident_id}", allow=EVERYONE)
-async def incident_page(request: Request, incident_id: int) -> Response:
-    """One incident: its state, per community its reach, tasks and the timeline."""
-    if not 0 < incident_id <= INCIDENT_IDS:
-        raise NotFoundError(f"incident {incident_id}: no such incident")
-    who = principal_of(request)
-    page = await web_of(request).store.read(lambda s: _incident_page(s, incident_id, who))
-    return render(request, "incident.html", **page)
 
 
 def _read_contacts(session: Session, *, incident_id: int, community_id: str, who: Principal,

@@ -1,0 +1,106 @@
+"""Dashboard pages over HTTP: downloads from the board (the after-action export and the call
+sheet, as attachments, recorded like the commands' exports, refused to roles that may not take
+them), and ticking tasks on the board."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from engine.clock import FakeClock
+from engine.registry.importer import import_registry
+from engine.store.models import Event
+from tests.dashboard_support import DASHBOARD_REGISTRY, Browserless, enrolled
+from tests.smoke.server import AppServer, declare, rows, serve_app
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def app(sqlite_engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[AppServer]:
+    """The application with the dashboard registry and one declared incident."""
+    import_registry(sqlite_engine, [DASHBOARD_REGISTRY], clock=clock)
+    with serve_app(sqlite_engine, clock, tmp_path) as served:
+        declare(served.ctx)
+        yield served
+
+
+def logged_in(app: AppServer, role: str) -> Browserless:
+    """A client logged in with a new account of this role."""
+    user = enrolled(app.ctx, f"{role}-{next(_numbers)}@example.org", role, None)
+    app.ctx.clock.advance(timedelta(seconds=30))
+    client = Browserless(app.url)
+    assert client.login(user, app.ctx.clock).status_code == 303
+    return client
+
+
+def test_a_coordinator_downloads_the_export_and_the_call_sheet(app: AppServer) -> None:
+    client = logged_in(app, "coordinator")
+    board = client.get("/incidents/1")
+    for link in ("/incidents/1/export.html", "/incidents/1/export.csv",
+                 "/incidents/1/callsheet.html"):
+        assert f'href="{link}"' in board.text
+    report = client.get("/incidents/1/export.html")
+    assert report.status_code == 200
+    assert report.headers["content-disposition"] == 'attachment; filename="incident-1.html"'
+    assert "Incident" in report.text
+    timeline = client.get("/incidents/1/export.csv")
+    assert timeline.status_code == 200 and "incident.declared" in timeline.text
+    sheet = client.get("/incidents/1/callsheet.html")
+    assert sheet.status_code == 200 and "Ahmed Een" in sheet.text
+    assert sheet.headers["cache-control"] == "no-store"
+    taken = [(e.data["what"], e.data["format"], e.data["pii"], e.actor)
+             for e in rows(app.ctx, Event, Event.kind == "incident.exported")]
+    assert [t[:3] for t in taken] == [("export", "html", False), ("export", "csv", False),
+                                      ("callsheet", "html", True)]
+    assert {t[3] for t in taken} == {"account:1"}
+    assert client.get("/incidents/1/export.exe").status_code == 404
+    assert client.get("/incidents/99/export.html").status_code == 404
+
+
+def test_who_may_not_take_them_is_refused(app: AppServer) -> None:
+    viewer = logged_in(app, "viewer")
+    assert "/callsheet." not in viewer.get("/incidents/1").text
+    for path in ("/incidents/1/export.html", "/incidents/1/callsheet.html"):
+        assert viewer.get(path).status_code == 403
+    oncall = logged_in(app, "oncall")
+    assert oncall.get("/incidents/1/export.csv").status_code == 403
+    assert oncall.get("/incidents/1/callsheet.html").status_code == 200
+    assert [e.data["what"] for e in rows(app.ctx, Event, Event.kind == "incident.exported")
+            ] == ["callsheet"]
+
+
+def test_a_task_is_ticked_on_the_board_and_opened_again(app: AppServer) -> None:
+    from engine.store.models import IncidentTask
+
+    def task() -> IncidentTask:
+        [row] = rows(app.ctx, IncidentTask, IncidentTask.community_id == "moskee-a",
+                     IncidentTask.task_id == "needs-intake")
+        return row
+
+    client = logged_in(app, "coordinator")
+    board = client.get("/incidents/1")
+    assert 'name="tick" value="moskee-a/needs-intake"' not in board.text  # first-contact first
+    assert 'name="tick" value="moskee-a/first-contact"' in board.text
+    ticked = client.post("/incidents/1/act", {"tick": "moskee-a/needs-intake"})
+    assert ticked.status_code == 303
+    assert task().done_at is not None and task().done_by.startswith("account:")
+    client.get("/incidents/1")
+    assert client.post("/incidents/1/act", {"untick": "moskee-a/needs-intake"}
+                       ).status_code == 303
+    assert task().done_at is None
+    refused = client.post("/incidents/1/act", {"tick": "moskee-a/no-such-task"})
+    assert refused.status_code == 422 and "no-such-task" in refused.text
+    liaison = Browserless(app.url)
+    user = enrolled(app.ctx, "lia-tick@example.org", "liaison", "st-liaison2")
+    app.ctx.clock.advance(timedelta(seconds=30))
+    liaison.login(user, app.ctx.clock)
+    liaison.get("/incidents/1")
+    assert liaison.post("/incidents/1/act", {"tick": "moskee-a/needs-intake"}
+                        ).status_code == 403  # moskee-a is st-liaison's
+    assert task().done_at is None
