@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine.cli import main
+from tests.cli_support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample" / "voorbeeldstad"
@@ -67,14 +67,7 @@ def run(db: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyP
     """`verbinder --db DB ARGS` through main(): (exit status, stdout, stderr)."""
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(monkeypatch, capsys, ["--db", db, *args])
 
     return _run
 

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from engine.cli import main
 from playbook.expressions import (
     EXPRESSION_LIMITS,
     TEXT_ENV,
@@ -29,6 +28,7 @@ from playbook.expressions import (
     compile_expression,
 )
 from playbook.yamlpos import MAX_VALUES, parse_yaml
+from tests.cli_support import run_cli
 
 COMMUNITY = Record({"id": "c1", "name": "Moskee", "kind": "faith", "tags": ("islam",),
                     "languages": ("nl",), "area": "BU00010101", "lat": 52.0, "lon": 5.0,
@@ -194,14 +194,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
     db = f"sqlite:///{tmp_path / 'v.db'}"
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(monkeypatch, capsys, ["--db", db, *args])
 
     return _run
 

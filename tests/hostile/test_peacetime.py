@@ -4,13 +4,12 @@ are bounded, and every refusal changes nothing."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from engine.cli import main
+from tests.cli_support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "tests" / "fixtures" / "peacetime" / "playbook.yaml"
@@ -27,15 +26,8 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
     db = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, "--playbook", str(PLAYBOOK),
+        return run_cli(monkeypatch, capsys, ["--db", db, "--playbook", str(PLAYBOOK),
                                           *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
 
     assert _run("registry", "import", str(REGISTRY))[0] == 0
     _run.db = db  # type: ignore[attr-defined]

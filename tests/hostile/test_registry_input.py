@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.cli import main
 from engine.registry.spreadsheet import FORMULA_START, protect, unprotect
+from tests.cli_support import run_cli
 
 COMMUNITIES_HEADER = "id,name,kind,tags,languages,area,lat,lon,liaison"
 STAFF = "id,name,phone,email,roles\nst-a,Anna Staf,06-11110001,a@example.org,liaison;oncall\n"
@@ -44,14 +43,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
     db = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(monkeypatch, capsys, ["--db", db, *args])
 
     return _run
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings, SettingsError, load_settings
-from engine.cli import main
+from tests.cli_support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,14 +53,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
     monkeypatch.setenv("VERBINDER_DATABASE_URL", f"sqlite:///{tmp_path / 'v.db'}")
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(monkeypatch, capsys, [*args])
 
     return _run
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,8 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from engine.audit.log import cli_actor
-from engine.cli import main
 from engine.store.models import AuditEntry
+from tests.cli_support import run_cli
 from tests.engine_support import ENGINE_PLAYBOOK, ENGINE_REGISTRY
 from tests.tampering import bypass_append_only
 
@@ -34,15 +33,8 @@ def run(any_engine: Engine, monkeypatch: pytest.MonkeyPatch,
     db = any_engine.url.render_as_string(hide_password=False)
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, "--playbook",
+        return run_cli(monkeypatch, capsys, ["--db", db, "--playbook",
                                           str(ENGINE_PLAYBOOK), *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
 
     return _run
 

@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from engine.cli import incident as incident_cli
-from engine.cli import main, output
+from engine.cli import output
 from engine.cli import run as run_cli
 from engine.clock import FakeClock
 from engine.wiring import AppContext
+from tests.cli_support import run_cli as run_verbinder
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -38,14 +39,7 @@ ANNOUR = [*WORSHIP, "--field", "target_community=moskee-annour"]
 def run(args: list[str], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     """Run `verbinder ARGS` in-process: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["verbinder", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_verbinder(monkeypatch, capsys, [*args])
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -5,7 +5,6 @@ output, refusals that change nothing, and the blocks added to `registry health` 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from engine.cli import main
 from engine.store.models import Agreement, ContactLog, LiaisonChange, Message
+from tests.cli_support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "tests" / "fixtures" / "peacetime" / "playbook.yaml"
@@ -37,15 +36,8 @@ def run(any_engine: Engine, monkeypatch: pytest.MonkeyPatch,
     db = any_engine.url.render_as_string(hide_password=False)
 
     def _run(*args: str, playbook: Path = PLAYBOOK) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, "--playbook", str(playbook),
+        return run_cli(monkeypatch, capsys, ["--db", db, "--playbook", str(playbook),
                                           *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
 
     assert _run("registry", "import", str(REGISTRY))[0] == 0
     return _run

@@ -25,6 +25,7 @@ from engine.clock import FakeClock
 from engine.registry.spreadsheet import needs_protection
 from engine.store.db import session_scope
 from engine.store.models import Event
+from tests.cli_support import run_cli
 from tests.engine_support import make_ctx
 from tests.reports_scenario import (
     PERSONAL,
@@ -58,14 +59,7 @@ def run(smoke, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     monkeypatch.setenv("LOGNAME", "evaluator")
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", url, *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(monkeypatch, capsys, ["--db", url, *args])
 
     return _run
 

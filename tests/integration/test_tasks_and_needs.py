@@ -10,7 +10,6 @@ not counted as reached.
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from engine.audit.log import cli_actor
-from engine.cli import main
 from engine.clock import FakeClock
 from engine.errors import InputError
 from engine.inbound.service import apply_inbound_text
@@ -32,6 +30,7 @@ from engine.web.api.schemas import IncidentDetail
 from engine.wiring import AppContext, build_worker
 from notifiers.base import InboundText
 from playbook.model import IncidentInput
+from tests.cli_support import run_cli
 from tests.engine_support import make_ctx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -257,14 +256,7 @@ def test_replies_that_matched_nothing_are_shown_at_the_end(town: AppContext) -> 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["verbinder", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(monkeypatch, capsys, [*args])
 
 
 def test_incident_task_and_show_on_the_command_line(

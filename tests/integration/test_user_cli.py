@@ -4,17 +4,16 @@ the command line, tokens shown once."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from engine.accounts.tokens import digest
-from engine.cli import main
 from engine.cli.user import user_app
 from engine.store.db import make_engine, session_scope
 from engine.store.models import ApiToken, Enrolment, Event
+from tests.cli_support import run_cli
 from tests.dashboard_support import DASHBOARD_REGISTRY
 
 
@@ -27,14 +26,7 @@ def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp
     db = f"sqlite:///{tmp_path / 'cli.db'}"
 
     def _run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["verbinder", "--db", db, *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out, err
+        return run_cli(monkeypatch, capsys, ["--db", db, *args])
 
     _run.db = db  # type: ignore[attr-defined]
     return _run
