@@ -25,6 +25,8 @@ from engine.clock import FakeClock
 from engine.inbound.service import apply_inbound_text
 from engine.incidents import service as incidents
 from engine.oncall import service as oncall
+from engine.peacetime import service as peacetime
+from engine.peacetime.history import import_history
 from engine.registry import service as registry
 from engine.store.db import session_scope
 from engine.store.models import Message
@@ -86,9 +88,10 @@ def _play(ctx: AppContext, clock: FakeClock, out: DemoOutput, folder: Path) -> i
     oncall.import_roster(engine=ctx.engine, paths=[SAMPLE / "oncall.csv"])
     on_call = [s.name for s in oncall.on_call(engine=ctx.engine, at=clock.now()).on_call]
     out.line(f"Dienst nu/on call now: {', '.join(on_call) or '-'}")
+    playbook = ctx.load_playbook()
+    _peace_time(ctx, clock, out)
 
     out.title("2. Incident om 02:57 / declared at 02:57")
-    playbook = ctx.load_playbook()
     incident = IncidentInput(
         type="attack_on_place_of_worship", declared_at=clock.now(),
         title="Vernieling bij moskee / vandalism at a mosque", severity=4,
@@ -140,10 +143,39 @@ def _play(ctx: AppContext, clock: FakeClock, out: DemoOutput, folder: Path) -> i
         view = incidents.show_incident(session=session, incident_id=incident_id)
         incidents.close(session=session, incident_id=incident_id, now=clock.now(), actor="demo")
     _summary(out, view)
+    _agreements(ctx, out, view)
     out.line(f"\nIncident {incident_id} gesloten/closed. Berichten/messages: {folder}/*.jsonl")
     out.line(f"Meer/more: verbinder --db sqlite:///{folder}/verbinder-demo.db incident "
              f"show {incident_id}")
     return incident_id
+
+
+def _peace_time(ctx: AppContext, clock: FakeClock, out: DemoOutput) -> None:
+    """Half a year of contact history: who is due, how crisis-ready, Monday's digests."""
+    playbook = ctx.load_playbook()
+    counts = import_history(engine=ctx.engine, path=SAMPLE / "peacetime", now=clock.now())
+    out.line(f"Vredestijd/peace time: {counts['contacts']} contactmomenten/contacts in een "
+             f"halfjaar/over half a year, {counts['agreements']} afspraken/agreements")
+    due = peacetime.due_communities(engine=ctx.engine, playbook=playbook, now=clock.now())
+    out.line(f"Aan de beurt binnen/due within {due.within_days} d: {due.count} "
+             f"gemeenschappen/communities bij/with {len(due.liaisons)} "
+             "contactpersonen/liaisons")
+    ready = peacetime.crisis_readiness(engine=ctx.engine, playbook=playbook, now=clock.now(),
+                                       consent_stale_days=ctx.settings.consent_stale_days)
+    out.line(f"Crisisklaar/crisis-ready: {len(ready.communities) - len(ready.not_ready)} "
+             f"van/of {len(ready.communities)}")
+    digests = peacetime.preview_digests(engine=ctx.engine, playbook=playbook, now=clock.now())
+    out.line(f"Wekelijkse digest/weekly digest: {len(digests)} e-mail(s) aan/to liaisons")
+
+
+def _agreements(ctx: AppContext, out: DemoOutput, view: dict[str, Any]) -> None:
+    """The open agreements with the communities the incident touched: the relationship's
+    context, at hand."""
+    ids = [c["id"] for c in view["communities"]]
+    found = peacetime.open_agreements(engine=ctx.engine, communities=ids)
+    for community, agreements in found.items():
+        for a in agreements:
+            out.line(f"  afspraak/agreement {community}: {a['text'][:80]}")
 
 
 def _health_line(health: dict[str, Any]) -> str:

@@ -23,6 +23,11 @@ def test_demo_plays_an_incident_from_declaration_to_close(tmp_path: Path) -> Non
                            ConsoleDemoOutput(Console(file=out, width=120)))
     text = out.getvalue()
     assert "Incident om 02:57" in text and "gesloten/closed" in text
+    # peace time before the night: the sample's half year of contacts, and afterwards the
+    # open agreements with the communities the incident touched
+    assert "Vredestijd/peace time: 113 contactmomenten/contacts" in text
+    assert "Crisisklaar/crisis-ready: " in text and "Wekelijkse digest/weekly digest: " in text
+    assert "afspraak/agreement moskee-annour: " in text
     sent = [json.loads(line) for line in (tmp_path / "sms.jsonl").read_text().splitlines()]
     assert sent and all(r["marker"] == "CONSOLE CHANNEL — not sent" for r in sent)
     engine = make_engine(f"sqlite:///{tmp_path / 'verbinder-demo.db'}")
