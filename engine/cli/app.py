@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import sys
 
 import typer
@@ -139,10 +141,20 @@ def _show_usage_error(exc: Exception) -> None:
 
 def main() -> None:
     """Run the command; refused input exits 2, any other failure exits 1."""
+    global _FREEZE_AT_EXIT
+    if _FREEZE_AT_EXIT:
+        # The interpreter's last collection walks every object before the process ends; a
+        # command that read 10,000 communities spent a tenth of a second there, freeing
+        # nothing the exit does not free anyway. Frozen objects are left out of it.
+        atexit.register(gc.freeze)
+        _FREEZE_AT_EXIT = False
     try:
         _run()
     finally:  # in-process runs (tests): who the command acted for ends with it
         act_as(None, None)
+
+
+_FREEZE_AT_EXIT = True
 
 
 def _run() -> None:

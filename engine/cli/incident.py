@@ -20,6 +20,7 @@ from engine.cli.output import (
     AfterCommit,
     SafeConsole,
     emit_json,
+    paused_gc,
     plain,
     stderr,
     stdout,
@@ -109,17 +110,18 @@ def preview(
                                "form; default: a summary by role and the first 50)."),
 ) -> None:
     """The checklist for an incident, changing nothing."""
-    from engine.incidents.options import IncidentOptions
+    with paused_gc():  # reads the registry and builds the checklist once, then exits
+        from engine.incidents.options import IncidentOptions
 
-    app_ctx: AppContext = ctx.obj
-    options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
-                              fields=tuple(field), title=title, exercise=exercise, at=at)
-    checklist = _preview(app_ctx, options)
-    if as_json:
-        emit_json(checklist.to_json())
-    else:
-        print_checklist(checklist, app_ctx.settings.public_url,
-                        smart_encoding=app_ctx.settings.sms_smart_encoded, every=every)
+        app_ctx: AppContext = ctx.obj
+        options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
+                                  fields=tuple(field), title=title, exercise=exercise, at=at)
+        checklist = _preview(app_ctx, options)
+        if as_json:
+            emit_json(checklist.to_json())
+        else:
+            print_checklist(checklist, app_ctx.settings.public_url,
+                            smart_encoding=app_ctx.settings.sms_smart_encoded, every=every)
 
 
 def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False,
