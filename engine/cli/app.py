@@ -10,7 +10,7 @@ import typer
 
 from engine.audit.acting import act_as, cli_actor, process_source
 from engine.cli.lazy import Lazy, LazyGroup
-from engine.cli.output import silence, stderr, stdout
+from engine.cli.output import paused_gc, silence, stderr, stdout
 from engine.errors import InputError
 
 # The commands and command groups: name -> where it lives and its line in `verbinder --help`.
@@ -76,14 +76,15 @@ def _root(
     ),
 ) -> None:
     """Global options."""
-    from config.logging import configure_logging
-    from config.settings import SettingsError, load_settings
-    from engine.wiring import AppContext
+    with paused_gc():  # imports and settings: nothing to collect yet
+        from config.logging import configure_logging
+        from config.settings import SettingsError, load_settings
+        from engine.wiring import AppContext
 
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise InputError([f"settings: {line}" for line in str(exc).splitlines()]) from exc
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            raise InputError([f"settings: {line}" for line in str(exc).splitlines()]) from exc
     if db is not None:
         try:
             settings.replace(database_url=db)

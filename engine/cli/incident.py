@@ -59,10 +59,11 @@ def types_command(ctx: typer.Context,
                   as_json: bool = typer.Option(False, "--json", help="One JSON document.")
                   ) -> None:
     """The playbook's incident types: label, default severity and fields."""
-    from engine.playbooks.service import FIELD_TYPE_TEXTS, incident_types
+    with paused_gc():  # imports the loader and loads the playbook once, then exits
+        from engine.playbooks.service import FIELD_TYPE_TEXTS, incident_types
 
-    app: AppContext = ctx.obj
-    doc = incident_types(playbook=app.load_playbook()).as_dict()
+        app: AppContext = ctx.obj
+        doc = incident_types(playbook=app.load_playbook()).as_dict()
     if as_json:
         emit_json(doc)
         return
