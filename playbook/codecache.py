@@ -68,7 +68,12 @@ def cache_folder() -> Path | None:
     """Where the cache file lies; None when the cache is turned off."""
     if os.environ.get(DISABLE, "").strip().lower() in ("0", "off", "no", "false"):
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home folder (a service account): no cache
+            return None
     return Path(base) / "verbinder"
 
 

@@ -184,3 +184,19 @@ def test_a_folder_others_may_write_gets_no_file(cache: Path) -> None:
     os.chmod(cache.parent, 0o777)
     load_playbook(DEFAULT)
     assert not cache.exists()
+
+
+def test_without_a_home_folder_there_is_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv(codecache.DISABLE, raising=False)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert codecache.cache_folder() is None
+    _fresh_process()
+    try:
+        load_playbook(DEFAULT)  # compiles, keeps nothing, no error
+    finally:
+        _fresh_process()
