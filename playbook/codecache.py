@@ -25,6 +25,7 @@ import marshal
 import os
 import stat
 import sys
+import threading
 import types
 from functools import lru_cache
 from pathlib import Path
@@ -97,6 +98,7 @@ class CodeCache:
         self._stored: dict[bytes, Any] | None = None
         self._used: dict[bytes, Any] = {}
         self._dirty = False
+        self._lock = threading.Lock()  # a web server loads playbooks in several threads
 
     def get(self, kind: str, source: str) -> Any | None:
         """The kept value of a text of this kind, or None."""
@@ -106,22 +108,25 @@ class CodeCache:
             value = self._entries().get(key)
             if value is None or not _valid(kind, value):
                 return None
-            self._used[key] = value
+            with self._lock:
+                self._used[key] = value
         return value
 
     def put(self, kind: str, source: str, value: Any) -> None:
         """Keep a value (written to the file by the next `save`)."""
-        self._used[_entry_key(kind, source)] = value
-        self._dirty = True
+        with self._lock:
+            self._used[_entry_key(kind, source)] = value
+            self._dirty = True
 
     def save(self) -> None:
         """Write the entries when new ones came; a file that cannot be written is skipped."""
-        if not self._dirty or self.path is None:
-            return
-        self._dirty = False
-        entries = {**self._entries(), **self._used}
-        if len(entries) > MAX_ENTRIES:
-            entries = dict(self._used)
+        with self._lock:
+            if not self._dirty or self.path is None:
+                return
+            self._dirty = False
+            entries = {**self._entries(), **self._used}
+            if len(entries) > MAX_ENTRIES:
+                entries = dict(self._used)
         payload = marshal.dumps(entries)
         data = MAGIC + self.key.encode() + b"\n" + hashlib.sha256(payload).digest() + payload
         with contextlib.suppress(OSError, ValueError):  # a cache: the next process compiles

@@ -200,3 +200,12 @@ def test_without_a_home_folder_there_is_no_cache(monkeypatch: pytest.MonkeyPatch
         load_playbook(DEFAULT)  # compiles, keeps nothing, no error
     finally:
         _fresh_process()
+
+
+def test_threads_loading_at_once_leave_one_good_file(cache: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: load_playbook(DEFAULT).digest, range(8)))
+    assert len(set(loaded)) == 1
+    assert len(codecache._read(cache, codecache.code_key())) >= 100
