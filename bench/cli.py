@@ -3,7 +3,9 @@
 Run: `.venv/bin/python -m bench.cli [--runs N] [--communities N]`. Two parts:
 
   start-up    `--help` (the app's and a command's) and the commands that need no database
-              (`playbook check`): the budget is 0.3 s each
+              (`playbook check`, `incident types`): the budget is 0.3 s each; the playbook
+              commands also without the compiled-code cache (playbook/codecache.py), which
+              the first, uncounted run fills otherwise (in a temporary cache folder)
   preview     `incident preview` over a generated registry (10,000 communities, three contacts
               each; terrorist_attack/jihadist matches about 4,700): `--json`, the text form
               (summary by role and the first 50 rows) and `--all` (every row); budget 1 s
@@ -37,6 +39,7 @@ STARTUP = [
     ["incident", "preview", "--help"],
     ["registry", "--help"],
     ["playbook", "check"],
+    ["incident", "types"],
 ]
 
 
@@ -88,30 +91,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.cli")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--communities", type=int, default=10_000)
+    parser.add_argument("--part", choices=("all", "start-up", "preview"), default="all")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "VERBINDER_DATABASE_URL": f"sqlite:///{Path(tmp) / 'none.db'}",
-               "VERBINDER_CONSOLE_DIR": tmp}
-        print(f"verbinder start-up, fresh process each run, median of {options.runs}; "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        print(header())
-        for args in STARTUP:
-            print(line(" ".join(args), measure(args, env, options.runs), BUDGET_START),
-                  flush=True)
-        from bench.preview import fill  # the store is loaded only for this part
-
-        url = f"sqlite:///{Path(tmp) / 'preview.db'}"
-        fill(url, options.communities)
-        env["VERBINDER_DATABASE_URL"] = url
-        print(f"\nincident preview over {options.communities:,} communities (3 contacts "
-              f"each), fresh process each run, median of {options.runs}")
-        print(header())
-        for label, extra in (("preview --json", ["--json"]), ("preview (text)", []),
-                             ("preview --all (text, every row)", ["--all"])):
-            print(line(label, measure([*PREVIEW, *extra], env, options.runs), BUDGET_PREVIEW),
-                  flush=True)
+               "VERBINDER_CONSOLE_DIR": tmp, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (before)")
+        if options.part != "preview":
+            startup(env, options.runs)
+        if options.part != "start-up":
+            preview(env, tmp, options.communities, options.runs)
         if (Path(tmp) / "none.db").exists():
             raise SystemExit("a start-up command created a database")
+
+
+def startup(env: dict[str, str], runs: int) -> None:
+    """The commands that need no database."""
+    print(f"\nverbinder start-up, fresh process each run, median of {runs}")
+    print(header())
+    for args in STARTUP:
+        print(line(" ".join(args), measure(args, env, runs), BUDGET_START), flush=True)
+    cold = {**env, "VERBINDER_CODE_CACHE": "off"}
+    for args in (["playbook", "check"], ["incident", "types"]):
+        print(line(" ".join(args) + " (no code cache)", measure(args, cold, runs), BUDGET_START),
+              flush=True)
+
+
+def preview(env: dict[str, str], tmp: str, communities: int, runs: int) -> None:
+    """Preview over a generated registry."""
+    from bench.preview import fill  # the store is loaded only for this part
+
+    url = f"sqlite:///{Path(tmp) / 'preview.db'}"
+    fill(url, communities)
+    env = {**env, "VERBINDER_DATABASE_URL": url}
+    print(f"\nincident preview over {communities:,} communities (3 contacts "
+          f"each), fresh process each run, median of {runs}")
+    print(header())
+    for label, extra in (("preview --json", ["--json"]), ("preview (text)", []),
+                         ("preview --all (text, every row)", ["--all"])):
+        print(line(label, measure([*PREVIEW, *extra], env, runs), BUDGET_PREVIEW), flush=True)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,12 @@ from typing import Any
 from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import escape
 
+from playbook import codecache
 from playbook.areas import distance_km, within
 from playbook.budget import (
     EXPRESSION_LIMITS,
@@ -226,8 +228,32 @@ for _env in (TEXT_ENV, HTML_ENV):
 
 @lru_cache(maxsize=2048)
 def compile_template(source: str, html: bool = False) -> Any:
-    """A message text compiled once per process (syntax was checked when the playbook loaded)."""
-    return (HTML_ENV if html else TEXT_ENV).from_string(source)
+    """A message text compiled once per process (syntax was checked when the playbook loaded),
+    from the code cache when the loader kept it there."""
+    env = HTML_ENV if html else TEXT_ENV
+    kept = codecache.current().get("html" if html else "text", source)
+    if kept is None:
+        return env.from_string(source)
+    return env.template_class.from_code(env, kept[0], env.make_globals(None), None)
+
+
+def _expression_template(source: str) -> Template:
+    """An expression compiled as `Environment.compile_expression` does (the value in `result`),
+    its code kept in the code cache."""
+    cache = codecache.current()
+    code = cache.get("expr", source)
+    if code is None:
+        parser = Parser(_ENV, source, state="variable")
+        expr = parser.parse_expression()
+        if not parser.stream.eos:
+            raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno,
+                                      None, None)
+        expr.set_environment(_ENV)
+        body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+        code = _ENV.compile(nodes.Template(body, lineno=1))
+        cache.put("expr", source, code)
+    template: Template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None), None)
+    return template
 
 
 class ExpressionError(ValueError):
@@ -252,14 +278,14 @@ class Expression:
         if not source.strip():
             raise ExpressionError("empty expression")
         try:
-            template = _ENV.compile_expression(source, undefined_to_none=False)
+            template = _expression_template(source)
         except TemplateSyntaxError as exc:
             raise ExpressionError(f"syntax error: {exc.message}", exc.lineno or 1) from None
         except (RecursionError, MemoryError):
             raise ExpressionError("expression is nested too deeply") from None
         except Exception as exc:  # the compiler may refuse odd input in other ways
             raise ExpressionError(f"does not compile: {exc}") from None
-        self._template = template._template
+        self._template = template
         self._render = self._template.root_render_func
 
     def evaluate(self, **names: Any) -> Any:

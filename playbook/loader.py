@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import TemplateSyntaxError, nodes
 
+from playbook import codecache
 from playbook.durations import HINT, parse_duration
 from playbook.errors import PlaybookError, Problem
 from playbook.expressions import HTML_ENV, TEXT_ENV, ExpressionError, compile_expression
@@ -115,6 +116,24 @@ def load_playbook_files(files: dict[str, str], main: str) -> Playbook:
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _checked_text(env: Any, source: str, html: bool) -> frozenset[str]:
+    """Parse a message text and return the names it reads (TemplateSyntaxError when it may not
+    be used); a text that also compiles is kept in the code cache with those names."""
+    tree = env.parse(source)
+    # names read by the text; cheaper than meta.find_undeclared_variables (codegen)
+    uses = frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
+    if tree.find(nodes.Extends) or tree.find(nodes.Include) or tree.find(nodes.Import) \
+            or tree.find(nodes.FromImport):
+        raise TemplateSyntaxError("extends, include and import are not supported",
+                                  tree.lineno or 1)
+    try:
+        code = env.compile(tree)
+    except Exception:  # e.g. an unknown filter: found when the text is rendered, as before
+        return uses
+    codecache.current().put("html" if html else "text", source, (code, tuple(sorted(uses))))
+    return uses
 
 
 class _Loader:
@@ -274,6 +293,7 @@ class _Loader:
         rules = self.rules(top.get("rules"), names)
         default_escalation = self.defaults(top.get("defaults"), names["policies"])
         peacetime = self.peacetime(top.get("peacetime"))
+        codecache.current().save()
         if self.problems:
             raise PlaybookError(self.problems)
         files = {self.main: self.text}
@@ -665,21 +685,19 @@ class _Loader:
             file, line = self.shown(path), 1
         else:
             source = value
-        try:
-            tree = env.parse(source)
-            # names read by the text; cheaper than meta.find_undeclared_variables (codegen)
-            uses = frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
-            if tree.find(nodes.Extends) or tree.find(nodes.Include) or tree.find(nodes.Import) \
-                    or tree.find(nodes.FromImport):
-                raise TemplateSyntaxError("extends, include and import are not supported",
-                                          tree.lineno or 1)
-        except TemplateSyntaxError as exc:
-            at = line + (exc.lineno or 1) - 1 if path else y.line
-            self.problems.append(Problem(file, at, 1 if path else y.column,
-                                         f"{where}: template syntax error: {exc.message}"))
-            return None
-        return TemplateText(source=source, file=file, line=line, path=path,
-                            uses=uses, html=env is HTML_ENV)
+        html = env is HTML_ENV
+        kept = codecache.current().get("html" if html else "text", source)
+        if kept is not None:  # compiled before, without a problem, by this very code
+            uses = frozenset(kept[1])
+        else:
+            try:
+                uses = _checked_text(env, source, html)
+            except TemplateSyntaxError as exc:
+                at = line + (exc.lineno or 1) - 1 if path else y.line
+                self.problems.append(Problem(file, at, 1 if path else y.column,
+                                             f"{where}: template syntax error: {exc.message}"))
+                return None
+        return TemplateText(source=source, file=file, line=line, path=path, uses=uses, html=html)
 
     def rules(self, y: Y | None, names: dict[str, set[str]]) -> list[Rule]:
         out: list[Rule] = []

@@ -20,6 +20,7 @@ from engine.cli.output import (
     AfterCommit,
     SafeConsole,
     emit_json,
+    paused_gc,
     plain,
     stderr,
     stdout,
@@ -58,10 +59,11 @@ def types_command(ctx: typer.Context,
                   as_json: bool = typer.Option(False, "--json", help="One JSON document.")
                   ) -> None:
     """The playbook's incident types: label, default severity and fields."""
-    from engine.playbooks.service import FIELD_TYPE_TEXTS, incident_types
+    with paused_gc():  # imports the loader and loads the playbook once, then exits
+        from engine.playbooks.service import FIELD_TYPE_TEXTS, incident_types
 
-    app: AppContext = ctx.obj
-    doc = incident_types(playbook=app.load_playbook()).as_dict()
+        app: AppContext = ctx.obj
+        doc = incident_types(playbook=app.load_playbook()).as_dict()
     if as_json:
         emit_json(doc)
         return
@@ -109,17 +111,18 @@ def preview(
                                "form; default: a summary by role and the first 50)."),
 ) -> None:
     """The checklist for an incident, changing nothing."""
-    from engine.incidents.options import IncidentOptions
+    with paused_gc():  # reads the registry and builds the checklist once, then exits
+        from engine.incidents.options import IncidentOptions
 
-    app_ctx: AppContext = ctx.obj
-    options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
-                              fields=tuple(field), title=title, exercise=exercise, at=at)
-    checklist = _preview(app_ctx, options)
-    if as_json:
-        emit_json(checklist.to_json())
-    else:
-        print_checklist(checklist, app_ctx.settings.public_url,
-                        smart_encoding=app_ctx.settings.sms_smart_encoded, every=every)
+        app_ctx: AppContext = ctx.obj
+        options = IncidentOptions(type=type_, severity=severity, area=area, lat=lat, lon=lon,
+                                  fields=tuple(field), title=title, exercise=exercise, at=at)
+        checklist = _preview(app_ctx, options)
+        if as_json:
+            emit_json(checklist.to_json())
+        else:
+            print_checklist(checklist, app_ctx.settings.public_url,
+                            smart_encoding=app_ctx.settings.sms_smart_encoded, every=every)
 
 
 def print_checklist(checklist: Checklist, public_url: str, *, smart_encoding: bool = False,

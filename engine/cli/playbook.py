@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from engine.cli.output import emit_json, stderr, stdout
+from engine.cli.output import emit_json, paused_gc, stderr, stdout
 from engine.errors import InputError
 
 if TYPE_CHECKING:
@@ -27,10 +27,11 @@ def check(
 
     Warnings (exit 0): SMS texts that leave GSM-7 only for characters with a GSM-7 look-alike.
     """
-    from engine.playbooks.service import check_playbook  # the loader: only when it runs
+    with paused_gc():  # imports the loader and loads the playbook once, then exits
+        from engine.playbooks.service import check_playbook  # the loader: only when it runs
 
-    app: AppContext = ctx.obj
-    result = check_playbook(path=path if path is not None else app.playbook_file)
+        app: AppContext = ctx.obj
+        result = check_playbook(path=path if path is not None else app.playbook_file)
     if as_json:
         emit_json(result.as_dict())
     elif result.ok:
