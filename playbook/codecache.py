@@ -11,8 +11,9 @@ so compiled code can never skip a rule the current code would apply. Only texts 
 compiled without a problem are kept: the loader's located errors come from compiling as
 before.
 
-The file lies in the user's cache folder (`$XDG_CACHE_HOME/verbinder`, else
-`~/.cache/verbinder`; `VERBINDER_CODE_CACHE=off` turns the cache off), is written atomically
+The file lies in `$VERBINDER_CACHE_DIR` when set, else the user's cache folder
+(`$XDG_CACHE_HOME/verbinder`, else `~/.cache/verbinder`; `VERBINDER_CODE_CACHE=off` turns the
+cache off), is written atomically
 with mode 0600, and is used only when it is a regular file of this user that nobody else may
 write, with its checksum intact; otherwise it is ignored (and replaced on the next write).
 """
@@ -37,6 +38,7 @@ import markupsafe
 MAGIC = b"verbinder-code-cache 1\n"
 MAX_ENTRIES = 4096  # past this the file keeps only what the last process used
 DISABLE = "VERBINDER_CODE_CACHE"
+FOLDER = "VERBINDER_CACHE_DIR"
 _JINJA_MODULES = ("compiler", "environment", "lexer", "nodes", "optimizer", "parser",
                   "runtime", "sandbox", "filters", "utils", "defaults", "idtracking")
 
@@ -69,6 +71,9 @@ def cache_folder() -> Path | None:
     """Where the cache file lies; None when the cache is turned off."""
     if os.environ.get(DISABLE, "").strip().lower() in ("0", "off", "no", "false"):
         return None
+    chosen = os.environ.get(FOLDER, "").strip()
+    if chosen:
+        return Path(chosen)
     base = os.environ.get("XDG_CACHE_HOME")
     if not base:
         try:

@@ -7,10 +7,12 @@ tests of the migrations themselves downgrade and upgrade, or start from `pg_url`
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import shutil
 import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
@@ -28,6 +30,11 @@ from sqlalchemy.engine import Engine
 # when it is imported. Tests that need a width set COLUMNS themselves.
 for _name in ("COLUMNS", "LINES"):
     os.environ.pop(_name, None)
+# The playbook's compiled-code cache of a test run lives in a folder of its own, not in the
+# home folder of whoever runs the suite (the processes the tests start inherit it).
+_CACHE = tempfile.mkdtemp(prefix="verbinder-code-cache-")
+os.environ.setdefault("VERBINDER_CACHE_DIR", _CACHE)
+atexit.register(shutil.rmtree, _CACHE, True)
 
 from engine.clock import FakeClock  # noqa: E402
 from engine.store.db import MIGRATIONS, make_engine, migrate  # noqa: E402

@@ -39,7 +39,8 @@ sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "modules": sorted(sys.m
 def probe(args: list[str], tmp_path: Path) -> tuple[int, set[str], str]:
     """Run `verbinder ARGS` in a fresh process: its exit status, the modules it had imported
     at the end, and its stdout."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VERBINDER_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("VERBINDER_") or k == "VERBINDER_CACHE_DIR"}
     env["VERBINDER_DATABASE_URL"] = f"sqlite:///{tmp_path / 'never.db'}"
     done = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120, check=False)

@@ -52,6 +52,7 @@ def _fresh_process() -> None:
 def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     """An empty cache folder for this test; the file the cache writes there."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(codecache.FOLDER, raising=False)
     monkeypatch.delenv(codecache.DISABLE, raising=False)
     _fresh_process()
     yield tmp_path / "cache" / "verbinder" / f"code-{codecache.code_key()[:32]}.bin"
@@ -186,7 +187,18 @@ def test_a_folder_others_may_write_gets_no_file(cache: Path) -> None:
     assert not cache.exists()
 
 
+def test_a_chosen_folder_comes_before_the_user_s_cache_folder(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv(codecache.FOLDER, str(tmp_path / "chosen"))
+    monkeypatch.delenv(codecache.DISABLE, raising=False)
+    assert codecache.cache_folder() == tmp_path / "chosen"
+    monkeypatch.delenv(codecache.FOLDER)
+    assert codecache.cache_folder() == tmp_path / "xdg" / "verbinder"
+
+
 def test_without_a_home_folder_there_is_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(codecache.FOLDER, raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.delenv(codecache.DISABLE, raising=False)
 
