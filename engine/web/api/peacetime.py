@@ -90,17 +90,16 @@ async def log_contact_call(request: Request, body: ContactLogRequest) -> dict[st
     """Log a visit, call, meeting or event with one or more communities."""
     web, who = web_of(request), principal_of(request)
     now = web.ctx.clock.now()
-    at = _moment(body.at, now)
     by = who.staff_id if who.role == Role.LIAISON else body.by or who.staff_id
-    if not by:
-        raise InputError("by: name the staff member who made the contact")
 
     def work(session: Session) -> dict[str, Any]:
-        _check_communities(session, who, body.communities)
+        _check_communities(session, who, body.communities)  # first: 403 tells nothing more
+        if not by:
+            raise InputError("by: name the staff member who made the contact")
         entry = log_contact(session=session, communities=body.communities, kind=body.kind,
-                            by=by, persons=body.with_, at=at, now=now, place=body.place,
-                            neutral_ground=body.neutral_ground, note=body.note,
-                            actor=who.actor)
+                            by=by, persons=body.with_, at=_moment(body.at, now), now=now,
+                            place=body.place, neutral_ground=body.neutral_ground,
+                            note=body.note, actor=who.actor)
         return entry.as_dict()
     return await web.store.write(work)
 

@@ -34,7 +34,7 @@ ACCOUNT_IDS = 2**31 - 1
 HOURS = int(ENROLMENT_VALID.total_seconds() // 3600)
 
 
-async def _tokens_page(request: Request, *, status: int = 200, **extra: object) -> Response:
+async def _tokens_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
     tokens = await web_of(request).store.read(list_api_tokens)
     return render(request, "tokens.html", status=status, tokens=tokens, roles=ROLES, **extra)
 
