@@ -132,6 +132,8 @@ async def _changed(request: Request, account_id: int,
         return change(session, email[0], now, who.actor)
     try:
         token = await web.store.write(work)
+    except NotFoundError:
+        raise
     except InputError as exc:
         return await _users_page(request, status=422, problems=list(exc.problems))
     link = enrolment_url(web.ctx.settings.public_url, token) if token else None
