@@ -178,3 +178,14 @@ def test_the_roster_now_and_next_phones_for_responders(app: AppServer) -> None:
         ("st-oncall", "2026-03-02T11:00:00Z")]
     responder = app.client.get("/api/v1/roster", headers=oncall).json()
     assert responder["on_call"][0]["phone"] == "+31622222202"
+
+
+def test_bodies_are_bounded_and_odd_paths_answer_as_the_api(app: AppServer) -> None:
+    coordinator, _ = bearer(app, "coordinator")
+    large = app.client.post("/api/v1/peacetime/agreements", headers=coordinator,
+                            json={"community": "kerk-c", "text": "x" * 70_000})
+    assert refused(large, 413)
+    # a line break in the path is not taken by the API's mount: still the API's answers
+    assert refused(app.client.get("/api/v1/registry/a%0Ab"), 401)
+    assert refused(app.client.get("/api/v1/registry/a%0Ab", headers=coordinator), 404)
+    assert rows(app.ctx, Agreement) == []
