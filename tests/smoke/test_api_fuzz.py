@@ -11,7 +11,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp
 
@@ -81,8 +81,13 @@ def _fuzz(api: FuzzedApi, operation: schemathesis.APIOperation, mode: Generation
     @settings(max_examples=20, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     def answers(case: schemathesis.Case) -> None:
+        # A query parameter whose value is None or [] is not sent at all, and the headers
+        # given here put back the Authorization a negative case may have taken out: such a
+        # request is a valid one on the wire, and its acceptance no failure.
+        vanished = any(v is None or v == [] for v in (case.query or {}).values())
+        checks_off = [*excluded, negative_data_rejection] if vanished else excluded
         for who, headers in api.headers.items():
-            response = case.call_and_validate(headers=headers, excluded_checks=excluded)
+            response = case.call_and_validate(headers=headers, excluded_checks=checks_off)
             if who in ("none", "made up", "revoked"):
                 assert response.status_code == 401, who
 
