@@ -70,7 +70,7 @@ class Contact(BaseModel):
     """A community's contact (reading these is recorded: who saw whom)."""
 
     id: str
-    name: str
+    name: str | None
     role: str | None
     priority: int | None
     phone: str | None
