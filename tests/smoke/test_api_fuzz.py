@@ -17,6 +17,8 @@ from starlette.types import ASGIApp
 
 from engine.accounts.apitokens import create_api_token, revoke_api_token
 from engine.clock import FakeClock
+from engine.oncall.service import import_roster
+from engine.peacetime.service import add_agreement, log_contact
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.web.app import create_app
@@ -37,8 +39,18 @@ class FuzzedApi:
 
 @pytest.fixture
 def api(sqlite_engine: Engine, clock: FakeClock, tmp_path: Path) -> FuzzedApi:
-    """The application with one declared incident and a token of every role."""
+    """The application with one declared incident, a roster, an agreement and a logged
+    contact (so the answers hold data to check), and a token of every role."""
     import_registry(sqlite_engine, [DASHBOARD_REGISTRY], clock=clock)
+    roster = tmp_path / "oncall.csv"
+    roster.write_text("staff,start,end\nst-oncall,2026-03-01 08:00,2026-03-02 08:00\n"
+                      "st-oncall,2026-03-02 12:00,2026-03-03 08:00\n")
+    import_roster(engine=sqlite_engine, paths=[roster])
+    with session_scope(sqlite_engine) as s:
+        add_agreement(session=s, community="moskee-a", text="Open dag", due=None,
+                      now=clock.now())
+        log_contact(session=s, communities=["moskee-a"], kind="visit", by="st-liaison",
+                    persons=["a1"], at=clock.now(), now=clock.now(), note="Koffie")
     ctx = make_ctx(sqlite_engine, clock, tmp_path)
     declare(ctx)
     headers: dict[str, dict[str, str]] = {"none": {}, "made up": {
