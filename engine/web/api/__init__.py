@@ -83,7 +83,17 @@ def _install_errors(api: FastAPI) -> None:
 
 def build_api(web: WebContext) -> FastAPI:
     """The API application, to be mounted at PREFIX."""
-    from engine.web.api import actions, incidents, me, tokens
+    from engine.web.api import (
+        actions,
+        downloads,
+        incidents,
+        me,
+        peacetime,
+        registry,
+        roster,
+        tasks,
+        tokens,
+    )
 
     api = FastAPI(title="Verbinder API", version="1", docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", root_path_in_servers=False)
@@ -101,7 +111,8 @@ def build_api(web: WebContext) -> FastAPI:
                 return _error(401, "a valid API token is needed (Authorization: Bearer ...)",
                               {"www-authenticate": "Bearer"})
         return await call_next(request)
-    for module in (actions, incidents, tokens, me):
+    for module in (actions, tasks, downloads, incidents, registry, peacetime, roster, tokens,
+                   me):
         api.include_router(module.area.router)
 
     def openapi() -> dict[str, Any]:

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import InputError, NotFoundError
 from engine.web.access import (
@@ -25,6 +27,7 @@ from engine.web.access import (
     TooMany,
     WebContext,
     check_guarded,
+    token_principal,
 )
 from engine.web.api import PREFIX, build_api
 from engine.web.dashboard import (
@@ -111,3 +114,20 @@ def _install_refusals(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRefused, csrf)
     app.add_exception_handler(TooMany, too_many)
     app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(StarletteHTTPException, api_or_default)
+
+
+async def api_or_default(request: Request, exc: Exception) -> Response:
+    """An error of the application itself: JSON for an address under the API (a path the
+    API's mount does not take, such as one with a line break), FastAPI's answer otherwise."""
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith(PREFIX + "/"):
+        status, message, headers = exc.status_code, str(exc.detail), exc.headers
+        try:  # as inside the API: who is asking comes first
+            await token_principal(request)
+        except NotLoggedIn:
+            status, message = 401, "a valid API token is needed (Authorization: Bearer ...)"
+            headers = {"www-authenticate": "Bearer"}
+        return JSONResponse({"error": {"status": status, "message": message}},
+                            status_code=status, headers=headers)
+    return await http_exception_handler(request, exc)
