@@ -113,6 +113,9 @@ def token_create_command(
     ctx: typer.Context,
     role: str = typer.Option(..., "--role", help=ROLE_HELP),
     name: str = typer.Option(..., "--name", help="Who or what uses the token."),
+    staff: str | None = typer.Option(
+        None, "--staff", help="The staff member the token stands for (a liaison's token sees "
+        "that liaison's communities)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create an API token scoped to a role; the token is printed once and never again."""
@@ -122,7 +125,7 @@ def token_create_command(
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         token_id, token = create_api_token(session, name=name, role=role, created_by="cli",
-                                           now=app.clock.now())
+                                           now=app.clock.now(), staff_id=staff)
     if as_json:
         emit_json({"id": token_id, "token": token})
         return

@@ -566,6 +566,8 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _utc_column(nullable=False)
     revoked_at: datetime | None = _utc_column()
     last_used_at: datetime | None = _utc_column()
+    # The registry's staff member the token stands for (a liaison's token: whose communities)
+    staff_id: str | None = Field(default=None, max_length=200)
 
     __table_args__ = (_role_check("apitoken"),)
 

@@ -95,6 +95,19 @@ def test_tokens_are_shown_once_and_revoked(run) -> None:
         assert s.get(ApiToken, made["id"]).revoked_at is not None
 
 
+def test_a_liaison_token_stands_for_a_staff_member_of_the_registry(run) -> None:
+    assert run("registry", "import", str(DASHBOARD_REGISTRY))[0] == 0
+    code, out, _ = run("user", "token", "create", "--role", "liaison", "--name", "script",
+                       "--staff", "st-liaison", "--json")
+    assert code == 0
+    listed = json.loads(run("user", "token", "list", "--json")[1])["tokens"]
+    assert (listed[0]["role"], listed[0]["staff"]) == ("liaison", "st-liaison")
+    code, _, err = run("user", "token", "create", "--role", "liaison", "--name", "x",
+                       "--staff", "st-nobody")
+    assert code == 2 and "--staff: 'st-nobody' is not a staff member" in err
+    assert len(json.loads(run("user", "token", "list", "--json")[1])["tokens"]) == 1
+
+
 def test_disable_and_reset(run) -> None:
     run("user", "add", "v@example.org", "--role", "viewer")
     code, _, err = run("user", "reset-2fa", "v@example.org")

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from engine.accounts.apitokens import create_api_token
 from engine.clock import FakeClock
+from engine.errors import InputError
 from engine.oncall.service import import_roster
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
@@ -35,11 +36,12 @@ def app(sqlite_engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[App
         yield served
 
 
-def bearer(app: AppServer, role: str) -> tuple[dict[str, str], int]:
-    """The Authorization header of a new token of this role, and the token's id."""
+def bearer(app: AppServer, role: str, staff: str | None = None) -> tuple[dict[str, str], int]:
+    """The Authorization header of a new token of this role (standing for a staff member when
+    given), and the token's id."""
     with session_scope(app.ctx.engine) as s:
         token_id, token = create_api_token(s, name=role, role=role, created_by="cli",
-                                           now=app.ctx.clock.now())
+                                           now=app.ctx.clock.now(), staff_id=staff)
     return {"Authorization": f"Bearer {token}"}, token_id
 
 
@@ -80,11 +82,35 @@ def test_the_registry_by_role(app: AppServer) -> None:
     for path in ("/api/v1/registry", "/api/v1/registry/moskee-a",
                  "/api/v1/registry/moskee-a/contacts"):
         assert refused(app.client.get(path, headers=viewer), 403)
-    # a liaison's token stands for no staff member: it finds and opens no community
+    # a liaison's token made for no staff member finds and opens no community
     assert app.client.get("/api/v1/registry", headers=liaison).json()["communities"] == []
     assert refused(app.client.get("/api/v1/registry/moskee-a", headers=liaison), 403)
     assert refused(app.client.get("/api/v1/registry/moskee-a/contacts", headers=liaison), 403)
     assert rows(app.ctx, Event, Event.kind == "contact.viewed") == []
+
+
+def test_a_liaison_s_token_sees_the_communities_of_its_staff_member(app: AppServer) -> None:
+    mine, token_id = bearer(app, "liaison", staff="st-liaison")
+    found = app.client.get("/api/v1/registry", headers=mine).json()["communities"]
+    assert {c["id"] for c in found} == {"moskee-a", "buurt-d"}
+    assert app.client.get("/api/v1/registry/moskee-a", headers=mine).status_code == 200
+    assert refused(app.client.get("/api/v1/registry/moskee-b", headers=mine), 403)
+    assert refused(app.client.get("/api/v1/registry/moskee-b/contacts", headers=mine), 403)
+    contacts = app.client.get("/api/v1/registry/moskee-a/contacts", headers=mine)
+    assert contacts.status_code == 200
+    [seen] = rows(app.ctx, Event, Event.kind == "contact.viewed")
+    assert (seen.actor, seen.community_id) == (f"token:{token_id}", "moskee-a")
+    due = app.client.get("/api/v1/peacetime/due", headers=mine)
+    assert due.status_code == 200
+    groups = due.json()["liaisons"]
+    assert {g["liaison"] for g in groups} <= {"st-liaison"}
+
+
+def test_a_token_for_an_unknown_staff_member_is_refused(app: AppServer) -> None:
+    with session_scope(app.ctx.engine) as s, pytest.raises(InputError) as refused_:
+        create_api_token(s, name="x", role="liaison", created_by="cli",
+                         now=app.ctx.clock.now(), staff_id="st-nobody")
+    assert "--staff: 'st-nobody' is not a staff member" in str(refused_.value)
 
 
 def test_reading_contacts_is_recorded_as_the_token(app: AppServer) -> None:

@@ -1,7 +1,7 @@
 """Peace time: the communities due for contact (a liaison their own, a coordinator
 everyone's), logging a contact, adding and finishing agreements. The same verbs and rules as
 the /peacetime pages (`may_keep_peacetime`: coordinators, and a community's own liaison;
-a token stands for no staff member, so a liaison's token keeps none)."""
+a liaison's token the communities of the staff member it was made for, none without one)."""
 
 from __future__ import annotations
 

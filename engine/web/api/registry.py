@@ -1,7 +1,8 @@
 """The registry: search communities and one community's profile (no contact details), and a
 community's contacts, whose reading is recorded (who saw whom). The same rules as the
 /registry pages: coordinators and on-call staff every community, a liaison only their own (a
-token stands for no staff member, so a liaison's token none), a viewer not the registry."""
+liaison's token those of the staff member it was made for, `user token create --staff`; none
+without one), a viewer not the registry."""
 
 from __future__ import annotations
 

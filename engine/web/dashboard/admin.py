@@ -35,8 +35,10 @@ HOURS = int(ENROLMENT_VALID.total_seconds() // 3600)
 
 
 async def _tokens_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
-    tokens = await web_of(request).store.read(list_api_tokens)
-    return render(request, "tokens.html", status=status, tokens=tokens, roles=ROLES, **extra)
+    tokens, staff = await web_of(request).store.read(
+        lambda s: (list_api_tokens(s), list_staff(session=s)))
+    return render(request, "tokens.html", status=status, tokens=tokens, roles=ROLES,
+                  staff=staff, **extra)
 
 
 @area.get("/tokens", allow=COORDINATORS)
@@ -51,10 +53,11 @@ async def create_token(request: Request) -> Response:
     web, who = web_of(request), principal_of(request)
     form = await request.form()
     name, role = str(form.get("name", ""))[:500], str(form.get("role", ""))[:40]
+    staff = str(form.get("staff", ""))[:300] or None
     now = web.ctx.clock.now()
     try:
         _, token = await web.store.write(lambda s: create_api_token(
-            s, name=name, role=role, created_by=who.actor, now=now))
+            s, name=name, role=role, created_by=who.actor, now=now, staff_id=staff))
     except InputError as exc:
         return await _tokens_page(request, status=422, error="; ".join(exc.problems))
     return await _tokens_page(request, new_token=token)

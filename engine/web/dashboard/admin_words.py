@@ -10,6 +10,8 @@ ADMIN_WORDS: dict[str, dict[str, str]] = {
         "add_user_button": "Account toevoegen",
         "staff_for_liaison": "Medewerker (verplicht voor een contactpersoon)",
         "no_staff": "— geen —",
+        "token_staff": ("Namens medewerker (een token van een contactpersoon ziet diens "
+                        "gemeenschappen)"),
         "user_added": "Account gemaakt voor {email}. Geef deze link alleen aan die persoon; "
                       "eenmalig, {hours} uur geldig. Hij wordt niet nog eens getoond.",
         "user_reset": "Tweede factor van {email} gewist; de sessies zijn beëindigd. Met deze "
@@ -26,6 +28,7 @@ ADMIN_WORDS: dict[str, dict[str, str]] = {
         "add_user_button": "Add account",
         "staff_for_liaison": "Staff member (required for a liaison)",
         "no_staff": "— none —",
+        "token_staff": "For staff member (a liaison's token sees their communities)",
         "user_added": "Account made for {email}. Give this link to that person only; it works "
                       "once, for {hours} hours. It is not shown again.",
         "user_reset": "Second factor of {email} cleared; its sessions have ended. With this "
