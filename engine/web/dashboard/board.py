@@ -64,6 +64,7 @@ def _board_page(session: Session, incident_id: int, who: Principal, role: str | 
     staff = staff_choices(session) if open_ and any(c["may_act"] for c in doc["communities"]) \
         else []
     return {"doc": doc, "role_filter": role, "status_filter": status, "statuses": STATUSES,
+            "replies_visible": may_see_contacts(who, None),
             "staff": staff,
             "poll": POLL_SECONDS}
 

@@ -6,6 +6,7 @@ Add a key to both languages; a test checks that both have the same keys. Templat
 
 from __future__ import annotations
 
+from engine.web.dashboard.board_words import BOARD_WORDS
 from engine.web.dashboard.registry_words import REGISTRY_WORDS
 
 LANGUAGES = ("nl", "en")
@@ -449,7 +450,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-for _language, _words in REGISTRY_WORDS.items():
+for _language, _words in (*REGISTRY_WORDS.items(), *BOARD_WORDS.items()):
     WORDS[_language].update(_words)
 
 MONTHS = {
