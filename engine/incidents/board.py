@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from engine.clock import iso_z
-from engine.incidents.flows import get_incident
+from engine.errors import NotFoundError
 from engine.incidents.views import STATE_WORDS, unmatched_replies
-from engine.playbooks.frozen import playbook_of
+from engine.playbooks.frozen import load_incidents, playbook_of
 from engine.privacy.texts import timeline_texts
 from engine.store.models import (
     Community,
@@ -36,6 +37,8 @@ from playbook.answers import answers_in_words
 STATUSES = ("escalated", "unknown", "not_contacted", "sent", "delivered", "needs_stated",
             "acknowledged", "taken_over", "needs_met")
 TIMELINE_ROWS = 50
+# A board's rows share a handful of times (deadlines, steps): each is written out once.
+_iso = lru_cache(maxsize=8192)(iso_z)
 # How strong a message's state is as evidence of reach (the strongest one speaks).
 _STRENGTH = {"delivered": 3, "sent": 2, "unknown": 1}
 
@@ -44,15 +47,21 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
           status: str | None = None, timeline_rows: int = TIMELINE_ROWS) -> dict[str, Any]:
     """The board of one incident: its head, the counts per status and role, the rows (filtered
     by role and status when given) and the newest events (NotFoundError when no incident)."""
-    incident = get_incident(session, incident_id)
+    # First: the board below is at least as new as its version (READ COMMITTED reads each
+    # query afresh), so a poll that compares versions never misses a change.
+    version = board_version(session, incident_id)
+    # the frozen checklist (large: every community's entry) is read and parsed once per process
+    incident = load_incidents(session, [incident_id])[incident_id]
+    if incident is None:
+        raise NotFoundError(f"incident {incident_id}: no such incident")
     # Plain rows of the columns shown, not ORM objects: a board of 500 is read twice as fast.
     rows = list(session.exec(select(
         IncidentCommunity.community_id, IncidentCommunity.role, IncidentCommunity.escalation,
         IncidentCommunity.status, IncidentCommunity.acknowledged_at,
-        IncidentCommunity.acknowledged_by, IncidentCommunity.taken_over_by).where(
+        IncidentCommunity.acknowledged_by, IncidentCommunity.taken_over_by,
+        Community.name, Community.liaison_id).outerjoin(
+        Community, col(Community.id) == IncidentCommunity.community_id).where(
         IncidentCommunity.incident_id == incident_id)))
-    names = dict(session.exec(select(Community.id, Community.name).where(
-        col(Community.id).in_([r.community_id for r in rows]))).all()) if rows else {}
     # only the columns the board shows (not the bodies)
     messages = _by_community(session.exec(select(
         Message.community_ids, Message.recipient_kind, Message.channel, Message.step,
@@ -76,7 +85,7 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
     answers = _answers(session, incident_id, playbook)
     replies = _replies(session, incident_id)
     communities = [
-        _row(r, names.get(r.community_id, r.community_id), messages.get(r.community_id, []),
+        _row(r, r.name or r.community_id, messages.get(r.community_id, []),
              tasks.get(r.community_id, []), timers.get(r.community_id, []),
              answers.get(r.community_id), r.community_id in silent, titles,
              replies.get(r.community_id, []))
@@ -100,7 +109,7 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
         "incident_tasks": [_task(t, titles)
                            for t in sorted(tasks.get("", []), key=lambda t: t.due_at)],
         "timeline": _timeline(session, incident_id, timeline_rows),
-        "version": board_version(session, incident_id),
+        "version": version,
     }
 
 
@@ -212,22 +221,25 @@ def _row(row: Any, name: str, messages: list[Any], tasks: list[Any], timers: lis
     needs = {t for a in answers for t in a["added"]} if answers is not None else None
     return {
         "id": row.community_id, "name": name, "role": row.role, "escalation": row.escalation,
+        "liaison": row.liaison_id,
         "status": row.status,
         "board_status": board_status(row, messages, tasks, needs, silent),
         "answers": answers or [], "replies": replies,
-        "acknowledged_at": iso_z(row.acknowledged_at) if row.acknowledged_at else None,
+        "acknowledged_at": _iso(row.acknowledged_at) if row.acknowledged_at else None,
         "acknowledged_by": row.acknowledged_by, "taken_over_by": row.taken_over_by,
         "tried": [{"to": m.recipient_kind, "channel": m.channel, "step": m.step,
                    "state": STATE_WORDS.get(m.state, m.state)} for m in messages],
-        "tasks": [_task(t, titles) for t in sorted(tasks, key=lambda t: t.due_at)],
-        "next_step": {"due": iso_z(timer.due_at), "notify": timer.notify} if timer else None,
+        "tasks": (mine := [_task(t, titles) for t in sorted(tasks, key=lambda t: t.due_at)]),
+        "tasks_done": sum(1 for t in mine if t["done_at"]),
+        "next_task": next((t for t in mine if not t["done_at"]), None),
+        "next_step": {"due": _iso(timer.due_at), "notify": timer.notify} if timer else None,
     }
 
 
 def _task(t: Any, titles: dict[str, dict[str, str]]) -> dict[str, Any]:
-    return {"id": t.task_id, "kind": t.kind, "due": iso_z(t.due_at),
+    return {"id": t.task_id, "kind": t.kind, "due": _iso(t.due_at),
             "title": titles.get(t.task_id, {"nl": t.task_id, "en": t.task_id}),
-            "done_at": iso_z(t.done_at) if t.done_at else None, "done_by": t.done_by}
+            "done_at": _iso(t.done_at) if t.done_at else None, "done_by": t.done_by}
 
 
 def _timeline(session: Session, incident_id: int, limit: int) -> list[dict[str, Any]]:

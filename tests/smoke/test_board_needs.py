@@ -172,3 +172,37 @@ def test_roles_and_timeline_events_read_in_words(app: AppServer) -> None:
     page = english.get("/incidents/1").text
     assert 'data-kind="incident.declared">incident declared</span>' in page
     assert "<div>affected</div>" in page
+
+
+def test_a_kept_fragment_is_never_another_viewers(app: AppServer) -> None:
+    token = intake_token(app)
+    assert httpx.post(f"{app.url}/i/{token}", data={
+        "needs": ["security"], "remarks": "Alleen voor de gemeente"}).status_code == 200
+    fragment = {"hx-request": "true"}
+    coordinator, other = logged_in(app, "coordinator"), logged_in(app, "coordinator")
+    liaison = logged_in(app, "liaison", "st-liaison2")
+    first = coordinator.get("/incidents/1", headers=fragment)
+    assert "Alleen voor de gemeente" in row_of(first.text, "moskee-a")
+    assert f'value="{coordinator.csrf}"' in first.text
+    # the same version for another coordinator: the same board, with their own CSRF token
+    second = other.get("/incidents/1", headers=fragment)
+    assert other.csrf != coordinator.csrf
+    assert f'value="{other.csrf}"' in second.text
+    assert coordinator.csrf not in second.text
+    assert second.text.replace(other.csrf, "x") == first.text.replace(coordinator.csrf, "x")
+    # a liaison of another community, same version: its own rendering without the text
+    theirs = liaison.get("/incidents/1", headers=fragment)
+    assert "Alleen voor de gemeente" not in row_of(theirs.text, "moskee-a")
+    assert coordinator.csrf not in theirs.text and other.csrf not in theirs.text
+    assert 'name="ack" value="moskee-a"' not in theirs.text  # not theirs to act for
+    assert 'name="ack" value="moskee-b"' not in theirs.text  # acknowledged by the answer
+    # a change shows at once (the version moved): the task ticked by the coordinator
+    assert coordinator.post("/incidents/1/act", {"tick": "moskee-a/arrange-security"}
+                            ).status_code == 303
+    after = other.get("/incidents/1", headers=fragment)
+    assert status_of(after.text, "moskee-a") == "needs_met"
+    # a post from the polled fragment is accepted (its token is the viewer's)
+    assert other.post("/incidents/1/act", {"untick": "moskee-a/arrange-security"}
+                      ).status_code == 303
+    assert status_of(other.get("/incidents/1", headers=fragment).text,
+                     "moskee-a") == "needs_stated"

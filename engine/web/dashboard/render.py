@@ -56,12 +56,16 @@ def render(request: Request, name: str, *, status: int = 200,
     template = _env.get_template(name)
     csrf = getattr(request.state, "csrf", "")
 
+    said: dict[datetime | str, Markup] = {}  # a page repeats a few times many times
+
     def local(value: datetime | str | None) -> Markup:
         if not value:
             return Markup("")
-        stamp = value if isinstance(value, str) else value.isoformat()
-        return Markup('<time datetime="{}">{}</time>').format(
-            stamp, local_time(value, web.zone, lang))
+        if value not in said:
+            stamp = value if isinstance(value, str) else value.isoformat()
+            said[value] = Markup('<time datetime="{}">{}</time>').format(
+                stamp, local_time(value, web.zone, lang))
+        return said[value]
 
     values = {
         "lang": lang, "t": lambda key: word(lang, key), "csrf": csrf,
