@@ -223,8 +223,9 @@ class Client:
 
 
 class Changer:
-    """Moves one message's `updated_at` in the store, as a delivery report would: the board's
-    version changes, so the next request reads and renders the board anew (nothing kept)."""
+    """Moves one message's `updated_at` in the store (past every other, which the version
+    takes the latest of), as a delivery report would: the board's version changes, so the
+    next request reads and renders the board anew (nothing kept)."""
 
     def __init__(self, url: str) -> None:
         self.ctx = make_context(url)
@@ -235,7 +236,7 @@ class Changer:
         with session_scope(self.ctx.engine) as session:
             first = session.exec(select(func.min(Message.id))).one()
             session.exec(update(Message).where(col(Message.id) == first).values(
-                updated_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=self.step)))
+                updated_at=datetime(2100, 1, 1, tzinfo=UTC) + timedelta(seconds=self.step)))
 
     def close(self) -> None:
         """Let go of the store."""

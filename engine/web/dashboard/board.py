@@ -126,23 +126,29 @@ def _fragment_key(request: Request, who: Principal, page: dict[str, Any]) -> tup
 
 
 def _fragment(request: Request, who: Principal, page: dict[str, Any]) -> Response:
-    """The board's fragment for htmx, rendered once per version and kind of viewer; each
-    viewer's own CSRF token is put in (the one thing personal to the session in it)."""
+    """The board's fragment for htmx (see _fragment_html)."""
+    response = HTMLResponse(_fragment_html(request, who, page))
+    response.headers[DASHBOARD_MARK] = "1"
+    return pending_cookies(request, response)
+
+
+def _fragment_html(request: Request, who: Principal, page: dict[str, Any]) -> str:
+    """The board's fragment, rendered once per version and kind of viewer; each viewer's own
+    CSRF token is put in (the one thing personal to the session in it)."""
     key = _fragment_key(request, who, page)
     fragments = kept_of(request).fragments
     html = fragments.get(key)
     if html is None:
-        blank = render(request, "board.html", csrf=_CSRF_MARK, csrf_field=lambda: Markup(
-            '<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, _CSRF_MARK),
-                       **page)
+        field_ = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD,
+                                                                             _CSRF_MARK)
+        blank = render(request, "board.html", only_fragment=True, csrf=_CSRF_MARK,
+                       csrf_field=lambda: field_, **page)
         html = bytes(blank.body).decode()
         if len(fragments) >= KEPT_FRAGMENTS:
             fragments.pop(next(iter(fragments)), None)
         fragments[key] = html
     token = str(escape(getattr(request.state, "csrf", "")))
-    response = HTMLResponse(html.replace(_CSRF_MARK, token))
-    response.headers[DASHBOARD_MARK] = "1"
-    return pending_cookies(request, response)
+    return html.replace(_CSRF_MARK, token)
 
 
 @area.get("/incidents/{incident_id}", allow=EVERYONE)
@@ -162,7 +168,9 @@ async def board_page(request: Request, incident_id: int, role: str | None = None
     page = await store.read(lambda s: _board_page(s, incident_id, who, role, status, kept))
     if request.headers.get("hx-request"):
         return _fragment(request, who, page)
-    return render(request, "board.html", **page)
+    # the page around the same kept fragment (the header, filters and downloads are small)
+    return render(request, "board.html", fragment_html=Markup(_fragment_html(request, who, page)),
+                  **page)
 
 
 def _act(session: Session, *, incident_id: int, community_id: str, who: Principal,

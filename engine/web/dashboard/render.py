@@ -49,8 +49,10 @@ def local_time(value: datetime | str | None, zone: ZoneInfo, lang: str) -> str:
 
 
 def render(request: Request, name: str, *, status: int = 200,
-           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    """A dashboard page (or, for htmx, its fragment) with the layout's context."""
+           headers: dict[str, str] | None = None, only_fragment: bool = False,
+           **context: Any) -> HTMLResponse:
+    """A dashboard page (or, for htmx or with `only_fragment`, its fragment) with the
+    layout's context."""
     web = web_of(request)
     lang = language_of(request)
     template = _env.get_template(name)
@@ -75,7 +77,7 @@ def render(request: Request, name: str, *, status: int = 200,
         "zone": str(web.zone), "path": request.url.path, "htmx": HTMX,
         "stylesheet": STYLESHEET, **context,
     }
-    if request.headers.get("hx-request") and "fragment" in template.blocks:
+    if (only_fragment or request.headers.get("hx-request")) and "fragment" in template.blocks:
         html = "".join(template.blocks["fragment"](template.new_context(values)))
     else:
         html = template.render(values)
