@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -75,6 +76,12 @@ def _filter(value: str | None, allowed: set[str] | tuple[str, ...]) -> str | Non
 
 
 @lru_cache(maxsize=65536)
+def quoted(community_id: str) -> str:
+    """A community id in a URL's path (as Jinja's urlencode writes it, once per id)."""
+    return quote(community_id, safe="/")
+
+
+@lru_cache(maxsize=65536)
 def community_key(community_id: str) -> str:
     """A short, HTML-safe id for a community's elements on the page."""
     return "c" + hashlib.blake2s(community_id.encode(), digest_size=6).hexdigest()
@@ -103,7 +110,7 @@ def _board_page(session: Session, incident_id: int, who: Principal, role: str | 
     role = _filter(role, set(doc["roles"]))
     status = _filter(status, STATUSES)
     # rows of this view: the shared board is never changed (others read it at the same time)
-    rows = [{**c, "key": community_key(c["id"]),
+    rows = [{**c, "key": community_key(c["id"]), "qid": quoted(c["id"]),
              "visible": may_see_contacts(who, c["liaison"]),
              "may_act": who.role in RESPONDERS and may_act_for(who, c["liaison"])}
             for c in doc["communities"]
