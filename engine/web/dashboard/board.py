@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -42,6 +43,7 @@ MAX_ID = 200
 DOC_SECONDS = 15.0
 KEPT_BOARDS = 16
 KEPT_FRAGMENTS = 64
+KEPT_ROWS = 20_000  # rendered rows, across versions: a change re-renders only its rows
 
 
 
@@ -52,6 +54,17 @@ class Kept:
 
     docs: dict[int, tuple[str, float, dict[str, Any]]] = field(default_factory=dict)
     fragments: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    rows: dict[tuple[Any, ...], str] = field(default_factory=dict)
+
+
+_KEEPING = threading.Lock()  # the store's read threads add to the same dictionaries
+
+
+def _keep(kept: dict[Any, Any], key: Any, value: Any, most: int) -> None:
+    with _KEEPING:
+        while len(kept) >= most:
+            kept.pop(next(iter(kept)))
+        kept[key] = value
 
 
 def kept_of(request: Request) -> Kept:
@@ -96,11 +109,9 @@ def _board_doc(session: Session, incident_id: int, docs: dict[int, Any]
     if kept is not None and kept[0] == version and time.monotonic() - kept[1] < DOC_SECONDS:
         return kept[2], kept[1]
     doc = service.incident_board(session=session, incident_id=incident_id)
-    if len(docs) >= KEPT_BOARDS:
-        docs.pop(next(iter(docs)), None)
     # kept under its own version, read before the rows: the rows are never older than it
     read = time.monotonic()
-    docs[incident_id] = (doc["version"], read, doc)
+    _keep(docs, incident_id, (doc["version"], read, doc), KEPT_BOARDS)
     return doc, read
 
 
@@ -143,17 +154,30 @@ def _fragment_html(request: Request, who: Principal, page: dict[str, Any]) -> st
     """The board's fragment, rendered once per version and kind of viewer; each viewer's own
     CSRF token is put in (the one thing personal to the session in it)."""
     key = _fragment_key(request, who, page)
-    fragments = kept_of(request).fragments
+    kept = kept_of(request)
+    fragments = kept.fragments
     html = fragments.get(key)
     if html is None:
+        rows = kept.rows
+        # a row's HTML depends on its data (the viewer's `visible`, `may_act` included), the
+        # language, the incident and whether anyone can be chosen to take over
+        prefix = (key[0], key[3], page["doc"]["incident"]["status"], bool(page["staff"]))
+
+        def row_kept(c: dict[str, Any]) -> Markup | None:
+            found = rows.get((prefix, repr(c)))
+            return Markup(found) if found is not None else None
+
+        def keep_row(c: dict[str, Any], row: Markup) -> Markup:
+            _keep(rows, (prefix, repr(c)), str(row), KEPT_ROWS)
+            return row
+
         field_ = Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD,
                                                                              _CSRF_MARK)
         blank = render(request, "board.html", only_fragment=True, csrf=_CSRF_MARK,
-                       csrf_field=lambda: field_, **page)
+                       csrf_field=lambda: field_, row_kept=row_kept, keep_row=keep_row,
+                       **page)
         html = bytes(blank.body).decode()
-        if len(fragments) >= KEPT_FRAGMENTS:
-            fragments.pop(next(iter(fragments)), None)
-        fragments[key] = html
+        _keep(fragments, key, html, KEPT_FRAGMENTS)
     token = str(escape(getattr(request.state, "csrf", "")))
     return html.replace(_CSRF_MARK, token)
 
