@@ -100,6 +100,7 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
             "exercise": incident.exercise, "declared_at": iso_z(incident.declared_at),
             "closed_at": iso_z(incident.closed_at) if incident.closed_at else None,
             "playbook": incident.checklist.get("incident", {}).get("playbook"),
+            "type_label": _type_label(playbook, incident.type),
         },
         "counts": _counts(communities, "board_status"),
         "roles": _counts(communities, "role"),
@@ -164,6 +165,12 @@ def _playbook(incident: Any) -> Any:
         return playbook_of(incident)
     except Exception:  # a frozen playbook that no longer loads must not hide the board
         return None
+
+
+def _type_label(playbook: Any, type_id: str) -> dict[str, str]:
+    """The incident type's label per language (its id when the playbook does not know it)."""
+    spec = playbook.incident_types.get(type_id) if playbook is not None else None
+    return dict(spec.label) if spec is not None else {"nl": type_id, "en": type_id}
 
 
 def _task_titles(playbook: Any) -> dict[str, dict[str, str]]:

@@ -162,6 +162,8 @@ def test_free_text_only_for_those_who_may_see_the_contacts(app: AppServer) -> No
 def test_roles_and_timeline_events_read_in_words(app: AppServer) -> None:
     client = logged_in(app, "coordinator")
     dutch = client.get("/incidents/1", headers={"accept-language": "nl"}).text
+    assert ('<span data-type="attack_on_place_of_worship">Aanval of vernieling bij een '
+            'gebedshuis</span>') in dutch
     assert "<div>getroffen</div>" in dutch and "<div>affected</div>" not in dutch
     assert '<option value="affected">getroffen</option>' in dutch
     assert 'data-kind="incident.declared">incident gemeld</span>' in dutch
@@ -171,6 +173,7 @@ def test_roles_and_timeline_events_read_in_words(app: AppServer) -> None:
     english.cookies[LANG_COOKIE] = "en"
     page = english.get("/incidents/1").text
     assert 'data-kind="incident.declared">incident declared</span>' in page
+    assert ">Attack on or vandalism at a place of worship</span>" in page
     assert "<div>affected</div>" in page
 
 
