@@ -209,3 +209,22 @@ def test_a_kept_fragment_is_never_another_viewers(app: AppServer) -> None:
                       ).status_code == 303
     assert status_of(other.get("/incidents/1", headers=fragment).text,
                      "moskee-a") == "needs_stated"
+
+
+def test_what_the_version_does_not_see_shows_within_doc_seconds(app: AppServer) -> None:
+    from sqlalchemy import update
+
+    from engine.store.models import Community
+    from engine.web.dashboard.board import DOC_SECONDS
+
+    client = logged_in(app, "coordinator")
+    assert "Moskee A" in row_of(client.get("/incidents/1").text, "moskee-a")
+    with session_scope(app.ctx.engine) as session:  # a registry import renames it
+        session.execute(update(Community).where(Community.id == "moskee-a")
+                        .values(name="Moskee An-Nour A"))
+    kept = client.get("/incidents/1").text
+    assert "Moskee An-Nour A" not in kept  # the board's version did not move: kept
+    app.ctx.clock.advance(timedelta(seconds=DOC_SECONDS + 1))
+    assert "Moskee An-Nour A" in row_of(client.get("/incidents/1").text, "moskee-a")
+    assert "Moskee An-Nour A" in row_of(
+        client.get("/incidents/1", headers={"hx-request": "true"}).text, "moskee-a")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
@@ -100,24 +100,25 @@ def community_key(community_id: str) -> str:
     return "c" + hashlib.blake2s(community_id.encode(), digest_size=6).hexdigest()
 
 
-def _board_doc(session: Session, incident_id: int, docs: dict[int, Any]
-               ) -> tuple[dict[str, Any], float]:
+def _board_doc(session: Session, incident_id: int, docs: dict[int, Any], now: datetime
+               ) -> tuple[dict[str, Any], datetime]:
     """The incident's board, read again only when its version moved (or the copy is older
     than DOC_SECONDS): everyone watching an incident shares one reading per change."""
     version = service.board_version(session=session, incident_id=incident_id)
     kept = docs.get(incident_id)
-    if kept is not None and kept[0] == version and time.monotonic() - kept[1] < DOC_SECONDS:
+    if kept is not None and kept[0] == version and 0 <= (now - kept[1]).total_seconds() \
+            < DOC_SECONDS:
         return kept[2], kept[1]
     doc = service.incident_board(session=session, incident_id=incident_id)
     # kept under its own version, read before the rows: the rows are never older than it
-    read = time.monotonic()
+    read = now
     _keep(docs, incident_id, (doc["version"], read, doc), KEPT_BOARDS)
     return doc, read
 
 
 def _board_page(session: Session, incident_id: int, who: Principal, role: str | None,
-                status: str | None, kept: Kept) -> dict[str, Any]:
-    doc, read = _board_doc(session, incident_id, kept.docs)
+                status: str | None, kept: Kept, now: datetime) -> dict[str, Any]:
+    doc, read = _board_doc(session, incident_id, kept.docs, now)
     role = _filter(role, set(doc["roles"]))
     status = _filter(status, STATUSES)
     # rows of this view: the shared board is never changed (others read it at the same time)
@@ -196,7 +197,9 @@ async def board_page(request: Request, incident_id: int, role: str | None = None
         if now == v:
             return Response(status_code=204)
     kept = kept_of(request)
-    page = await store.read(lambda s: _board_page(s, incident_id, who, role, status, kept))
+    now = web_of(request).ctx.clock.now()
+    page = await store.read(lambda s: _board_page(s, incident_id, who, role, status, kept,
+                                                  now))
     if request.headers.get("hx-request"):
         return _fragment(request, who, page)
     # the page around the same kept fragment (the header, filters and downloads are small)
@@ -265,7 +268,7 @@ async def act(request: Request, incident_id: int) -> Response:
         kept = kept_of(request)
         page = await web.store.read(lambda s: _board_page(
             s, incident_id, who, request.query_params.get("role"),
-            request.query_params.get("status"), kept))
+            request.query_params.get("status"), kept, now))
         return _fragment(request, who, page)
     return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
 
