@@ -43,7 +43,7 @@ MAX_ID = 200
 DOC_SECONDS = 15.0
 KEPT_BOARDS = 16
 KEPT_FRAGMENTS = 64
-KEPT_ROWS = 20_000  # rendered rows, across versions: a change re-renders only its rows
+KEPT_ROWS = 5_000  # rendered rows across versions (~3 KB each with its key): 500 rows x 10 views
 
 
 
