@@ -7,7 +7,10 @@ imports a generated registry, declares one incident over every community (one SM
 each, an intake task), sends its messages through a recording channel, marks one in five
 acknowledged, and serves the application with uvicorn in a process of its own (so that the
 clients do not share its interpreter). Then it reports p50/p95 of:
-  board page      GET /incidents/1 as a logged-in coordinator, one request at a time
+  board page      GET /incidents/1 as a logged-in coordinator, one request at a time;
+                  "changed": a message's updated_at is moved before each request (not
+                  timed), so the board is read and rendered anew; "nothing changed": the
+                  board and its fragment kept for the version are served
   board fragment  the same with HX-Request: what a poll gets when something changed
   board poll      the poll when nothing changed: the version is compared, 204, no body
   intake GET/POST 50 clients at once (a thread and a keep-alive connection each), each with
@@ -26,9 +29,14 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import col, select
 
 from bench.generate import write_registry
 from bench.support import (
@@ -45,6 +53,7 @@ from engine.incidents import service
 from engine.incidents.options import IncidentOptions, incident_input_from_options
 from engine.registry.importer import import_registry
 from engine.store.db import session_scope
+from engine.store.models import Message
 from engine.web.access import SESSION_COOKIE
 from engine.wiring import build_worker
 from notifiers.base import OutboundMessage, Outcome, SendResult
@@ -216,10 +225,33 @@ class Client:
         self.conn.close()
 
 
+class Changer:
+    """Moves one message's `updated_at` in the store (past every other, which the version
+    takes the latest of), as a delivery report would: the board's version changes, so the
+    next request reads and renders the board anew (nothing kept)."""
+
+    def __init__(self, url: str) -> None:
+        self.ctx = make_context(url)
+        self.step = 0
+
+    def __call__(self) -> None:
+        self.step += 1
+        with session_scope(self.ctx.engine) as session:
+            first = session.exec(select(func.min(Message.id))).one()
+            session.exec(update(Message).where(col(Message.id) == first).values(
+                updated_at=datetime(2100, 1, 1, tzinfo=UTC) + timedelta(seconds=self.step)))
+
+    def close(self) -> None:
+        """Let go of the store."""
+        self.ctx.engine.dispose()
+
+
 def time_board(base: str, cookie: str, requests: int, fragment: bool,
-               poll: bool = False) -> tuple[list[float], int]:
+               poll: bool = False, change: Callable[[], None] | None = None
+               ) -> tuple[list[float], int]:
     """Latencies (ms) of `requests` board requests one after another, and the body size: the
-    page, its fragment, or (`poll`) the fragment asked with the version it shows (204)."""
+    page, its fragment, or (`poll`) the fragment asked with the version it shows (204);
+    `change`, called before each request (not timed), makes every one a board changed."""
     headers = {"cookie": f"{SESSION_COOKIE}={cookie}"}
     if fragment:
         headers["hx-request"] = "true"
@@ -234,6 +266,8 @@ def time_board(base: str, cookie: str, requests: int, fragment: bool,
                 raise RuntimeError("the board's fragment has no polling address")
             path = html.unescape(found.group(1))
         for n in range(requests + 5):
+            if change is not None:
+                change()
             started = time.perf_counter()
             status, body = client.request("GET", path)
             elapsed = (time.perf_counter() - started) * 1000
@@ -300,8 +334,16 @@ def run(backend: str, args: argparse.Namespace) -> list[list[Any]]:
             raise RuntimeError(f"only {len(tokens)} intake links for {args.clients} clients")
         process, base = serve(url, str(folder / "playbook.yaml"))
         try:
-            page, page_size = time_board(base, cookie, args.requests, fragment=False)
-            part, part_size = time_board(base, cookie, args.requests, fragment=True)
+            changer = Changer(url)
+            try:
+                page, page_size = time_board(base, cookie, args.requests, fragment=False,
+                                             change=changer)
+                part, part_size = time_board(base, cookie, args.requests, fragment=True,
+                                             change=changer)
+            finally:
+                changer.close()
+            again, _ = time_board(base, cookie, args.requests, fragment=False)
+            kept, _ = time_board(base, cookie, args.requests, fragment=True)
             poll, _ = time_board(base, cookie, args.requests, fragment=True, poll=True)
             gets, posts, statuses, wall = time_intake(base, tokens, args.clients, args.rounds)
         finally:
@@ -309,10 +351,14 @@ def run(backend: str, args: argparse.Namespace) -> list[list[Any]]:
             process.join()
     label = f"{backend}, {args.communities} communities"
     return [
-        [label, "board page", len(page), f"{percentile(page, 50):.1f}",
+        [label, "board page (changed)", len(page), f"{percentile(page, 50):.1f}",
          f"{percentile(page, 95):.1f}", f"{page_size // 1024} KiB"],
         [label, "board fragment (changed)", len(part), f"{percentile(part, 50):.1f}",
          f"{percentile(part, 95):.1f}", f"{part_size // 1024} KiB"],
+        [label, "board page, nothing changed", len(again), f"{percentile(again, 50):.1f}",
+         f"{percentile(again, 95):.1f}", "board and fragment kept"],
+        [label, "board fragment, nothing changed", len(kept), f"{percentile(kept, 50):.1f}",
+         f"{percentile(kept, 95):.1f}", "as another viewer gets it"],
         [label, "board poll, nothing new (204)", len(poll), f"{percentile(poll, 50):.1f}",
          f"{percentile(poll, 95):.1f}", "one version query"],
         [f"{backend}, {args.clients} clients", "intake page GET", len(gets),

@@ -10,15 +10,18 @@ communities and a few thousand messages is read in tens of milliseconds.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from engine.clock import iso_z
-from engine.incidents.flows import get_incident
-from engine.incidents.views import STATE_WORDS
-from engine.playbooks.frozen import playbook_of
+from engine.errors import NotFoundError
+from engine.incidents.views import STATE_WORDS, unmatched_replies
+from engine.playbooks.frozen import load_incidents, playbook_of
+from engine.privacy.texts import timeline_texts
 from engine.store.models import (
     Community,
     Event,
@@ -28,11 +31,14 @@ from engine.store.models import (
     Message,
     Timer,
 )
+from playbook.answers import answers_in_words
 
 # The statuses, in the order the board sorts by (what needs a person first).
 STATUSES = ("escalated", "unknown", "not_contacted", "sent", "delivered", "needs_stated",
             "acknowledged", "taken_over", "needs_met")
 TIMELINE_ROWS = 50
+# A board's rows share a handful of times (deadlines, steps): each is written out once.
+_iso = lru_cache(maxsize=8192)(iso_z)
 # How strong a message's state is as evidence of reach (the strongest one speaks).
 _STRENGTH = {"delivered": 3, "sent": 2, "unknown": 1}
 
@@ -41,15 +47,21 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
           status: str | None = None, timeline_rows: int = TIMELINE_ROWS) -> dict[str, Any]:
     """The board of one incident: its head, the counts per status and role, the rows (filtered
     by role and status when given) and the newest events (NotFoundError when no incident)."""
-    incident = get_incident(session, incident_id)
+    # First: the board below is at least as new as its version (READ COMMITTED reads each
+    # query afresh), so a poll that compares versions never misses a change.
+    version = board_version(session, incident_id)
+    # the frozen checklist (large: every community's entry) is read and parsed once per process
+    incident = load_incidents(session, [incident_id])[incident_id]
+    if incident is None:
+        raise NotFoundError(f"incident {incident_id}: no such incident")
     # Plain rows of the columns shown, not ORM objects: a board of 500 is read twice as fast.
     rows = list(session.exec(select(
         IncidentCommunity.community_id, IncidentCommunity.role, IncidentCommunity.escalation,
         IncidentCommunity.status, IncidentCommunity.acknowledged_at,
-        IncidentCommunity.acknowledged_by, IncidentCommunity.taken_over_by).where(
+        IncidentCommunity.acknowledged_by, IncidentCommunity.taken_over_by,
+        Community.name, Community.liaison_id).outerjoin(
+        Community, col(Community.id) == IncidentCommunity.community_id).where(
         IncidentCommunity.incident_id == incident_id)))
-    names = dict(session.exec(select(Community.id, Community.name).where(
-        col(Community.id).in_([r.community_id for r in rows]))).all()) if rows else {}
     # only the columns the board shows (not the bodies)
     messages = _by_community(session.exec(select(
         Message.community_ids, Message.recipient_kind, Message.channel, Message.step,
@@ -65,16 +77,18 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
                               .where(Timer.incident_id == incident_id, Timer.state == "pending")
                               .order_by(col(Timer.due_at))):
         timers[timer.community_id].append(timer)
-    answered = set(session.exec(select(IntakeAnswer.community_id).where(
-        IntakeAnswer.incident_id == incident_id, col(IntakeAnswer.replaced_at).is_(None))))
     silent = set(session.exec(select(Event.community_id).where(
         Event.incident_id == incident_id, Event.kind == "community.silent")))
     order = {c["id"]: n for n, c in enumerate(incident.checklist.get("communities", []))}
-    titles = _task_titles(incident)
+    playbook = _playbook(incident)
+    titles = _task_titles(playbook)
+    answers = _answers(session, incident_id, playbook)
+    replies = _replies(session, incident_id)
     communities = [
-        _row(r, names.get(r.community_id, r.community_id), messages.get(r.community_id, []),
+        _row(r, r.name or r.community_id, messages.get(r.community_id, []),
              tasks.get(r.community_id, []), timers.get(r.community_id, []),
-             r.community_id in answered, r.community_id in silent, titles)
+             answers.get(r.community_id), r.community_id in silent, titles,
+             replies.get(r.community_id, []))
         for r in sorted(rows, key=lambda r: order.get(r.community_id, 10**9))
     ]
     shown = [c for c in communities if (not role or c["role"] == role)
@@ -86,15 +100,17 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
             "exercise": incident.exercise, "declared_at": iso_z(incident.declared_at),
             "closed_at": iso_z(incident.closed_at) if incident.closed_at else None,
             "playbook": incident.checklist.get("incident", {}).get("playbook"),
+            "type_label": _type_label(playbook, incident.type),
         },
         "counts": _counts(communities, "board_status"),
         "roles": _counts(communities, "role"),
         "total": len(communities),
         "communities": shown,
+        "unmatched_replies": replies.get("", []),
         "incident_tasks": [_task(t, titles)
                            for t in sorted(tasks.get("", []), key=lambda t: t.due_at)],
         "timeline": _timeline(session, incident_id, timeline_rows),
-        "version": board_version(session, incident_id),
+        "version": version,
     }
 
 
@@ -124,15 +140,19 @@ def _counts(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
 
 
 def board_status(row: Any, messages: list[Any], tasks: list[Any],
-                 answered: bool, silent: bool) -> str:
+                 needs: Collection[str] | None, silent: bool) -> str:
     """One community's status on the board (one of STATUSES), from its IncidentCommunity, its
-    Message and IncidentTask rows (objects, or rows of the columns used)."""
+    Message and IncidentTask rows (objects, or rows of the columns used) and `needs`: None
+    when it gave no (current) intake answer, else the ids of the tasks its answers added.
+
+    Needs are met when every task the answers added is done (an answer that added none, such
+    as "nothing right now", is met as it stands); the community's other tasks (aftercare in a
+    month) do not keep it at "needs stated"."""
+    if needs is not None:
+        added = [t for t in tasks if t.task_id in needs]
+        return "needs_met" if all(t.done_at for t in added) else "needs_stated"
     if row.status == "acknowledged":
-        if answered:
-            return "needs_met" if tasks and all(t.done_at for t in tasks) else "needs_stated"
         return "taken_over" if row.taken_over_by else "acknowledged"
-    if answered:
-        return "needs_stated"
     if silent or any(m.recipient_kind == "staff" and m.step.startswith("esc") for m in messages):
         return "escalated"
     words = [STATE_WORDS.get(m.state, m.state) for m in messages if m.recipient_kind == "contact"]
@@ -140,35 +160,93 @@ def board_status(row: Any, messages: list[Any], tasks: list[Any],
     return {3: "delivered", 2: "sent", 1: "unknown"}.get(best, "not_contacted")
 
 
-def _task_titles(incident: Any) -> dict[str, dict[str, str]]:
-    """Task id -> its title per language, from the playbook the incident was declared with."""
+def _playbook(incident: Any) -> Any:
     try:
-        playbook = playbook_of(incident)
+        return playbook_of(incident)
     except Exception:  # a frozen playbook that no longer loads must not hide the board
+        return None
+
+
+def _type_label(playbook: Any, type_id: str) -> dict[str, str]:
+    """The incident type's label per language (its id when the playbook does not know it)."""
+    spec = playbook.incident_types.get(type_id) if playbook is not None else None
+    return dict(spec.label) if spec is not None else {"nl": type_id, "en": type_id}
+
+
+def _task_titles(playbook: Any) -> dict[str, dict[str, str]]:
+    """Task id -> its title per language, from the playbook the incident was declared with."""
+    if playbook is None:
         return {}
     return {task_id: dict(spec.title) for task_id, spec in playbook.tasks.items()}
 
 
+def _answers(session: Session, incident_id: int, playbook: Any
+             ) -> dict[str, list[dict[str, Any]]]:
+    """Per community its current intake answers: when, the chosen options in words (`needs`,
+    per language), free texts (`texts`: label per language and text, personal data) and the
+    tasks the chosen options added (`added`)."""
+    forms = playbook.intake_forms if playbook is not None else {}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in session.exec(select(
+            IntakeAnswer.community_id, IntakeAnswer.form_id, IntakeAnswer.answers,
+            IntakeAnswer.at, IntakeAnswer.source).where(
+            IntakeAnswer.incident_id == incident_id, col(IntakeAnswer.replaced_at).is_(None))
+            .order_by(col(IntakeAnswer.at))):
+        form = forms.get(a.form_id)
+        words = answers_in_words(form, a.answers or {})
+        adds = {(q.id, o.id): o.task for q in (form.questions if form else [])
+                for o in q.options}
+        out[a.community_id].append({
+            "at": iso_z(a.at), "source": a.source,
+            "needs": [w["words"] for w in words if w["options"]],
+            "texts": [{"label": w["label"], "text": w["text"]} for w in words
+                      if w["text"] is not None],
+            "added": sorted({adds[(w["question"], o)] for w in words for o in w["options"]
+                             if adds.get((w["question"], o))}),
+        })
+    return out
+
+
+def _replies(session: Session, incident_id: int) -> dict[str, list[dict[str, Any]]]:
+    """The incident's replies that matched nothing, per community they name ("" for none)."""
+    events = list(session.exec(select(Event).where(
+        Event.incident_id == incident_id, Event.kind == "inbound.reply")
+        .order_by(col(Event.at), col(Event.id))))
+    if not events:
+        return {}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for reply in unmatched_replies(session, events, timeline_texts(session, events)):
+        for community_id in reply["communities"] or [""]:
+            out[community_id].append(reply)
+    return out
+
+
 def _row(row: Any, name: str, messages: list[Any], tasks: list[Any], timers: list[Any],
-         answered: bool, silent: bool, titles: dict[str, dict[str, str]]) -> dict[str, Any]:
+         answers: list[dict[str, Any]] | None, silent: bool,
+         titles: dict[str, dict[str, str]], replies: list[dict[str, Any]]) -> dict[str, Any]:
     timer = next((t for t in timers if t.kind == "followup" or row.status == "open"), None)
+    needs = {t for a in answers for t in a["added"]} if answers is not None else None
     return {
         "id": row.community_id, "name": name, "role": row.role, "escalation": row.escalation,
+        "liaison": row.liaison_id,
         "status": row.status,
-        "board_status": board_status(row, messages, tasks, answered, silent),
-        "acknowledged_at": iso_z(row.acknowledged_at) if row.acknowledged_at else None,
+        "board_status": board_status(row, messages, tasks, needs, silent),
+        "answers": answers or [], "replies": replies,
+        "acknowledged_at": _iso(row.acknowledged_at) if row.acknowledged_at else None,
         "acknowledged_by": row.acknowledged_by, "taken_over_by": row.taken_over_by,
         "tried": [{"to": m.recipient_kind, "channel": m.channel, "step": m.step,
                    "state": STATE_WORDS.get(m.state, m.state)} for m in messages],
-        "tasks": [_task(t, titles) for t in sorted(tasks, key=lambda t: t.due_at)],
-        "next_step": {"due": iso_z(timer.due_at), "notify": timer.notify} if timer else None,
+        "tasks": (mine := [_task(t, titles) for t in sorted(tasks, key=lambda t: t.due_at)]),
+        "tasks_done": sum(1 for t in mine if t["done_at"]),
+        "next_task": next((t for t in mine if not t["done_at"]), None),
+        "next_step": {"due": _iso(timer.due_at), "notify": timer.notify} if timer else None,
     }
 
 
 def _task(t: Any, titles: dict[str, dict[str, str]]) -> dict[str, Any]:
-    return {"id": t.task_id, "kind": t.kind, "due": iso_z(t.due_at),
+    return {"id": t.task_id, "kind": t.kind, "due": _iso(t.due_at),
             "title": titles.get(t.task_id, {"nl": t.task_id, "en": t.task_id}),
-            "done_at": iso_z(t.done_at) if t.done_at else None, "done_by": t.done_by}
+            "done_at": _iso(t.done_at) if t.done_at else None, "done_by": t.done_by}
 
 
 def _timeline(session: Session, incident_id: int, limit: int) -> list[dict[str, Any]]:

@@ -140,7 +140,7 @@ def show_incident(session: Session, incident_id: int, now: datetime | None = Non
         "channels": channel_health(events),
         "incident_tasks": [task_doc(t, liaison=None) for t in tasks if t.community_id == ""],
         "communities": communities,
-        "unmatched_replies": _unmatched(session, events, texts),
+        "unmatched_replies": unmatched_replies(session, events, texts),
         "timeline": [
             {"at": iso_z(e.at), "kind": e.kind, "community": e.community_id, "actor": e.actor,
              **{k: v for k, v in texts[e.id].items() if v is not None}}
@@ -157,8 +157,8 @@ def _count_states(messages: list[Message]) -> dict[str, int]:
     return counts
 
 
-def _unmatched(session: Session, events: list[Event], texts: dict[int, dict[str, Any]]
-               ) -> list[dict[str, Any]]:
+def unmatched_replies(session: Session, events: list[Event],
+                      texts: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
     """Replies that were no keyword: who, which communities (a reply after the community was
     reached names none of its own, so the sender's community is named), and the text."""
     replies = [e for e in events if e.kind == "inbound.reply"]

@@ -124,7 +124,8 @@ def test_a_coordinator_declares_and_sees_the_reply_arrive_on_the_board(fresh: Da
     expect(row).to_have_attribute("data-status", "acknowledged", timeout=15_000)
     assert row.inner_text() == "bevestigd"
     assert page.evaluate("window.stillTheSamePage") is True  # no reload: htmx swapped it in
-    expect(page.locator(".events")).to_contain_text("community.acknowledged")
+    acknowledged = page.locator(".events [data-kind='community.acknowledged']").first
+    expect(acknowledged).to_have_text("bevestigd")
     page.screenshot(path=str(shots / "board-desktop.png"), full_page=True)
 
     # filters: only the acknowledged ones

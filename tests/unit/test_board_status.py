@@ -25,30 +25,45 @@ def message(state: str, kind: str = "contact", step: str = "esc:r0:s0:primary") 
                    body="b", step=step, state=state, created_at=NOW, updated_at=NOW)
 
 
-def task(done: bool) -> IncidentTask:
+def task(done: bool, task_id: str = "t") -> IncidentTask:
     """A task of the community."""
-    return IncidentTask(incident_id=1, community_id="c", task_id="t", kind="intake",
+    return IncidentTask(incident_id=1, community_id="c", task_id=task_id, kind="intake",
                         due_at=NOW, done_at=NOW if done else None)
 
 
-@pytest.mark.parametrize(("community", "messages", "tasks", "answered", "silent", "expected"), [
-    (row(), [], [], False, False, "not_contacted"),
-    (row(), [message("pending")], [], False, False, "not_contacted"),
-    (row(), [message("failed_perm")], [], False, False, "not_contacted"),
-    (row(), [message("accepted")], [], False, False, "sent"),
-    (row(), [message("ambiguous")], [], False, False, "unknown"),
-    (row(), [message("ambiguous"), message("delivered")], [], False, False, "delivered"),
+NONE: frozenset[str] | None = None  # no intake answer
+SECURITY = frozenset({"arrange-security"})  # an answer that added this task
+
+
+@pytest.mark.parametrize(("community", "messages", "tasks", "needs", "silent", "expected"), [
+    (row(), [], [], NONE, False, "not_contacted"),
+    (row(), [message("pending")], [], NONE, False, "not_contacted"),
+    (row(), [message("failed_perm")], [], NONE, False, "not_contacted"),
+    (row(), [message("accepted")], [], NONE, False, "sent"),
+    (row(), [message("ambiguous")], [], NONE, False, "unknown"),
+    (row(), [message("ambiguous"), message("delivered")], [], NONE, False, "delivered"),
     (row(), [message("delivered"), message("accepted", "staff", "esc:r0:s2:oncall")], [],
-     False, False, "escalated"),
-    (row(), [message("delivered")], [], False, True, "escalated"),
-    (row(), [message("delivered")], [], True, False, "needs_stated"),
-    (row("acknowledged"), [message("delivered")], [], False, False, "acknowledged"),
-    (row("acknowledged", "st-oncall"), [], [], False, False, "taken_over"),
-    (row("acknowledged"), [], [task(True), task(False)], True, False, "needs_stated"),
-    (row("acknowledged"), [], [task(True)], True, False, "needs_met"),
+     NONE, False, "escalated"),
+    (row(), [message("delivered")], [], NONE, True, "escalated"),
+    (row("acknowledged"), [message("delivered")], [], NONE, False, "acknowledged"),
+    (row("acknowledged", "st-oncall"), [], [], NONE, False, "taken_over"),
+    # an answer that added a task: stated until that task is done
+    (row(), [message("delivered")], [task(False, "arrange-security")], SECURITY, False,
+     "needs_stated"),
+    (row("acknowledged"), [], [task(True, "arrange-security"), task(False)], SECURITY, False,
+     "needs_met"),  # the community's other tasks (aftercare later) do not hold it back
+    (row("acknowledged"), [], [task(False, "arrange-security"), task(True)], SECURITY, False,
+     "needs_stated"),
+    (row("acknowledged", "st-oncall"), [], [task(False, "arrange-security")], SECURITY,
+     False, "needs_stated"),  # a need stated speaks louder than "taken over"
+    # an answer that needs nothing done ("nothing right now", only remarks): met as it stands
+    (row("acknowledged"), [], [task(False)], frozenset(), False, "needs_met"),
+    # an answer outweighs silence: the community spoke
+    (row(), [message("delivered")], [task(False, "arrange-security")], SECURITY, True,
+     "needs_stated"),
 ])
 def test_the_board_status(community: IncidentCommunity, messages: list[Message],
-                          tasks: list[IncidentTask], answered: bool, silent: bool,
-                          expected: str) -> None:
+                          tasks: list[IncidentTask], needs: frozenset[str] | None,
+                          silent: bool, expected: str) -> None:
     assert expected in STATUSES
-    assert board_status(community, messages, tasks, answered, silent) == expected
+    assert board_status(community, messages, tasks, needs, silent) == expected

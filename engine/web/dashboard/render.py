@@ -49,19 +49,25 @@ def local_time(value: datetime | str | None, zone: ZoneInfo, lang: str) -> str:
 
 
 def render(request: Request, name: str, *, status: int = 200,
-           headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
-    """A dashboard page (or, for htmx, its fragment) with the layout's context."""
+           headers: dict[str, str] | None = None, only_fragment: bool = False,
+           **context: Any) -> HTMLResponse:
+    """A dashboard page (or, for htmx or with `only_fragment`, its fragment) with the
+    layout's context."""
     web = web_of(request)
     lang = language_of(request)
     template = _env.get_template(name)
     csrf = getattr(request.state, "csrf", "")
 
+    said: dict[datetime | str, Markup] = {}  # a page repeats a few times many times
+
     def local(value: datetime | str | None) -> Markup:
         if not value:
             return Markup("")
-        stamp = value if isinstance(value, str) else value.isoformat()
-        return Markup('<time datetime="{}">{}</time>').format(
-            stamp, local_time(value, web.zone, lang))
+        if value not in said:
+            stamp = value if isinstance(value, str) else value.isoformat()
+            said[value] = Markup('<time datetime="{}">{}</time>').format(
+                stamp, local_time(value, web.zone, lang))
+        return said[value]
 
     values = {
         "lang": lang, "t": lambda key: word(lang, key), "csrf": csrf,
@@ -71,7 +77,7 @@ def render(request: Request, name: str, *, status: int = 200,
         "zone": str(web.zone), "path": request.url.path, "htmx": HTMX,
         "stylesheet": STYLESHEET, **context,
     }
-    if request.headers.get("hx-request") and "fragment" in template.blocks:
+    if (only_fragment or request.headers.get("hx-request")) and "fragment" in template.blocks:
         html = "".join(template.blocks["fragment"](template.new_context(values)))
     else:
         html = template.render(values)

@@ -7,6 +7,7 @@ Add a key to both languages; a test checks that both have the same keys. Templat
 from __future__ import annotations
 
 from engine.web.dashboard.admin_words import ADMIN_WORDS
+from engine.web.dashboard.board_words import BOARD_WORDS
 from engine.web.dashboard.registry_words import REGISTRY_WORDS
 
 LANGUAGES = ("nl", "en")
@@ -450,10 +451,9 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 
-for _language, _words in REGISTRY_WORDS.items():
-    WORDS[_language].update(_words)
-for _language, _words in ADMIN_WORDS.items():
-    WORDS[_language].update(_words)
+for _extra in (REGISTRY_WORDS, BOARD_WORDS, ADMIN_WORDS):
+    for _language, _words in _extra.items():
+        WORDS[_language].update(_words)
 
 MONTHS = {
     "nl": ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"),
