@@ -1,6 +1,6 @@
 """Settings from the environment and a `.env` file in the working folder, validated at start.
 
-pydantic-settings reads the `.env` file; the environment (or the mapping a caller hands in)
+python-dotenv reads the `.env` file; the environment (or the mapping a caller hands in)
 overrides it. Every value is checked against its allowed range before anything runs, and a
 refused value is named by its environment variable, with what is allowed.
 """
@@ -15,11 +15,6 @@ from typing import Annotated, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 DEFAULT_DATABASE_URL = "sqlite:///./verbinder.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -205,22 +200,6 @@ class Settings(BaseModel):
         return _validated(Settings, {**self.model_dump(), **changes})
 
 
-class _FromFiles(BaseSettings, Settings):
-    """Settings read from the `.env` file and handed-in environment values."""
-
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True,
-                                      env_ignore_empty=True, env_file=None)
-
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The environment arrives as init values (see load_settings), over `.env`."""
-        return init_settings, dotenv_settings
-
-
 def env_name(attribute: str) -> str:
     """The environment variable that sets a Settings attribute."""
     alias = Settings.model_fields[attribute].alias
@@ -280,23 +259,38 @@ def _validated(cls: type[Settings], values: Mapping[str, Any]) -> Settings:
         raise SettingsError("\n".join(_problems(exc))) from None
 
 
+def _dotenv(path: Path, names: set[str]) -> dict[str, str]:
+    """The settings a `.env` file gives, read as pydantic-settings read it before: python-dotenv,
+    UTF-8; an environment variable's name (case-sensitive) or the attribute's (`smtp_port`, the
+    variable's name winning when both are given); a name without a value or with an empty one
+    left out; any other name ignored."""
+    from dotenv import dotenv_values  # only when there is a file to read
+
+    path = path.expanduser()
+    if not (path.is_file() or path.is_fifo()):
+        return {}
+    known = names | set(Settings.model_fields)
+    return {k: v for k, v in dotenv_values(path, encoding="utf8").items()
+            if k in known and v is not None and v != ""}
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, dotenv_path: str | Path | None = ".env"
 ) -> Settings:
     """Read settings from `.env` (if present) overlaid by the environment; SettingsError names
     every refused value by its environment variable and what is allowed."""
     source = os.environ if environ is None else environ
-    names = {f.alias for f in Settings.model_fields.values()}
+    names = {f.alias for f in Settings.model_fields.values() if f.alias is not None}
     given: dict[str, Any] = {
         k: v for k, v in source.items() if k in names and v is not None and v.strip()}
     env_file = Path(dotenv_path) if dotenv_path is not None else None
-    try:
-        loaded = _FromFiles(
-            _env_file=env_file if env_file is not None and env_file.is_file() else None,
-            **given)
-    except ValidationError as exc:
-        raise SettingsError("\n".join(_problems(exc))) from None
-    return _validated(Settings, loaded.model_dump())
+    from_file = _dotenv(env_file, names) if env_file is not None and env_file.is_file() else {}
+    values = {**from_file, **given}
+    # A variable's name wins over the attribute's, which is then not read at all.
+    for attribute, field in Settings.model_fields.items():
+        if field.alias in values:
+            values.pop(attribute, None)
+    return _validated(Settings, values)
 
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings", "SettingsError", "allowed_range", "env_name",

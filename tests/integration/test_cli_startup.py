@@ -94,6 +94,8 @@ def test_commands_without_a_database_load_no_store_or_vendor(args: list[str], sa
     code, modules, out = probe(args, tmp_path)
     assert code == 0 and says in out
     assert loaded(modules, STORE_AND_VENDORS) == []
+    # settings are read with python-dotenv and pydantic alone (config.settings)
+    assert loaded(modules, ("pydantic_settings",)) == []
     assert not (tmp_path / "never.db").exists()
 
 

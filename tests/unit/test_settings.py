@@ -32,6 +32,40 @@ def test_environment_overrides_dotenv(tmp_path: Path) -> None:
     assert s.smtp_configured
 
 
+def test_dotenv_is_read_as_it_always_was(tmp_path: Path) -> None:
+    """`.env` as pydantic-settings read it before python-dotenv read it directly: quotes,
+    `export`, comments; an empty value, a name without a value and unknown names left out;
+    the attribute's name is read too, the variable's winning over it; a whitespace-only
+    environment value does not hide the file's."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# a comment\n"
+        'export SMTP_HOST="mail.example.org"  # inline\n'
+        "SMTP_USER=\n"
+        "SMTP_PASSWORD\n"
+        "smtp_port=99\n"
+        "Smtp_Port=98\n"
+        "log_level=not-read\n"
+        "NOT_A_SETTING=1\n"
+        "VERBINDER_LOG_LEVEL='debug'\n"
+        "SMTP_FROM=Gemeente <crisis@example.org>\n")
+    s = load_settings({"VERBINDER_LOG_LEVEL": "  ", "OTHER": "x"}, dotenv_path=env_file)
+    assert (s.smtp_host, s.smtp_user, s.smtp_password, s.smtp_port) == (
+        "mail.example.org", None, None, 99)
+    assert (s.log_level, s.smtp_from) == ("DEBUG", "Gemeente <crisis@example.org>")
+
+
+def test_bad_value_in_dotenv_is_named_like_one_in_the_environment(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SMTP_PORT=0\nVERBINDER_LOG_LEVEL=LOUD\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, dotenv_path=env_file)
+    assert str(caught.value).splitlines() == [
+        "SMTP_PORT=0: Input should be greater than or equal to 1 (allowed: 1..65535)",
+        "VERBINDER_LOG_LEVEL=LOUD: not a log level (one of DEBUG, INFO, WARNING, ERROR, "
+        "CRITICAL)"]
+
+
 def test_bad_values_name_the_setting(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="SMTP_PORT"):
         load_settings({"SMTP_PORT": "twenty"}, dotenv_path=None)
