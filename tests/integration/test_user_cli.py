@@ -99,7 +99,7 @@ def test_a_liaison_token_stands_for_a_staff_member_of_the_registry(run) -> None:
     assert run("registry", "import", str(DASHBOARD_REGISTRY))[0] == 0
     code, out, _ = run("user", "token", "create", "--role", "liaison", "--name", "script",
                        "--staff", "st-liaison", "--json")
-    assert code == 0
+    assert code == 0 and json.loads(out)["token"].startswith("vbt_")
     listed = json.loads(run("user", "token", "list", "--json")[1])["tokens"]
     assert (listed[0]["role"], listed[0]["staff"]) == ("liaison", "st-liaison")
     code, _, err = run("user", "token", "create", "--role", "liaison", "--name", "x",
