@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from engine.clock import iso_z
 from engine.errors import NotFoundError
-from engine.incidents.views import STATE_WORDS, unmatched_replies
+from engine.incidents.views import STATE_WORDS, incident_head, unmatched_replies
 from engine.playbooks.frozen import load_incidents, playbook_of
 from engine.privacy.texts import timeline_texts
 from engine.store.models import (
@@ -94,14 +94,8 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
     shown = [c for c in communities if (not role or c["role"] == role)
              and (not status or c["board_status"] == status)]
     return {
-        "incident": {
-            "id": incident.id, "type": incident.type, "title": incident.title,
-            "severity": incident.severity, "area": incident.area, "status": incident.status,
-            "exercise": incident.exercise, "declared_at": iso_z(incident.declared_at),
-            "closed_at": iso_z(incident.closed_at) if incident.closed_at else None,
-            "playbook": incident.checklist.get("incident", {}).get("playbook"),
-            "type_label": _type_label(playbook, incident.type),
-        },
+        "incident": {**incident_head(incident),
+                     "type_label": _type_label(playbook, incident.type)},
         "counts": _counts(communities, "board_status"),
         "roles": _counts(communities, "role"),
         "total": len(communities),

@@ -119,14 +119,8 @@ def show_incident(session: Session, incident_id: int, now: datetime | None = Non
     ]
     reach = [reach_of(r) for r in community_rows]
     return {
-        "incident": {
-            "id": incident.id, "type": incident.type, "title": incident.title,
-            "severity": incident.severity, "area": incident.area, "status": incident.status,
-            "exercise": incident.exercise, "declared_at": iso_z(incident.declared_at),
-            "closed_at": iso_z(incident.closed_at) if incident.closed_at else None,
-            "playbook": incident.checklist.get("incident", {}).get("playbook"),
-            "timezone": playbook.timezone if playbook is not None else None,
-        },
+        "incident": {**incident_head(incident),
+                     "timezone": playbook.timezone if playbook is not None else None},
         "summary": {
             "communities": len(community_rows),
             "reached": reach.count("reached"),
@@ -249,4 +243,15 @@ def _community(row: IncidentCommunity, name: str, messages: list[Message],
                     "source": a.source,
                     "in_words": answers_in_words(forms.get(a.form_id), a.answers)}
                    for a in answers if a.community_id == row.community_id],
+    }
+
+
+def incident_head(incident: Incident) -> dict[str, Any]:
+    """What `incident show` and the board say of the incident itself."""
+    return {
+        "id": incident.id, "type": incident.type, "title": incident.title,
+        "severity": incident.severity, "area": incident.area, "status": incident.status,
+        "exercise": incident.exercise, "declared_at": iso_z(incident.declared_at),
+        "closed_at": iso_z(incident.closed_at) if incident.closed_at else None,
+        "playbook": incident.checklist.get("incident", {}).get("playbook"),
     }

@@ -45,6 +45,8 @@ from engine.audit.log import act_as
 from engine.web.ratelimit import KeyedLimiter, Rate
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from engine.web.store import StoreThreads
     from engine.wiring import AppContext
 
@@ -334,3 +336,18 @@ def walk_routes(routes: Iterable[BaseRoute], *, plain: set[str] | None = None,
             yield from walk_routes(route.app.routes, plain=plain, prefix=path)
         else:
             yield path, route
+
+
+def opened_community(session: Session, who: Principal, community_id: str) -> dict[str, Any]:
+    """A community's profile for a page or an API call, if this principal may open it
+    (NotFoundError when unknown, Forbidden when it is another liaison's)."""
+    from engine.accounts.rules import may_open_community
+    from engine.errors import NotFoundError
+    from engine.registry.service import community_profile
+
+    profile = community_profile(session=session, community_id=community_id)
+    if profile is None:
+        raise NotFoundError(f"community {community_id[:200]!r}: not in the registry")
+    if not may_open_community(who, profile["liaison"]):
+        raise Forbidden("community")
+    return profile

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from engine.cli import main
 from engine.clock import FakeClock
 from engine.errors import InputError
 from engine.incidents.options import IncidentOptions, incident_input_from_options, parse_at
 from engine.playbooks.service import default_playbook_path
 from engine.wiring import AppContext
 from playbook.loader import load_playbook
+from tests.cli_support import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "playbooks"
@@ -30,14 +29,7 @@ _spec.loader.exec_module(sample)  # type: ignore[union-attr]
 def run(args: list[str], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     """Run `verbinder ARGS` in-process: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["verbinder", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(monkeypatch, capsys, [*args])
 
 
 @pytest.fixture

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bench.preview import fill
-from engine.cli import main
 from engine.cli.checklist import ROWS
 from engine.cli.incident import WARNINGS
+from tests.cli_support import run_cli
 
 PREVIEW = ["incident", "preview", "--type", "terrorist_attack", "--field", "motive=jihadist",
            "--at", "2026-03-01T09:00:00Z"]
@@ -34,14 +33,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str],
     """`verbinder ARGS` in-process, on a wide terminal: (exit status, stdout, stderr)."""
     monkeypatch.setenv("COLUMNS", "400")
     monkeypatch.delenv("VERBINDER_PLAYBOOK", raising=False)
-    monkeypatch.setattr(sys, "argv", ["verbinder", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(monkeypatch, capsys, [*args])
 
 
 def checklist(db: str, capsys, monkeypatch) -> dict:

@@ -14,11 +14,10 @@ from sqlmodel import Session
 
 from engine.accounts.audit import contacts_viewed
 from engine.accounts.roles import RESPONDERS, Role
-from engine.accounts.rules import Principal, may_open_community, may_see_contacts
-from engine.errors import NotFoundError
+from engine.accounts.rules import Principal, may_see_contacts
 from engine.registry.directory import contacts_of
-from engine.registry.service import community_profile, search_communities
-from engine.web.access import Area, Forbidden, principal_of, web_of
+from engine.registry.service import search_communities
+from engine.web.access import Area, Forbidden, opened_community, principal_of, web_of
 from engine.web.api.models import CommunityProfile, CommunitySearch, Contacts, known_query
 from engine.web.api.schemas import ERRORS
 
@@ -40,25 +39,17 @@ async def search(request: Request,
         session=s, query=q, liaison=liaison, limit=limit))
 
 
-def _opened(session: Session, who: Principal, community_id: str) -> dict[str, Any]:
-    profile = community_profile(session=session, community_id=community_id)
-    if profile is None:
-        raise NotFoundError(f"community {community_id[:200]!r}: not in the registry")
-    if not may_open_community(who, profile["liaison"]):
-        raise Forbidden("community")
-    return profile
-
 
 @area.get("/registry/{community_id}", allow=RESPONDERS, response_model=CommunityProfile)
 async def profile(request: Request, community_id: CommunityId) -> dict[str, Any]:
     """One community's data and how many active contacts it has (no contact details)."""
     web, who = web_of(request), principal_of(request)
-    return await web.store.read(lambda s: _opened(s, who, community_id))
+    return await web.store.read(lambda s: opened_community(s, who, community_id))
 
 
 def _read_contacts(session: Session, who: Principal, community_id: str, now: datetime
                    ) -> dict[str, Any]:
-    found = _opened(session, who, community_id)
+    found = opened_community(session, who, community_id)
     if not may_see_contacts(who, found["liaison"]):
         raise Forbidden("community")
     contacts = contacts_of(session, community_id)

@@ -21,14 +21,12 @@ from engine.accounts.roles import RESPONDERS, Role
 from engine.accounts.rules import (
     Principal,
     may_keep_peacetime,
-    may_open_community,
     may_see_contacts,
 )
-from engine.errors import NotFoundError
 from engine.peacetime.service import community_peacetime
 from engine.registry.directory import contacts_of
-from engine.registry.service import community_profile, search_communities
-from engine.web.access import Area, Forbidden, principal_of, web_of
+from engine.registry.service import search_communities
+from engine.web.access import Area, Forbidden, opened_community, principal_of, web_of
 from engine.web.dashboard.peacetime import configured_playbook
 from engine.web.dashboard.render import render
 from playbook.model import Playbook
@@ -50,19 +48,11 @@ async def search_page(request: Request) -> Response:
                   own_only=liaison is not None)
 
 
-def _opened(session: Session, who: Principal, community_id: str) -> dict[str, Any]:
-    profile = community_profile(session=session, community_id=community_id)
-    if profile is None:
-        raise NotFoundError(f"community {community_id[:200]!r}: not in the registry")
-    if not may_open_community(who, profile["liaison"]):
-        raise Forbidden("community")
-    return profile
-
 
 def _community_page(session: Session, who: Principal, community_id: str,
                     playbook: Playbook | None, now: datetime,
                     consent_stale_days: int) -> dict[str, Any]:
-    profile = _opened(session, who, community_id)
+    profile = opened_community(session, who, community_id)
     keeps = may_keep_peacetime(who, profile["liaison"])
     peace = community_peacetime(session=session, community=community_id, playbook=playbook,
                                 now=now, consent_stale_days=consent_stale_days,
@@ -87,13 +77,13 @@ def _read_contacts(session: Session, who: Principal, community_id: str, now: dat
                    ) -> dict[str, Any]:
     """The contacts of a community the principal may see; the reading is recorded (who
     saw whom) in the same transaction."""
-    profile = _opened(session, who, community_id)
+    profile = opened_community(session, who, community_id)
     if not may_see_contacts(who, profile["liaison"]):
         raise Forbidden("community")
     contacts = contacts_of(session, community_id)
     contacts_viewed(session, actor=who.actor, community_id=community_id,
                     contact_ids=[c["id"] for c in contacts], at=now, source="web:registry")
-    return {"c": profile, "contacts": contacts}
+    return {"community": profile, "contacts": contacts}
 
 
 @area.get("/{community_id}/contacts", allow=RESPONDERS)
@@ -102,4 +92,4 @@ async def community_contacts(request: Request, community_id: str) -> Response:
     web, who = web_of(request), principal_of(request)
     now = web.ctx.clock.now()
     found = await web.store.write(lambda s: _read_contacts(s, who, community_id, now))
-    return render(request, "community_contacts.html", **found)
+    return render(request, "contacts.html", incident_id=None, **found)
