@@ -165,10 +165,12 @@ def _serve(url: str, playbook: str, sock: socket.socket) -> None:
     import uvicorn
 
     from engine.web.app import create_app
-    from engine.web.server import server_config
+    from engine.web.server import server_config, settle_heap
 
     ctx = make_context(url, playbook=playbook)
-    uvicorn.Server(server_config(create_app(ctx))).run(sockets=[sock])
+    config = server_config(create_app(ctx))
+    settle_heap()  # as `verbinder serve` does
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def _get(base: str, path: str, headers: dict[str, str] | None = None

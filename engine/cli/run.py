@@ -37,7 +37,7 @@ def serve_command(
     import uvicorn
 
     from engine.web.app import create_app
-    from engine.web.server import server_config
+    from engine.web.server import server_config, settle_heap
     from engine.wiring import build_worker
 
     app: AppContext = ctx.obj
@@ -46,7 +46,9 @@ def serve_command(
     if running is not None:
         running.start()
     try:
-        uvicorn.Server(server_config(create_app(app), host=host, port=port)).run()
+        config = server_config(create_app(app), host=host, port=port)
+        settle_heap()
+        uvicorn.Server(config).run()
     finally:
         if running is not None:
             running.stop()

@@ -9,6 +9,7 @@ uvicorn's other records propagate to the root logger, where the redacting handle
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import uvicorn
@@ -17,6 +18,13 @@ from starlette.types import ASGIApp
 from config.logging import RedactingFilter
 
 ACCESS_LOGGER = "uvicorn.access"
+# The cyclic collector's thresholds for a serving process: a young collection after 50,000
+# allocations instead of 700. A board of 500 communities allocates hundreds of thousands of
+# short-lived objects per render; with the default thresholds the older generations were
+# walked mid-request, and a tenth of the board's answers took 4x their median (bench.board:
+# p95 183 ms against p50 44 ms; with these 56 against 45). Memory freed by reference counting
+# is unaffected; cycles wait a little longer.
+SERVING_THRESHOLDS = (50_000, 10, 10)
 
 
 def protect_access_log() -> None:
@@ -35,3 +43,11 @@ def server_config(app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8000,
     )
     protect_access_log()
     return config
+
+
+def settle_heap() -> None:
+    """Before serving: collect once, keep what start-up built out of every later collection
+    (`gc.freeze`), and collect young objects less often (SERVING_THRESHOLDS)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVING_THRESHOLDS)
