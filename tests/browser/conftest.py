@@ -8,6 +8,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -97,18 +98,39 @@ def dashboard(sqlite_engine: Engine, clock: FakeClock, tmp_path: Path, chromium:
               playwright: Playwright) -> Iterator[Dashboard]:
     """The application with the dashboard registry, one declared incident, and browsers."""
     import_registry(sqlite_engine, [DASHBOARD_REGISTRY], clock=clock)
+    with browsers(playwright, chromium, tmp_path) as open_browser, \
+            serve_app(sqlite_engine, clock, tmp_path) as server:
+        declare(server.ctx)
+        yield Dashboard(server, clock, open_browser)
+
+
+@contextmanager
+def browsers(playwright: Playwright, chromium: str, folder: Path
+             ) -> Iterator[Callable[..., BrowserContext]]:
+    """A way to open browsers (a fresh profile each, in `folder`); all closed at the end."""
     contexts: list[BrowserContext] = []
     profiles = itertools.count(1)
 
     def open_browser(**options: Any) -> BrowserContext:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / f"profile-{next(profiles)}"), executable_path=chromium,
+            str(folder / f"profile-{next(profiles)}"), executable_path=chromium,
             headless=True, args=CHROMIUM_ARGS, **options)
         contexts.append(context)
         return context
 
-    with serve_app(sqlite_engine, clock, tmp_path) as server:
-        declare(server.ctx)
-        yield Dashboard(server, clock, open_browser)
+    try:
+        yield open_browser
+    finally:
         for context in contexts:
             context.close()
+
+
+def console_errors(page: Page, *, responses: bool = False) -> list[str]:
+    """The page's console errors from now on (a CSP refusal is one), and with `responses`
+    every answer of 400 or more it receives."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    if responses:
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+    return problems

@@ -6,15 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from playwright.sync_api import Page
-
-from tests.browser.conftest import DESKTOP, PHONE, Dashboard, output_dir
-
-
-def _console_errors(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    return problems
+from tests.browser.conftest import DESKTOP, PHONE, Dashboard, console_errors, output_dir
 
 
 def test_a_coordinator_adds_a_liaison_who_then_enrols(dashboard: Dashboard) -> None:
@@ -23,7 +15,7 @@ def test_a_coordinator_adds_a_liaison_who_then_enrols(dashboard: Dashboard) -> N
     for name, viewport, extra in (("phone", PHONE, {"is_mobile": True, "has_touch": True}),
                                   ("desktop", DESKTOP, {})):
         page = dashboard.page(viewport, locale="nl-NL", **extra)
-        problems = _console_errors(page)
+        problems = console_errors(page)
         dashboard.log_in(page, coordinator)
         page.click("nav a[href='/admin/users']")
         page.wait_for_url("**/admin/users")

@@ -4,15 +4,13 @@ reload), and what a viewer may not do; screenshots of both pages at phone and de
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Page, Playwright, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
@@ -23,7 +21,14 @@ from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import Incident
 from engine.wiring import build_worker
-from tests.browser.conftest import CHROMIUM_ARGS, DESKTOP, PHONE, Dashboard, output_dir
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    Dashboard,
+    browsers,
+    console_errors,
+    output_dir,
+)
 from tests.dashboard_support import DASHBOARD_REGISTRY
 from tests.engine_support import ENGINE_PLAYBOOK
 from tests.smoke.server import AHMED, serve_app
@@ -38,29 +43,11 @@ def fresh(sqlite_engine: Engine, clock: FakeClock, tmp_path: Path, chromium: str
     """The application on the engine tests' playbook, no incident yet; inbound SMS signed with
     AUTH_TOKEN (SMS itself goes to the console channel)."""
     import_registry(sqlite_engine, [DASHBOARD_REGISTRY], clock=clock)
-    contexts: list[BrowserContext] = []
-    profiles = itertools.count(1)
-
-    def open_browser(**options: Any) -> BrowserContext:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / f"profile-{next(profiles)}"), executable_path=chromium,
-            headless=True, args=CHROMIUM_ARGS, **options)
-        contexts.append(context)
-        return context
-
-    with serve_app(sqlite_engine, clock, tmp_path, playbook=str(ENGINE_PLAYBOOK),
+    with browsers(playwright, chromium, tmp_path) as open_browser, \
+            serve_app(sqlite_engine, clock, tmp_path, playbook=str(ENGINE_PLAYBOOK),
                    twilio_auth_token=AUTH_TOKEN) as server:
         yield Dashboard(server, clock, open_browser)
-        for context in contexts:
-            context.close()
 
-
-def _errors(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400
-            else None)
-    return problems
 
 
 def _incidents(dashboard: Dashboard) -> list[Incident]:
@@ -93,7 +80,7 @@ def test_a_coordinator_declares_and_sees_the_reply_arrive_on_the_board(fresh: Da
     user = dashboard.user("coordinator")
     shots = output_dir()
     page = dashboard.page(DESKTOP, locale="nl-NL")
-    problems = _errors(page)
+    problems = console_errors(page, responses=True)
     dashboard.log_in(page, user)
     page.click("nav a[href='/declare']")
     page.wait_for_url("**/declare")
@@ -149,7 +136,7 @@ def test_a_coordinator_declares_and_sees_the_reply_arrive_on_the_board(fresh: Da
 def test_a_coordinator_takes_over_and_closes_on_the_board(fresh: Dashboard) -> None:
     dashboard = fresh
     page = dashboard.page(DESKTOP, locale="en-GB")
-    problems = _errors(page)
+    problems = console_errors(page, responses=True)
     dashboard.log_in(page, dashboard.user("coordinator"))
     page.goto(dashboard.url + "/declare")
     _fill_declare(page)

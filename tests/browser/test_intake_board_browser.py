@@ -5,18 +5,23 @@ phone size and of the board after the answer."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Page, Playwright, expect
 from sqlalchemy.engine import Engine
 
 from engine.clock import FakeClock
 from engine.registry.importer import import_registry
-from tests.browser.conftest import CHROMIUM_ARGS, DESKTOP, PHONE, Dashboard, output_dir
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    Dashboard,
+    browsers,
+    console_errors,
+    output_dir,
+)
 from tests.dashboard_support import DASHBOARD_REGISTRY
 from tests.smoke.server import serve_app
 from tests.smoke.test_board_needs import declare_attack, intake_token
@@ -30,29 +35,11 @@ def needs(sqlite_engine: Engine, clock: FakeClock, tmp_path: Path, chromium: str
     """The default playbook on the dashboard registry; an attack on Moskee A declared and its
     first SMS sent (Ahmed's, in Arabic, carries the intake link)."""
     import_registry(sqlite_engine, [DASHBOARD_REGISTRY], clock=clock)
-    contexts: list[BrowserContext] = []
-    profiles = itertools.count(1)
-
-    def open_browser(**options: Any) -> BrowserContext:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / f"profile-{next(profiles)}"), executable_path=chromium,
-            headless=True, args=CHROMIUM_ARGS, **options)
-        contexts.append(context)
-        return context
-
-    with serve_app(sqlite_engine, clock, tmp_path) as server:
+    with browsers(playwright, chromium, tmp_path) as open_browser, \
+            serve_app(sqlite_engine, clock, tmp_path) as server:
         declare_attack(server)
         yield Dashboard(server, clock, open_browser)
-        for context in contexts:
-            context.close()
 
-
-def _errors(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400
-            else None)
-    return problems
 
 
 def _fits(page: Page, width: int) -> None:
@@ -69,7 +56,7 @@ def test_an_arabic_answer_on_a_phone_appears_on_the_open_board(needs: Dashboard)
     dashboard = needs
     shots = output_dir()
     board = dashboard.page(DESKTOP, locale="nl-NL")
-    problems = _errors(board)
+    problems = console_errors(board, responses=True)
     dashboard.log_in(board, dashboard.user("coordinator"))
     board.goto(f"{dashboard.url}/incidents/1")
     row = board.locator("tr[data-community='moskee-a']")

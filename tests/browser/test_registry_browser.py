@@ -11,17 +11,12 @@ from sqlmodel import select
 
 from engine.store.db import session_scope
 from engine.store.models import ContactLog, Event
-from tests.browser.conftest import DESKTOP, PHONE, Dashboard, output_dir
+from tests.browser.conftest import DESKTOP, PHONE, Dashboard, console_errors, output_dir
 
 SIZES = (("phone", PHONE, {"is_mobile": True, "has_touch": True}), ("desktop", DESKTOP, {}))
 # (community, its name, a contact met): each size logs with another community, one that is due
 LOGGED = (("moskee-a", "Moskee A", "a2"), ("buurt-d", "Buurt D", "d1"))
 
-
-def _console_errors(page: Page) -> list[str]:
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-    return problems
 
 
 def _fits(page: Page) -> None:
@@ -32,7 +27,7 @@ def _fits(page: Page) -> None:
 
 def test_a_liaison_opens_their_own_community_and_not_anothers(dashboard: Dashboard) -> None:
     page = dashboard.page(locale="nl-NL")
-    problems = _console_errors(page)
+    problems = console_errors(page)
     dashboard.log_in(page, dashboard.user("liaison", "st-liaison"))
     page.click("nav a[href='/registry']")
     page.wait_for_url("**/registry")
@@ -63,7 +58,7 @@ def test_a_liaison_logs_a_contact_and_sees_it_on_the_community_page(
     for (name, viewport, extra), (community, title, person) in zip(SIZES, LOGGED,
                                                                     strict=True):
         page = dashboard.page(viewport, locale="nl-NL", **extra)
-        problems = _console_errors(page)
+        problems = console_errors(page)
         dashboard.log_in(page, user)
         page.click("nav a[href='/peacetime']")
         page.wait_for_url("**/peacetime")
@@ -108,7 +103,7 @@ def test_a_liaison_logs_a_contact_and_sees_it_on_the_community_page(
 
 def test_the_search_filters_as_one_types(dashboard: Dashboard) -> None:
     page = dashboard.page(locale="en-GB")
-    problems = _console_errors(page)
+    problems = console_errors(page)
     dashboard.log_in(page, dashboard.user("coordinator"))
     page.goto(dashboard.url + "/registry")
     assert len(page.locator(".card-title").all_inner_texts()) == 4
