@@ -33,7 +33,7 @@ from engine.store.models import Message
 from engine.wiring import AppContext, build_channels, build_worker
 from engine.worker import Worker
 from notifiers.base import InboundText
-from playbook.model import IncidentInput
+from playbook.model import IncidentInput, Playbook
 
 # The sample municipality, inside the package (engine/sample links to the repository's
 # sample/), so that an installed wheel runs the demo too.
@@ -89,7 +89,7 @@ def _play(ctx: AppContext, clock: FakeClock, out: DemoOutput, folder: Path) -> i
     on_call = [s.name for s in oncall.on_call(engine=ctx.engine, at=clock.now()).on_call]
     out.line(f"Dienst nu/on call now: {', '.join(on_call) or '-'}")
     playbook = ctx.load_playbook()
-    _peace_time(ctx, clock, out)
+    _peace_time(ctx, clock, out, playbook)
 
     out.title("2. Incident om 02:57 / declared at 02:57")
     incident = IncidentInput(
@@ -150,9 +150,8 @@ def _play(ctx: AppContext, clock: FakeClock, out: DemoOutput, folder: Path) -> i
     return incident_id
 
 
-def _peace_time(ctx: AppContext, clock: FakeClock, out: DemoOutput) -> None:
+def _peace_time(ctx: AppContext, clock: FakeClock, out: DemoOutput, playbook: Playbook) -> None:
     """Half a year of contact history: who is due, how crisis-ready, Monday's digests."""
-    playbook = ctx.load_playbook()
     counts = import_history(engine=ctx.engine, path=SAMPLE / "peacetime", now=clock.now())
     out.line(f"Vredestijd/peace time: {counts['contacts']} contactmomenten/contacts in een "
              f"halfjaar/over half a year, {counts['agreements']} afspraken/agreements")

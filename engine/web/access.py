@@ -38,10 +38,12 @@ from starlette.routing import BaseRoute, Mount
 
 from engine.accounts.apitokens import find_api_token, touch_api_token
 from engine.accounts.roles import Access, Role
-from engine.accounts.rules import Principal
+from engine.accounts.rules import Principal, may_open_community
 from engine.accounts.sessions import ABSOLUTE, FULL, PASSWORD, find_session, touch_session
 from engine.accounts.tokens import new_secret
 from engine.audit.log import act_as
+from engine.errors import NotFoundError
+from engine.registry.service import community_profile
 from engine.web.ratelimit import KeyedLimiter, Rate
 
 if TYPE_CHECKING:
@@ -341,10 +343,6 @@ def walk_routes(routes: Iterable[BaseRoute], *, plain: set[str] | None = None,
 def opened_community(session: Session, who: Principal, community_id: str) -> dict[str, Any]:
     """A community's profile for a page or an API call, if this principal may open it
     (NotFoundError when unknown, Forbidden when it is another liaison's)."""
-    from engine.accounts.rules import may_open_community
-    from engine.errors import NotFoundError
-    from engine.registry.service import community_profile
-
     profile = community_profile(session=session, community_id=community_id)
     if profile is None:
         raise NotFoundError(f"community {community_id[:200]!r}: not in the registry")
