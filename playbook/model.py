@@ -264,6 +264,11 @@ class MessageTemplate:
         texts = self.sms if channel == "sms" else (self.body or self.html)
         return tuple(texts)
 
+    @property
+    def languages(self) -> frozenset[str]:
+        """Every locale this template has a text in (SMS, email body or HTML body)."""
+        return frozenset((*self.sms, *self.body, *self.html))
+
 
 @dataclass(frozen=True)
 class Cadence:

@@ -116,7 +116,7 @@ def community_reasons(community: dict[str, Any], contacts: list[dict[str, Any]],
 
 def template_languages(playbook: Playbook) -> set[str]:
     """The languages the playbook's message templates have texts in."""
-    return {lang for t in playbook.templates.values() for lang in (*t.sms, *t.body, *t.html)}
+    return {lang for t in playbook.templates.values() for lang in t.languages}
 
 
 def liaison_churn(conn: Connection, communities: dict[str, dict[str, Any]],

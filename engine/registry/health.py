@@ -114,7 +114,7 @@ def untranslated_languages(communities: dict[str, Row], contacts: dict[str, Row]
         language = (contact["language"] or next(iter(community["languages"] or []), None)
                     or playbook.default_locale)
         counts[language] = counts.get(language, 0) + 1
-    has = {tid: set(t.sms) | set(t.body) | set(t.html) for tid, t in playbook.templates.items()}
+    has = {tid: t.languages for tid, t in playbook.templates.items()}
     out: list[Row] = []
     for language, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         missing = sorted(tid for tid, langs in has.items() if language not in langs)
