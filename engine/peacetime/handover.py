@@ -69,14 +69,20 @@ def hand_over(session: Session, *, previous: str, liaison: str, communities: lis
     new = session.get(Staff, liaison)
     assert new is not None
     report = Handover(previous, liaison, [r.id for r in rows])
+    changes = []
     for row in rows:
         row.liaison_id, row.updated_at = liaison, now
-        session.add(LiaisonChange(community_id=row.id, liaison_id=liaison, previous_id=previous,
-                                  at=now, source="handover", actor=actor))
+        changes.append(LiaisonChange(community_id=row.id, liaison_id=liaison,
+                                     previous_id=previous, at=now, source="handover",
+                                     actor=actor))
         record(session, kind="peacetime.handover", at=now, community_id=row.id, actor=actor,
                previous=previous, liaison=liaison)
+    session.add_all(changes)
     session.flush()
-    stamp = now.strftime("%Y%m%dT%H%M%S")
+    # The messages are keyed by this handover (its first history row), not by the second it
+    # ran in: two handovers within one second each brief and introduce, neither swallows the
+    # other's messages as a duplicate.
+    stamp = f"{now:%Y%m%dT%H%M%S}-{min(c.id or 0 for c in changes)}"
     drafts = _introductions(session, rows, new, playbook, stamp, report)
     old = session.get(Staff, previous)
     if new.email:

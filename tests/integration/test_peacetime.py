@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from engine.clock import FakeClock
 from engine.errors import InputError, NotFoundError
@@ -228,6 +228,19 @@ def test_handover_briefs_and_introduces_in_their_language(store: Engine, playboo
         rows = session.connection().execute(sa.text(
             "SELECT id, liaison_id FROM community ORDER BY id")).all()
     assert [r[1] for r in rows] == ["st-two", "st-new", "st-new", "st-new", "st-two"]
+
+
+def test_two_handovers_in_one_instant_each_brief(store: Engine, playbook) -> None:
+    for community in ("moskee-a", "kerk-b"):  # the same clock reading: one second, or less
+        with session_scope(store) as session:
+            service.hand_over(session=session, previous="st-one", liaison="st-new",
+                              communities=[community], playbook=playbook, now=NOW)
+    with session_scope(store) as session:
+        briefings = [m.body for m in session.exec(select(Message).where(
+            Message.address == "new@example.net").order_by(col(Message.id)))]
+    assert len(briefings) == 2
+    assert "Moskee A (moskee-a)" in briefings[0] and "Kerk B (kerk-b)" in briefings[1]
+    assert "Kerk B" not in briefings[0]
 
 
 def test_handover_refused_changes_nothing(store: Engine, playbook) -> None:

@@ -9,11 +9,12 @@ import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import jinja2
 import pytest
 
-from playbook import codecache
+from playbook import budget, codecache
 from playbook.errors import PlaybookError
 from playbook.expressions import GuardedSandbox, compile_expression, compile_template
 from playbook.loader import load_playbook
@@ -87,11 +88,15 @@ def test_the_file_is_private(cache: Path) -> None:
 
 
 def test_budgets_apply_to_cached_code_and_problems_stay_located(
-        cache: Path, tmp_path: Path) -> None:
+        cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stopped clock: the template's loops must trip the step count in cached code as in
+    # fresh code, never the wall-clock backstop that a loaded machine reaches first.
+    monkeypatch.setattr(budget, "time", SimpleNamespace(monotonic=lambda: 0.0))
     path = tmp_path / "playbook.yaml"
     path.write_text(HOSTILE, encoding="utf-8")
     cold = probe_playbook(load_playbook(path), str(path))
     assert {p.line for p in cold} == {6, 14} and all("budget" in p.message for p in cold)
+    assert "steps" in cold[1].message
     _fresh_process()
     assert probe_playbook(load_playbook(path), str(path)) == cold
 
