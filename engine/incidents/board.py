@@ -29,9 +29,13 @@ from engine.store.models import (
     IncidentTask,
     IntakeAnswer,
     Message,
+    Staff,
     Timer,
 )
 from playbook.answers import answers_in_words
+
+# per task id: its title per language, and its owner
+TaskSpecs = tuple[dict[str, dict[str, str]], dict[str, str]]
 
 # The statuses, in the order the board sorts by (what needs a person first).
 STATUSES = ("escalated", "unknown", "not_contacted", "sent", "delivered", "needs_stated",
@@ -59,8 +63,9 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
         IncidentCommunity.community_id, IncidentCommunity.role, IncidentCommunity.escalation,
         IncidentCommunity.status, IncidentCommunity.acknowledged_at,
         IncidentCommunity.acknowledged_by, IncidentCommunity.taken_over_by,
-        Community.name, Community.liaison_id).outerjoin(
-        Community, col(Community.id) == IncidentCommunity.community_id).where(
+        Community.name, Community.liaison_id, col(Staff.name).label("liaison_name"))
+        .outerjoin(Community, col(Community.id) == IncidentCommunity.community_id)
+        .outerjoin(Staff, col(Staff.id) == Community.liaison_id).where(
         IncidentCommunity.incident_id == incident_id)))
     # only the columns the board shows (not the bodies)
     messages = _by_community(session.exec(select(
@@ -82,12 +87,13 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
     order = {c["id"]: n for n, c in enumerate(incident.checklist.get("communities", []))}
     playbook = _playbook(incident)
     titles = _task_titles(playbook)
+    owners = _task_owners(playbook)
     answers = _answers(session, incident_id, playbook)
     replies = _replies(session, incident_id)
     communities = [
         _row(r, r.name or r.community_id, messages.get(r.community_id, []),
              tasks.get(r.community_id, []), timers.get(r.community_id, []),
-             answers.get(r.community_id), r.community_id in silent, titles,
+             answers.get(r.community_id), r.community_id in silent, (titles, owners),
              replies.get(r.community_id, []))
         for r in sorted(rows, key=lambda r: order.get(r.community_id, 10**9))
     ]
@@ -101,7 +107,7 @@ def board(session: Session, incident_id: int, *, role: str | None = None,
         "total": len(communities),
         "communities": shown,
         "unmatched_replies": replies.get("", []),
-        "incident_tasks": [_task(t, titles)
+        "incident_tasks": [_task(t, (titles, owners), None)
                            for t in sorted(tasks.get("", []), key=lambda t: t.due_at)],
         "timeline": _timeline(session, incident_id, timeline_rows),
         "version": version,
@@ -174,6 +180,13 @@ def _task_titles(playbook: Any) -> dict[str, dict[str, str]]:
     return {task_id: dict(spec.title) for task_id, spec in playbook.tasks.items()}
 
 
+def _task_owners(playbook: Any) -> dict[str, str]:
+    """Task id -> who owns it (liaison, coordinator, oncall), where the playbook says."""
+    if playbook is None:
+        return {}
+    return {task_id: spec.owner for task_id, spec in playbook.tasks.items() if spec.owner}
+
+
 def _answers(session: Session, incident_id: int, playbook: Any
              ) -> dict[str, list[dict[str, Any]]]:
     """Per community its current intake answers: when, the chosen options in words (`needs`,
@@ -217,8 +230,10 @@ def _replies(session: Session, incident_id: int) -> dict[str, list[dict[str, Any
 
 def _row(row: Any, name: str, messages: list[Any], tasks: list[Any], timers: list[Any],
          answers: list[dict[str, Any]] | None, silent: bool,
-         titles: dict[str, dict[str, str]], replies: list[dict[str, Any]]) -> dict[str, Any]:
+         specs: TaskSpecs, replies: list[dict[str, Any]]) -> dict[str, Any]:
     timer = next((t for t in timers if t.kind == "followup" or row.status == "open"), None)
+    liaison = {"id": row.liaison_id, "name": row.liaison_name or row.liaison_id} \
+        if row.liaison_id else None
     needs = {t for a in answers for t in a["added"]} if answers is not None else None
     return {
         "id": row.community_id, "name": name, "role": row.role, "escalation": row.escalation,
@@ -230,16 +245,20 @@ def _row(row: Any, name: str, messages: list[Any], tasks: list[Any], timers: lis
         "acknowledged_by": row.acknowledged_by, "taken_over_by": row.taken_over_by,
         "tried": [{"to": m.recipient_kind, "channel": m.channel, "step": m.step,
                    "state": STATE_WORDS.get(m.state, m.state)} for m in messages],
-        "tasks": (mine := [_task(t, titles) for t in sorted(tasks, key=lambda t: t.due_at)]),
+        "tasks": (mine := [_task(t, specs, liaison)
+                           for t in sorted(tasks, key=lambda t: t.due_at)]),
         "tasks_done": sum(1 for t in mine if t["done_at"]),
         "next_task": next((t for t in mine if not t["done_at"]), None),
         "next_step": {"due": _iso(timer.due_at), "notify": timer.notify} if timer else None,
     }
 
 
-def _task(t: Any, titles: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _task(t: Any, specs: TaskSpecs, liaison: dict[str, str] | None) -> dict[str, Any]:
+    titles, owners = specs
+    owner = owners.get(t.task_id)
     return {"id": t.task_id, "kind": t.kind, "due": _iso(t.due_at),
             "title": titles.get(t.task_id, {"nl": t.task_id, "en": t.task_id}),
+            "owner": owner, "owner_staff": liaison if owner == "liaison" else None,
             "done_at": _iso(t.done_at) if t.done_at else None, "done_by": t.done_by}
 
 

@@ -5,6 +5,7 @@ them), and ticking tasks on the board."""
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -87,6 +88,9 @@ def test_a_task_is_ticked_on_the_board_and_opened_again(app: AppServer) -> None:
     board = client.get("/incidents/1")
     assert 'name="tick" value="moskee-a/needs-intake"' not in board.text  # first-contact first
     assert 'name="tick" value="moskee-a/first-contact"' in board.text
+    # the task's owner (the playbook's `owner: liaison`), named: the community's liaison
+    assert re.search(r'data-owner="liaison">· (voor|for) (contactpersoon|liaison) '
+                     r'\(Lia Son\)</span>', board.text), board.text
     ticked = client.post("/incidents/1/act", {"tick": "moskee-a/needs-intake"})
     assert ticked.status_code == 303
     assert task().done_at is not None and task().done_by.startswith("account:")
