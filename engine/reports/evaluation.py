@@ -253,7 +253,9 @@ def assemble(conn: Connection, incident_id: int, *, include_pii: bool,
     figures = _communities(conn, incident, head)
     _add_messages(conn, incident_id, figures)
     _add_timers(conn, incident_id, figures, head.declared_at)
-    _add_acknowledgements(conn, incident_id, figures, include_pii)
+    # a purged incident's acknowledgers are not named again from the registry's live rows
+    _add_acknowledgements(conn, incident_id, figures,
+                          include_pii and incident.erased_at is None)
     incident_tasks = _add_tasks(conn, incident_id, figures, playbook, reference)
     _add_answers(conn, incident_id, figures, playbook, include_pii)
     return Evaluation(

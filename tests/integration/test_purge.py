@@ -27,6 +27,7 @@ from engine.privacy.purge import PurgeReport, Retention, months_before, purge
 from engine.registry.export import build_export
 from engine.registry.importer import import_registry
 from engine.registry.snapshot import load_snapshot
+from engine.reports.service import export_incident
 from engine.store.db import session_scope
 from engine.store.models import (
     AuditEntry,
@@ -160,10 +161,25 @@ def test_months_before_counts_calendar_months() -> None:
                                                                            tzinfo=UTC)
 
 
+def exported(app: AppContext, incident_id: int, folder: Path) -> dict[str, str]:
+    """The incident's after-action export in each text format, with personal data asked for."""
+    out = {}
+    for fmt in ("jsonl", "csv", "md", "html"):
+        path = folder / f"export-{len(list(folder.iterdir()))}.{fmt}"
+        export_incident(app.engine, incident_id=incident_id, fmt=fmt, output=path,
+                        include_pii=True, lang="nl", actor="staff:test", now=app.clock.now())
+        out[fmt] = path.read_text(encoding="utf-8")
+    return out
+
+
 def test_a_closed_incident_past_retention_keeps_its_figures_and_loses_its_persons(
-    app: AppContext, playbook_path: Path
+    app: AppContext, playbook_path: Path, tmp_path: Path
 ) -> None:
     incident = run_incident(app, playbook_path)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    assert all([p for p in PERSONAL if p in text] and REMARK in text
+               for text in exported(app, incident, folder).values())
     before = show(app, incident)
     assert REPLY in json.dumps(before) and NOTE in json.dumps(before) \
         and REMARK in json.dumps(before), "shown as before the texts moved out of the events"
@@ -192,6 +208,9 @@ def test_a_closed_incident_past_retention_keeps_its_figures_and_loses_its_person
     assert [(e["kind"], e["at"]) for e in after["timeline"][:-1]] == [
         (e["kind"], e["at"]) for e in before["timeline"]]
     assert after["timeline"][-1]["kind"] == "incident.purged"
+    for fmt, text in exported(app, incident, folder).items():  # --include-pii finds none
+        assert not [p for p in PERSONAL if p in text] and REMARK not in text, fmt
+        assert "incident.purged" in text or fmt in ("md", "html"), fmt
     moskee_b = next(c for c in after["communities"] if c["id"] == "moskee-b")
     assert [i["answers"] for i in moskee_b["intake"]] == [{"needs": ["security"]}]
     # the raw tables hold nothing either
