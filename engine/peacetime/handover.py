@@ -32,6 +32,7 @@ from engine.store.models import (
     Community,
     Contact,
     Incident,
+    IncidentTask,
     IntakeAnswer,
     LiaisonChange,
     OptOut,
@@ -202,10 +203,15 @@ def briefing(session: Session, rows: list[Community], zone: str) -> list[dict[st
 
 
 def _open_needs(session: Session, communities: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """The needs a community stated in past incidents' intake answers (the chosen options of
-    choice questions in the incident's frozen form, never free text; an answer replaced by a
-    later one left out), oldest first."""
+    """The needs a community stated in past incidents' intake answers that are still open (the
+    chosen options of choice questions in the incident's frozen form, never free text; an
+    answer replaced by a later one left out; a need whose task, added by the answer, was
+    done there is met, as on the board), oldest first."""
     a = IntakeAnswer.__table__  # type: ignore[attr-defined]
+    t = IncidentTask.__table__  # type: ignore[attr-defined]
+    done = set(session.connection().execute(
+        sa.select(t.c.incident_id, t.c.community_id, t.c.task_id).where(
+            t.c.community_id.in_(communities), t.c.done_at.is_not(None))).tuples())
     query = (sa.select(a.c.incident_id, a.c.community_id, a.c.form_id, a.c.answers)
              .where(a.c.replaced_at.is_(None), a.c.community_id.in_(communities))
              .order_by(a.c.id))
@@ -215,8 +221,13 @@ def _open_needs(session: Session, communities: list[str]) -> dict[str, list[dict
         if incident_id not in forms:
             forms[incident_id] = _forms_of(session, incident_id)
         form = (forms[incident_id] or {}).get(form_id)
+        tasks = {(q.id, o.id): o.task for q in (form.questions if form else [])
+                 for o in q.options}
         for question, choice in _choices(form, answers or {}):
-            out[community_id].append({"incident": incident_id, "need": f"{question}: {choice}"})
+            task = tasks.get((question, choice))
+            if task is None or (incident_id, community_id, task) not in done:
+                out[community_id].append({"incident": incident_id,
+                                          "need": f"{question}: {choice}"})
     return dict(out)
 
 

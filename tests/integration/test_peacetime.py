@@ -230,6 +230,52 @@ def test_handover_briefs_and_introduces_in_their_language(store: Engine, playboo
     assert [r[1] for r in rows] == ["st-two", "st-new", "st-new", "st-new", "st-two"]
 
 
+def test_the_briefing_leaves_out_needs_met(store: Engine, tmp_path: Path) -> None:
+    from engine.inbound.service import record_intake
+    from engine.incidents.flows import tick_task
+
+    text = PLAYBOOK.read_text(encoding="utf-8").replace(
+        '{id: security, label: {nl: "Beveiliging", en: "Security"}, sms: "1"}',
+        '{id: security, label: {nl: "Beveiliging", en: "Security"}, sms: "1", '
+        'task: arrange-security}').replace("\ntasks:\n", """
+tasks:
+  arrange-security:
+    title: {nl: "Beveiliging regelen", en: "Arrange security"}
+    due: 1h
+    kind: action
+    owner: oncall
+""", 1)
+    assert "task: arrange-security" in text
+    (tmp_path / "playbook.yaml").write_text(text, encoding="utf-8")
+    playbook = load_playbook(tmp_path / "playbook.yaml")
+    incident = _declare(store, playbook, NOW - timedelta(days=30))
+    with session_scope(store) as session:
+        record_intake(session, incident_id=incident, community_ids=["moskee-a"],
+                      contact_id="a1", form_id="needs", source="web",
+                      now=NOW - timedelta(days=30),
+                      answers={"needs": ["security", "aftercare"]})
+
+    def briefing() -> str:
+        with session_scope(store) as session:
+            report = service.hand_over(session=session, previous="st-one", liaison="st-new",
+                                       communities=["moskee-a"], playbook=playbook, now=NOW)
+            assert report.briefing
+            body = session.exec(select(Message.body).where(
+                Message.address == "new@example.net").order_by(col(Message.id).desc())).first()
+            session.rollback()  # the same handover once more, after the tick
+        assert body is not None
+        return body
+
+    before = briefing()
+    assert f"incident {incident}: needs: security" in before
+    with session_scope(store) as session:
+        assert tick_task(session, incident_id=incident, task_id="arrange-security",
+                         community_id="moskee-a", by="staff:st-two", now=NOW - timedelta(days=29))
+    after = briefing()
+    assert f"incident {incident}: needs: security" not in after, "met: its task was done"
+    assert f"incident {incident}: needs: aftercare" in after, "no task done for it: open"
+
+
 def test_two_handovers_in_one_instant_each_brief(store: Engine, playbook) -> None:
     for community in ("moskee-a", "kerk-b"):  # the same clock reading: one second, or less
         with session_scope(store) as session:
