@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from tests.cli_support import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "sample" / "voorbeeldstad"
 
 MARKUP = "Moskee [/red] A"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from tests.cli_support import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PLAYBOOK = ROOT / "tests" / "fixtures" / "peacetime" / "playbook.yaml"
 REGISTRY = ROOT / "tests" / "fixtures" / "peacetime_registry"
 MARKUP = "[/red] [link=http://evil.example]Klik[/link] :warning:"

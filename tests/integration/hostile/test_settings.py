@@ -16,7 +16,7 @@ import pytest
 from config.settings import Settings, SettingsError, load_settings
 from tests.cli_support import run_cli
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 REFUSED = [
     ("VERBINDER_SEND_CONCURRENCY", "0", "1..64"),

@@ -23,7 +23,7 @@ from engine.registry.importer import import_registry
 from tests.dashboard_support import DASHBOARD_REGISTRY, User, enrolled
 from tests.smoke.server import AppServer, declare, serve_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync"]

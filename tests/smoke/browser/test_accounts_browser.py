@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.browser.conftest import DESKTOP, PHONE, Dashboard, console_errors, output_dir
+from tests.smoke.browser.conftest import DESKTOP, PHONE, Dashboard, console_errors, output_dir
 
 
 def test_a_coordinator_adds_a_liaison_who_then_enrols(dashboard: Dashboard) -> None:

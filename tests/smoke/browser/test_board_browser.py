@@ -21,7 +21,9 @@ from engine.registry.importer import import_registry
 from engine.store.db import session_scope
 from engine.store.models import Incident
 from engine.wiring import build_worker
-from tests.browser.conftest import (
+from tests.dashboard_support import DASHBOARD_REGISTRY
+from tests.engine_support import ENGINE_PLAYBOOK
+from tests.smoke.browser.conftest import (
     DESKTOP,
     PHONE,
     Dashboard,
@@ -29,8 +31,6 @@ from tests.browser.conftest import (
     console_errors,
     output_dir,
 )
-from tests.dashboard_support import DASHBOARD_REGISTRY
-from tests.engine_support import ENGINE_PLAYBOOK
 from tests.smoke.server import AHMED, serve_app
 
 AUTH_TOKEN = "board-test-auth-token"

@@ -10,7 +10,7 @@ from engine.accounts.apitokens import create_api_token
 from engine.store.db import session_scope
 from engine.store.models import ApiToken, Event
 from engine.web.access import SESSION_COOKIE
-from tests.browser.conftest import DESKTOP, PHONE, Dashboard, output_dir
+from tests.smoke.browser.conftest import DESKTOP, PHONE, Dashboard, output_dir
 
 
 def test_a_coordinator_logs_in_with_totp_and_sees_the_home_page(dashboard: Dashboard) -> None:

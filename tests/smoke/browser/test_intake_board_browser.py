@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 
 from engine.clock import FakeClock
 from engine.registry.importer import import_registry
-from tests.browser.conftest import (
+from tests.dashboard_support import DASHBOARD_REGISTRY
+from tests.smoke.browser.conftest import (
     DESKTOP,
     PHONE,
     Dashboard,
@@ -22,7 +23,6 @@ from tests.browser.conftest import (
     console_errors,
     output_dir,
 )
-from tests.dashboard_support import DASHBOARD_REGISTRY
 from tests.smoke.server import serve_app
 from tests.smoke.test_board_needs import declare_attack, intake_token
 

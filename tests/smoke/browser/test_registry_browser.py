@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from engine.store.db import session_scope
 from engine.store.models import ContactLog, Event
-from tests.browser.conftest import DESKTOP, PHONE, Dashboard, console_errors, output_dir
+from tests.smoke.browser.conftest import DESKTOP, PHONE, Dashboard, console_errors, output_dir
 
 SIZES = (("phone", PHONE, {"is_mobile": True, "has_touch": True}), ("desktop", DESKTOP, {}))
 # (community, its name, a contact met): each size logs with another community, one that is due
