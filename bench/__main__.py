@@ -4,7 +4,8 @@ import runpy
 import sys
 
 BENCHMARKS = ["bench.registry_import", "bench.preview", "bench.outreach", "bench.timers",
-              "bench.export", "bench.audit", "bench.cli"]
+              "bench.export", "bench.audit", "bench.cli", "bench.registry_pages",
+              "bench.board"]
 
 for name in sys.argv[1:] or BENCHMARKS:
     print(f"== {name}", flush=True)
