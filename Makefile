@@ -52,29 +52,36 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ## wheel-check: build the wheel (pip and setuptools of the lock, no build isolation) and run
-## `verbinder playbook check` and `verbinder demo` from a fresh venv that holds only that wheel,
-## in an empty folder: the default playbook, its templates and the sample municipality must be
-## inside the package. The venv borrows the locked dependencies from $(VENV) (a .pth line: the
-## project's own editable install there is not loaded), so the check takes seconds.
+## `verbinder playbook check` and `verbinder demo` from a venv that holds the wheel and only
+## what it needs to run (requirements-runtime.lock: the wheel's declared dependencies, hashed,
+## at the versions of requirements.lock), in an empty folder: the default playbook, its
+## templates and the sample municipality must be inside the package, and `pip check` proves the
+## wheel's declared dependencies are there. The runtime venv is kept while its lock is unchanged.
 WHEEL_CHECK := $(VENV)/wheel-check
-wheel-check: $(STAMP)
+RUNTIME_VENV := $(VENV)/runtime
+$(RUNTIME_VENV)/.installed: requirements-runtime.lock | $(STAMP)
+	rm -rf $(RUNTIME_VENV)
+	$(PY) -m venv $(RUNTIME_VENV) || python3 -m venv $(RUNTIME_VENV)
+	$(RUNTIME_VENV)/bin/pip install -q --disable-pip-version-check --require-hashes \
+	    -r requirements-runtime.lock
+	touch $@
+
+wheel-check: $(STAMP) $(RUNTIME_VENV)/.installed
 	rm -rf $(WHEEL_CHECK) && mkdir -p $(WHEEL_CHECK)/run
 	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
 	    -w $(WHEEL_CHECK)/dist .
 	rm -rf build
-	$(BIN)/python -m venv $(WHEEL_CHECK)/venv
-	$(WHEEL_CHECK)/venv/bin/pip install -q --disable-pip-version-check --no-deps \
-	    $(WHEEL_CHECK)/dist/verbinder-*.whl
-	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
-	    > "$$($(WHEEL_CHECK)/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/locked-dependencies.pth"
+	$(RUNTIME_VENV)/bin/pip install -q --disable-pip-version-check --no-deps \
+	    --force-reinstall $(WHEEL_CHECK)/dist/verbinder-*.whl
+	$(RUNTIME_VENV)/bin/pip check --disable-pip-version-check
 	cd $(WHEEL_CHECK)/run && env -u VERBINDER_PLAYBOOK -u VERBINDER_DATABASE_URL \
-	    ../venv/bin/python -c "import engine, sys; sys.exit(0 if '/wheel-check/venv/' in engine.__file__ else 'engine imported from ' + engine.__file__)"
+	    ../../runtime/bin/python -c "import engine, sys; sys.exit(0 if '/runtime/lib/' in engine.__file__ else 'engine imported from ' + engine.__file__)"
 	cd $(WHEEL_CHECK)/run && env -u VERBINDER_PLAYBOOK -u VERBINDER_DATABASE_URL \
-	    ../venv/bin/verbinder playbook check
+	    ../../runtime/bin/verbinder playbook check
 	cd $(WHEEL_CHECK)/run && env -u VERBINDER_PLAYBOOK -u VERBINDER_DATABASE_URL \
-	    ../venv/bin/verbinder demo --folder demo > demo.txt 2>&1 || { cat demo.txt; exit 1; }
+	    ../../runtime/bin/verbinder demo --folder demo > demo.txt 2>&1 || { cat demo.txt; exit 1; }
 	grep -q "Incident 1 gesloten/closed" $(WHEEL_CHECK)/run/demo.txt
-	@echo "wheel-check: the installed wheel ran playbook check and the demo"
+	@echo "wheel-check: the wheel, installed with only its locked runtime dependencies, ran playbook check and the demo"
 
 ## test: lint, import contracts, types, declared dependencies, the wheel and the whole suite
 test: system-packages $(STAMP) chromium
@@ -87,7 +94,8 @@ test: system-packages $(STAMP) chromium
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## lock: pin every package again, with hashes, from pyproject.toml (its dev extra included);
-## versions already in requirements.lock are kept while they fit. To move one package:
+## versions already in requirements.lock are kept while they fit; then the runtime lock (the
+## wheel's dependencies only, at those versions) for wheel-check. To move one package:
 ## `make lock LOCK_ARGS="--upgrade-package NAME"`; to move all: LOCK_ARGS=--upgrade.
 lock:
 	test -x $(LOCK_VENV)/bin/pip-compile || \
@@ -95,6 +103,9 @@ lock:
 	$(LOCK_VENV)/bin/pip-compile --quiet --extra dev --all-build-deps --allow-unsafe \
 	    --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
 	    --output-file requirements.lock $(LOCK_ARGS) pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile --quiet --allow-unsafe --generate-hashes --strip-extras \
+	    --no-emit-index-url --no-emit-find-links --constraint requirements.lock \
+	    --output-file requirements-runtime.lock pyproject.toml
 
 bench: system-packages $(STAMP)
 	$(BIN)/python -m bench
