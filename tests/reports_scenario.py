@@ -114,8 +114,8 @@ def run_smoke_incident(ctx: AppContext, *, exercise: bool = False,
     cycle(241)
     cycle(24 * 60 + 1)
     at(24 * 60 + 30)
-    _tick(ctx, incident_id, "moskee-noor", "keep-contact-person")
-    _tick(ctx, incident_id, "", "inform-crisis-team", minutes=40)
+    tick(ctx, incident_id, "moskee-noor", "keep-contact-person")
+    tick(ctx, incident_id, "", "inform-crisis-team", minutes=40)
     at(25 * 60)
     with session_scope(ctx.engine) as session:
         close_incident(session, incident_id=incident_id, now=clock.now(), actor="staff:cli")
@@ -135,7 +135,7 @@ def _deliver_sms(ctx: AppContext, incident_id: int) -> None:
                          now=ctx.clock.now(), fallback=ctx.fallback)
 
 
-def _tick(ctx: AppContext, incident_id: int, community: str, task: str,
+def tick(ctx: AppContext, incident_id: int, community: str, task: str,
           minutes: float | None = None) -> None:
     """Staff tick a task (late): at the clock's time, or `minutes` after the declaration."""
     with session_scope(ctx.engine) as session:

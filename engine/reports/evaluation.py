@@ -34,9 +34,6 @@ from playbook.model import Playbook
 
 ROLE_ORDER = ("affected", "at_risk", "bridging", "informed")
 STAFF_AUDIENCES = frozenset({"liaison", "oncall", "coordinator"})
-# Tasks that answer a community's needs: asking for them (intake) and acting on them
-# (action: security, emotional support, and the tasks an intake answer creates in issue 12).
-NEED_TASK_KINDS = frozenset({"intake", "action"})
 SENT_STATES = frozenset({"accepted", "delivered"})
 BATCH = 2000
 
@@ -117,6 +114,7 @@ class CommunityFigures:
     steps: list[StepTaken] = field(default_factory=list)
     followups: list[float] = field(default_factory=list)
     needs: list[tuple[str, str, str]] = field(default_factory=list)  # form, question, option
+    need_tasks: set[str] = field(default_factory=set)  # the tasks the chosen options added
     needs_at: datetime | None = None
     remarks: list[str] = field(default_factory=list)  # only with personal data
     tasks: list[TaskState] = field(default_factory=list)
@@ -150,10 +148,11 @@ class CommunityFigures:
 
     @property
     def needs_met(self) -> bool | None:
-        """Needs stated and every intake and action task done; None when no needs stated."""
+        """Needs stated and every task their options added done (the board's rule: a need
+        that adds no task is met as stated); None when no needs stated."""
         if not self.needs:
             return None
-        return all(t.done_at is not None for t in self.tasks if t.kind in NEED_TASK_KINDS)
+        return all(t.done_at is not None for t in self.tasks if t.id in self.need_tasks)
 
     @property
     def late_tasks(self) -> list[TaskState]:
@@ -420,8 +419,10 @@ def task_state(due: datetime, done: datetime | None, reference: datetime) -> str
 def _add_answers(conn: Connection, incident_id: int, figures: dict[str, CommunityFigures],
                  playbook: Playbook, include_pii: bool) -> None:
     t = IntakeAnswer.__table__
+    # the current answers, as the board reads them (a later answer replaces an earlier one)
     stmt = (sa.select(t.c.community_id, t.c.form_id, t.c.answers, t.c.at)
-            .where(t.c.incident_id == incident_id).order_by(t.c.at, t.c.id))
+            .where(t.c.incident_id == incident_id, t.c.replaced_at.is_(None))
+            .order_by(t.c.at, t.c.id))
     for rows in conn.execution_options(yield_per=BATCH).execute(stmt).partitions():
         for r in rows:
             fig = figures.get(r.community_id)
@@ -429,9 +430,13 @@ def _add_answers(conn: Connection, incident_id: int, figures: dict[str, Communit
                 continue
             form = playbook.intake_forms.get(r.form_id)
             answers = r.answers or {}
+            adds = {(q.id, o.id): o.task for q in (form.questions if form else [])
+                    for o in q.options if o.task}
             for qid, oid in chosen_options(answers, form):
                 if (r.form_id, qid, oid) not in fig.needs:
                     fig.needs.append((r.form_id, qid, oid))
+                if (qid, oid) in adds:
+                    fig.need_tasks.add(adds[(qid, oid)])
             if fig.needs_at is None:
                 fig.needs_at = r.at
             if include_pii:

@@ -189,6 +189,28 @@ def test_markdown_report_has_the_figures_and_no_personal_data(smoke, run) -> Non
     assert code == 0 and "# Evaluation:" in en and "| **all** | 6 | 4/6 (67%) |" in en
 
 
+def test_needs_are_met_when_the_tasks_their_answer_added_are_done(smoke) -> None:
+    """The board's rule: security and aftercare added arrange-security and arrange-aftercare;
+    met once both are done, whatever other action tasks (security-check) are still open."""
+    from engine.reports.evaluation import assemble
+    from tests.reports_scenario import tick
+
+    def moskee() -> object:
+        with smoke.ctx.engine.connect() as conn:
+            figures = assemble(conn, smoke.incident_id, include_pii=False,
+                               now=smoke.ctx.clock.now())
+        return next(c for c in figures.communities if c.id == "moskee-noor")
+
+    assert moskee().need_tasks == {"arrange-security", "arrange-aftercare"}
+    assert moskee().needs_met is False
+    tick(smoke.ctx, smoke.incident_id, "moskee-noor", "arrange-security")
+    assert moskee().needs_met is False
+    tick(smoke.ctx, smoke.incident_id, "moskee-noor", "arrange-aftercare")
+    done = moskee()
+    assert done.needs_met is True
+    assert [t.done_at for t in done.tasks if t.id == "security-check"] == [None]
+
+
 def test_html_report_is_self_contained_with_charts(smoke, run) -> None:
     code, out, _ = run("incident", "export", str(smoke.incident_id), "--format", "html")
     assert code == 0
