@@ -29,6 +29,7 @@ from playbook.model import (
     Task,
 )
 from playbook.records import Record
+from playbook.said import Said
 
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
 _TRUE = frozenset({"true", "yes", "ja", "1", "y", "j"})
@@ -146,10 +147,12 @@ def _value_problem(name: str, spec_type: str, values: tuple[str, ...], value: An
     if ok:
         return None
     if spec_type == "enum":
-        return f"field '{name}': {value!r} is not one of {', '.join(values)}"
+        return Said("field_not_one_of", f"field '{name}': {value!r} is not one of "
+                    f"{', '.join(values)}", name=name, value=repr(value), values=", ".join(values))
     wanted = {"string": "a text", "community": "a community id", "tag": "a tag",
               "int": "a whole number", "bool": "true or false"}[spec_type]
-    return f"field '{name}': {value!r} is not {wanted}"
+    return Said("field_not_type", f"field '{name}': {value!r} is not {wanted}", name=name,
+                value=repr(value), type=spec_type)
 
 
 def validate_incident(playbook: Playbook, incident: IncidentInput) -> list[str]:
@@ -161,12 +164,13 @@ def validate_incident(playbook: Playbook, incident: IncidentInput) -> list[str]:
     problems: list[str] = []
     for name, spec in itype.fields.items():
         if spec.required and name not in incident.fields:
-            problems.append(f"field '{name}': required for type '{itype.id}'")
+            problems.append(Said("field_required",
+                                 f"field '{name}': required for type '{itype.id}'",
+                                 name=name, type=itype.id))
     for name, value in incident.fields.items():
         given = itype.fields.get(name)
         if given is None:
-            problems.append(f"field '{name}': not defined for type '{itype.id}'"
-                            f"{_defined(itype)}")
+            problems.append(_undefined(name, itype))
             continue
         problem = _value_problem(name, given.type, given.values, value)
         if problem:
@@ -174,7 +178,9 @@ def validate_incident(playbook: Playbook, incident: IncidentInput) -> list[str]:
     severity = incident.severity
     if severity is not None and (isinstance(severity, bool) or not isinstance(severity, int)
                                  or not 1 <= severity <= 5):
-        problems.append(f"severity: {severity!r} must be a whole number from 1 to 5")
+        problems.append(Said("severity_range",
+                             f"severity: {severity!r} must be a whole number from 1 to 5",
+                             value=repr(severity)))
     if (incident.lat is None) != (incident.lon is None):
         problems.append("lat/lon: give both or neither")
     if incident.lat is not None and not -90 <= incident.lat <= 90:
@@ -190,6 +196,12 @@ def _defined(itype: IncidentType) -> str:
     return f" (defined: {', '.join(itype.fields)})" if itype.fields else " (it has no fields)"
 
 
+def _undefined(name: str, itype: IncidentType) -> Said:
+    return Said("field_undefined",
+                f"field '{name}': not defined for type '{itype.id}'{_defined(itype)}",
+                name=name, type=itype.id, defined=", ".join(itype.fields))
+
+
 def coerce_fields(incident_type: IncidentType, raw: Mapping[str, str]) -> dict[str, Any]:
     """Turn `--field NAME=VALUE` strings into typed values; IncidentInputError names each field."""
     out: dict[str, Any] = {}
@@ -197,28 +209,30 @@ def coerce_fields(incident_type: IncidentType, raw: Mapping[str, str]) -> dict[s
     for name, text in raw.items():
         spec = incident_type.fields.get(name)
         if spec is None:
-            problems.append(f"field '{name}': not defined for type '{incident_type.id}'"
-                            f"{_defined(incident_type)}")
+            problems.append(_undefined(name, incident_type))
             continue
         value = text.strip()
         if spec.type == "int":
             try:
                 out[name] = int(value)
             except ValueError:
-                problems.append(f"field '{name}': '{text}' is not a whole number")
+                problems.append(Said("field_not_whole", f"field '{name}': '{text}' is not a "
+                                     "whole number", name=name, value=text))
         elif spec.type == "bool":
             if value.lower() in _TRUE:
                 out[name] = True
             elif value.lower() in _FALSE:
                 out[name] = False
             else:
-                problems.append(f"field '{name}': '{text}' is not true or false")
+                problems.append(Said("field_not_bool", f"field '{name}': '{text}' is not "
+                                     "true or false", name=name, value=text))
         elif spec.type == "enum":
             if value in spec.values:
                 out[name] = value
             else:
-                problems.append(f"field '{name}': '{text}' is not one of "
-                                f"{', '.join(spec.values)}")
+                problems.append(Said("field_not_one_of", f"field '{name}': '{text}' is not "
+                                     f"one of {', '.join(spec.values)}", name=name,
+                                     value=f"'{text}'", values=", ".join(spec.values)))
         else:
             out[name] = text
     if problems:
@@ -262,11 +276,15 @@ def registry_field_problems(playbook: Playbook, incident: IncidentInput,
     for name, ftype in checked:
         value = str(incident.fields[name])
         if ftype == "community" and value not in ids:
-            problems.append(f"field '{name}': '{value}' is not the id of an active community"
-                            f"{_did_you_mean(_closest_communities(value, community_list))}")
+            close = _closest_communities(value, community_list)
+            problems.append(Said("field_no_community", f"field '{name}': '{value}' is not the "
+                                 f"id of an active community{_did_you_mean(close)}",
+                                 name=name, value=value, close=" / ".join(close)))
         elif ftype == "tag" and value not in tags:
-            problems.append(f"field '{name}': no active community carries the tag '{value}'"
-                            f"{_did_you_mean(_closest(value, tags), tags)}")
+            close = _closest(value, tags)
+            problems.append(Said("field_no_tag", f"field '{name}': no active community carries "
+                                 f"the tag '{value}'{_did_you_mean(close, tags)}",
+                                 name=name, value=value, close=" / ".join(close)))
     return problems
 
 

@@ -14,6 +14,7 @@ from engine.errors import InputError
 from playbook.builder import coerce_fields, resolve_incident, validate_incident
 from playbook.errors import IncidentInputError
 from playbook.model import IncidentInput, Playbook
+from playbook.said import Said, prefixed
 
 MAX_TITLE = 200  # characters; a title goes into SMS bodies, email subjects and every listing
 MAX_AREA = 100
@@ -101,9 +102,10 @@ def incident_input_from_options(playbook: Playbook, options: IncidentOptions,
     try:
         fields = coerce_fields(itype, parse_field_options(options.fields))
     except IncidentInputError as exc:
-        problems.extend(f"--field {p}" for p in exc.problems)
+        problems.extend(prefixed("--field ", p) for p in exc.problems)
     if options.severity is not None and not 1 <= options.severity <= 5:
-        problems.append(f"--severity: {options.severity} must be from 1 to 5")
+        problems.append(Said("severity_range", f"--severity: {options.severity} must be from "
+                             "1 to 5", value=options.severity))
     if (options.lat is None) != (options.lon is None):
         problems.append("--lat/--lon: give both or neither")
     try:

@@ -108,3 +108,49 @@ def test_a_task_is_ticked_on_the_board_and_opened_again(app: AppServer) -> None:
     assert liaison.post("/incidents/1/act", {"tick": "moskee-a/needs-intake"}
                         ).status_code == 403  # moskee-a is st-liaison's
     assert task().done_at is None
+
+
+def test_the_declare_preview_says_refusals_and_warnings_in_the_pages_language(
+        app: AppServer) -> None:
+    client = logged_in(app, "coordinator")
+    client.get("/declare")
+
+    def preview(lang: str, **form: str) -> str:
+        answer = client.post("/declare/preview", {"type": "attack_on_place_of_worship",
+                                                  **form},
+                             headers={"hx-request": "true", "accept-language": lang})
+        assert answer.status_code == 200
+        return answer.text.replace("&#39;", "'")
+
+    assert "veld 'target_faith': verplicht bij type 'attack_on_place_of_worship'" in \
+        preview("nl")
+    assert "field 'target_faith': required for type 'attack_on_place_of_worship'" in \
+        preview("en")
+    assert "ernst: 'x' is geen heel getal" in preview("nl", severity="x")
+    assert "ernst: 9 moet een heel getal van 1 tot 5 zijn" in preview(
+        "nl", severity="9", **{"f.target_faith": "islam"})
+    typo = {"f.target_faith": "islam", "f.target_community": "moskee-aa"}
+    assert "veld 'target_community': 'moskee-aa' is geen id van een actieve gemeenschap " \
+        "(bedoelt u 'moskee-a' of 'moskee-b'?)" in preview("nl", **typo)
+    assert "is not the id of an active community (did you mean 'moskee-a'" in preview(
+        "en", **typo)
+    dutch = preview("nl", **{"f.target_faith": "christian"})  # no target_community given
+    english = preview("en", **{"f.target_faith": "christian"})
+    assert "Kerk C</span> <span class=\"badge\">rol: loopt risico" in dutch
+    assert "Kerk C</span> <span class=\"badge\">role: at risk" in english
+    assert "geen gemeenschap als getroffen gevonden: controleer --field target_faith" in dutch
+    assert "no community matched as affected" in english
+    assert "no community matched" not in dutch and "Informeer burgemeester" in dutch
+
+
+def test_a_declaration_with_a_community_typo_shows_the_form_again(app: AppServer) -> None:
+    client = logged_in(app, "coordinator")
+    client.get("/declare")
+    refused = client.post("/declare", {"type": "attack_on_place_of_worship",
+                                       "f.target_faith": "islam",
+                                       "f.target_community": "moskee-aa"},
+                          headers={"accept-language": "nl"})
+    assert refused.status_code == 422
+    text = refused.text.replace("&#39;", "'")
+    assert '<form id="declare"' in text and "(bedoelt u 'moskee-a' of 'moskee-b'?)" in text
+    assert len(rows(app.ctx, Event, Event.kind == "incident.declared")) == 1  # the fixture's

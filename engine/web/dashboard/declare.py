@@ -27,6 +27,7 @@ from engine.registry.directory import choices
 from engine.web.access import Area, WebContext, principal_of, web_of
 from engine.web.dashboard.render import render
 from playbook.model import IncidentType, Playbook
+from playbook.said import Said
 
 area = Area()
 FIELD_PREFIX = "f."
@@ -70,7 +71,9 @@ def options_from_form(itype: IncidentType, form: FormData) -> IncidentOptions:
                    for name in itype.fields if _text(form, FIELD_PREFIX + name).strip())
     problems: list[str] = []
     if severity and not severity.isdigit():
-        problems.append(f"--severity: '{severity[:10]}' is not a whole number")
+        problems.append(Said("severity_not_whole",
+                             f"--severity: '{severity[:10]}' is not a whole number",
+                             value=severity[:10]))
     if problems:
         raise InputError(problems)
     return IncidentOptions(type=itype.id, severity=int(severity) if severity else None,
@@ -97,8 +100,11 @@ async def _preview(web: WebContext, playbook: Playbook, itype: IncidentType, for
                                                web.ctx.clock)
     except InputError as exc:
         return {"problems": exc.problems, "checklist": None}
-    checklist = await anyio.to_thread.run_sync(partial(
-        service.preview, engine=web.ctx.engine, playbook=playbook, incident=incident))
+    try:  # a community or tag field the registry does not hold is refused here
+        checklist = await anyio.to_thread.run_sync(partial(
+            service.preview, engine=web.ctx.engine, playbook=playbook, incident=incident))
+    except InputError as exc:
+        return {"problems": exc.problems, "checklist": None}
     doc = checklist.to_json()
     for item, c in zip(checklist.communities, doc["communities"], strict=True):
         c["segments"] = service.first_message_segments(
@@ -149,6 +155,11 @@ async def declare(request: Request) -> Response:
         return render(request, "declare.html", status=422,
                       preview={"problems": exc.problems, "checklist": None}, **page)
     now = as_utc(web.ctx.clock.now())
-    declared = await web.store.write(lambda s: service.declare(
-        session=s, playbook=playbook, incident=incident, now=now, actor=who.actor))
+    try:  # what the registry holds is checked inside the declaration's transaction
+        declared = await web.store.write(lambda s: service.declare(
+            session=s, playbook=playbook, incident=incident, now=now, actor=who.actor))
+    except InputError as exc:
+        page = await _page_context(web, playbook, itype, form)
+        return render(request, "declare.html", status=422,
+                      preview={"problems": exc.problems, "checklist": None}, **page)
     return RedirectResponse(f"/incidents/{declared.incident_id}", status_code=303)

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from engine.web.access import CSRF_FIELD, LANG_COOKIE, pending_cookies, web_of
+from engine.web.dashboard.said import say, say_warning
 from engine.web.dashboard.words import MONTHS, choose_language, word
 from engine.web.headers import DASHBOARD_MARK
 
@@ -75,7 +76,8 @@ def render(request: Request, name: str, *, status: int = 200,
             CSRF_FIELD, escape(csrf)),
         "who": getattr(request.state, "principal", None), "local": local,
         "zone": str(web.zone), "path": request.url.path, "htmx": HTMX,
-        "stylesheet": STYLESHEET, **context,
+        "stylesheet": STYLESHEET, "say": lambda text: say(lang, text),
+        "say_warning": lambda text, detail: say_warning(lang, text, detail), **context,
     }
     if (only_fragment or request.headers.get("hx-request")) and "fragment" in template.blocks:
         html = "".join(template.blocks["fragment"](template.new_context(values)))

@@ -87,6 +87,7 @@ def test_a_coordinator_declares_and_sees_the_reply_arrive_on_the_board(fresh: Da
     assert page.locator("h1").inner_text() == "Incident melden"
     # the preview starts by saying what it still needs, then follows the form
     expect(page.locator("#preview")).to_contain_text("target", timeout=10_000)
+    expect(page.locator("#preview")).to_contain_text("verplicht bij type")  # said in Dutch
     page.screenshot(path=str(shots / "declare-empty-desktop.png"), full_page=True)
     _fill_declare(page)
     preview = page.locator("#preview")
