@@ -23,6 +23,7 @@ from engine.incidents.views import STATE_WORDS, incident_head, unmatched_replies
 from engine.playbooks.frozen import load_incidents, playbook_of
 from engine.privacy.texts import timeline_texts
 from engine.store.models import (
+    Account,
     Community,
     Event,
     IncidentCommunity,
@@ -263,7 +264,25 @@ def _task(t: Any, specs: TaskSpecs, liaison: dict[str, str] | None) -> dict[str,
 
 
 def _timeline(session: Session, incident_id: int, limit: int) -> list[dict[str, Any]]:
-    events = session.exec(select(Event).where(Event.incident_id == incident_id)
-                          .order_by(col(Event.at).desc(), col(Event.id).desc()).limit(limit))
-    return [{"at": iso_z(e.at), "kind": e.kind, "community": e.community_id, "actor": e.actor}
-            for e in events]
+    events = list(session.exec(select(Event).where(Event.incident_id == incident_id)
+                               .order_by(col(Event.at).desc(), col(Event.id).desc())
+                               .limit(limit)))
+    names = _staff_names(session, {e.actor for e in events if e.actor})
+    return [{"at": iso_z(e.at), "kind": e.kind, "community": e.community_id, "actor": e.actor,
+             "actor_name": names.get(e.actor or "")} for e in events]
+
+
+def _staff_names(session: Session, actors: set[str]) -> dict[str, str]:
+    """Who acted, by name, for staff and their dashboard accounts (`staff:ID`, `account:N`);
+    contacts stay ids (the board shows them to people who may not see the contacts)."""
+    accounts = {int(a[8:]) for a in actors if a.startswith("account:") and a[8:].isdigit()}
+    staff = {a[6:] for a in actors if a.startswith("staff:")}
+    linked = list(session.exec(select(Account.id, Account.email, Account.staff_id).where(
+        col(Account.id).in_(accounts)))) if accounts else []
+    staff |= {row.staff_id for row in linked if row.staff_id}
+    people = dict(session.exec(select(Staff.id, Staff.name).where(
+        col(Staff.id).in_(staff))).all()) if staff else {}
+    names = {f"staff:{sid}": name for sid, name in people.items() if name}
+    names.update({f"account:{row.id}": people.get(row.staff_id or "") or row.email
+                  for row in linked})
+    return names

@@ -94,7 +94,9 @@ def test_a_task_is_ticked_on_the_board_and_opened_again(app: AppServer) -> None:
     ticked = client.post("/incidents/1/act", {"tick": "moskee-a/needs-intake"})
     assert ticked.status_code == 303
     assert task().done_at is not None and task().done_by.startswith("account:")
-    client.get("/incidents/1")
+    timeline = client.get("/incidents/1").text
+    done = re.search(r'data-kind="task.done">.*?</li>', timeline)
+    assert done and re.search(r'title="account:\d+">coordinator-\d+@example.org<', done[0])
     assert client.post("/incidents/1/act", {"untick": "moskee-a/needs-intake"}
                        ).status_code == 303
     assert task().done_at is None
