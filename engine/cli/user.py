@@ -56,7 +56,7 @@ def add_command(
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         account, token = add_account(session, email=email, role=role, staff_id=staff,
-                                     now=app.clock.now())
+                                     now=app.clock.now(), key=app.totp_key)
     _say_link(app, token, account.email, as_json, id=account.id, role=account.role)
 
 
@@ -104,7 +104,8 @@ def reset_2fa_command(ctx: typer.Context, email: str = typer.Argument(...),
 
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
-        account, token = reset_second_factor(session, email=email, now=app.clock.now())
+        account, token = reset_second_factor(session, email=email, now=app.clock.now(),
+                                             key=app.totp_key)
     _say_link(app, token, account.email, as_json)
 
 

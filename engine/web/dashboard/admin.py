@@ -6,6 +6,7 @@ coordinator's account."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -101,6 +102,7 @@ async def add_user(request: Request) -> Response:
     try:
         address, token = await web.store.write(lambda s: _added(s, email=email, role=role,
                                                                 staff=staff, now=now,
+                                                                key=web.ctx.totp_key,
                                                                 actor=who.actor))
     except InputError as exc:
         return await _users_page(request, status=422, problems=list(exc.problems),
@@ -110,9 +112,9 @@ async def add_user(request: Request) -> Response:
 
 
 def _added(session: Session, *, email: str, role: str, staff: str | None, now: Any,
-           actor: str) -> tuple[str, str]:
+           key: bytes, actor: str) -> tuple[str, str]:
     account, token = add_account(session, email=email, role=role, staff_id=staff, now=now,
-                                 actor=actor)
+                                 key=key, actor=actor)
     return account.email, token
 
 
@@ -147,8 +149,8 @@ def _disable(session: Session, email: str, now: Any, actor: str) -> None:
     disable_account(session, email=email, now=now, actor=actor)
 
 
-def _reset(session: Session, email: str, now: Any, actor: str) -> str:
-    return reset_second_factor(session, email=email, now=now, actor=actor)[1]
+def _reset(session: Session, email: str, now: Any, actor: str, *, key: bytes) -> str:
+    return reset_second_factor(session, email=email, now=now, key=key, actor=actor)[1]
 
 
 @area.post("/users/{account_id}/disable", allow=COORDINATORS)
@@ -161,4 +163,5 @@ async def disable_user(request: Request, account_id: int) -> Response:
 async def reset_user_2fa(request: Request, account_id: int) -> Response:
     """Forget an account's second factor (as `verbinder user reset-2fa`); the new enrolment
     link is on this answer only."""
-    return await _changed(request, account_id, _reset, "user_reset")
+    reset = partial(_reset, key=web_of(request).ctx.totp_key)
+    return await _changed(request, account_id, reset, "user_reset")
