@@ -64,3 +64,12 @@ def open_sealed(key: bytes, aad: str, stored: str) -> str:
         return opened.decode()
     except (InvalidTag, ValueError):  # binascii.Error and bad UTF-8 are ValueErrors
         raise Unreadable(aad) from None
+
+
+def opens(key: bytes, aad: str, stored: str) -> bool:
+    """Whether a stored value can be read under this key (a plain one always can)."""
+    try:
+        open_sealed(key, aad, stored)
+    except Unreadable:
+        return False
+    return True

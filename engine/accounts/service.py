@@ -15,7 +15,7 @@ from sqlmodel import Session, col, delete, select
 
 from engine.accounts.audit import account_event
 from engine.accounts.roles import Role, parse_role
-from engine.accounts.sealed import enrolment_aad, seal
+from engine.accounts.sealed import account_aad, enrolment_aad, opens, seal
 from engine.accounts.sessions import revoke_sessions
 from engine.accounts.tokens import digest, new_secret
 from engine.accounts.totp import new_totp_secret
@@ -102,11 +102,14 @@ def find_account(session: Session, email: str, *, lock: bool = False) -> Account
     return account
 
 
-def list_accounts(session: Session) -> list[dict[str, Any]]:
-    """Every account, in the order they were made (no secrets, no hashes)."""
+def list_accounts(session: Session, *, key: bytes) -> list[dict[str, Any]]:
+    """Every account, in the order they were made (no secrets, no hashes); `factor_readable`
+    is False when its TOTP secret does not open under `key` (reset-2fa gives a new one)."""
     rows = session.exec(select(Account).order_by(col(Account.id)))
     return [{"id": a.id, "email": a.email, "role": a.role, "staff": a.staff_id,
              "active": a.active, "enrolled": a.totp_secret is not None,
+             "factor_readable": None if a.totp_secret is None
+             else opens(key, account_aad(a.id), a.totp_secret),
              "created_at": iso_z(a.created_at),
              "disabled_at": iso_z(a.disabled_at) if a.disabled_at else None}
             for a in rows]

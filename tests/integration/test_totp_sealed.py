@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from engine.accounts.enrolment import complete_enrolment, view_enrolment
 from engine.accounts.sealed import account_aad, is_sealed, open_sealed
-from engine.accounts.service import add_account
+from engine.accounts.service import add_account, list_accounts
 from engine.accounts.sessions import finish_login, start_login
 from engine.clock import FakeClock
 from engine.registry.importer import import_registry
@@ -133,6 +133,9 @@ def test_a_changed_secret_key_refuses_the_second_step_cleanly(
     assert _refusals(app, user.id) == 1
     _assert_one_clean_warning(caplog, user, stored or "", "a new secret key", "test-secret")
     assert _raw(app, "SELECT totp_secret FROM account WHERE id = :id", id=user.id) == [stored]
+    with session_scope(app.engine, read_only=True) as s:
+        assert [a["factor_readable"] for a in list_accounts(s, key=rotated.totp_key)] == [False]
+        assert [a["factor_readable"] for a in list_accounts(s, key=app.totp_key)] == [True]
     # a recovery code still lets the person in (and then reset-2fa gives a new factor)
     assert _login(rotated, user, user.recovery[0]) is not None
     clock.advance(timedelta(seconds=30))

@@ -155,6 +155,8 @@ def test_a_secret_sealed_under_another_key_is_refused_like_a_wrong_code(
     assert f"account {user.id} cannot be read" in line and "user reset-2fa" in line
     assert user.secret not in line and "rotated" not in line and "key before" not in line
     client.close()
+    users = _logged_in(app, "coordinator").get("/admin/users").text
+    assert users.count("onleesbaar (sleutel gewijzigd)") == 1  # the rotated account only
 
 def test_a_viewer_cannot_reach_coordinator_pages_or_endpoints(app: AppServer) -> None:
     viewer = _logged_in(app, "viewer")

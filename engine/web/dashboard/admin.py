@@ -75,12 +75,13 @@ async def revoke_token(request: Request, token_id: int) -> Response:
     return RedirectResponse("/admin/tokens", status_code=303)
 
 
-def _users(session: Session) -> dict[str, Any]:
-    return {"accounts": list_accounts(session), "staff": list_staff(session=session)}
+def _users(session: Session, key: bytes) -> dict[str, Any]:
+    return {"accounts": list_accounts(session, key=key), "staff": list_staff(session=session)}
 
 
 async def _users_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
-    page = await web_of(request).store.read(_users)
+    web = web_of(request)
+    page = await web.store.read(partial(_users, key=web.ctx.totp_key))
     return render(request, "users.html", status=status, roles=ROLES, hours=HOURS, **page,
                   **extra)
 
