@@ -153,7 +153,7 @@ def prepare(url: str, folder: Path, communities: int) -> tuple[str, list[str]]:
         service.acknowledge(session=session, incident_id=declared.incident_id,
                             community_ids=ids[::5], by="staff:bench", now=now, via="staff")
         account, _ = add_account(session, email="coordinator@example.org", role="coordinator",
-                                 staff_id=None, now=now)
+                                 staff_id=None, now=now, key=ctx.totp_key)
         assert account.id is not None
         cookie = open_session(session, account_id=account.id, stage=FULL, now=now)
     tokens = [m.group(1) for body in sms.bodies if (m := INTAKE_LINK.search(body))]

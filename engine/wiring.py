@@ -144,6 +144,13 @@ class AppContext:
         return Links(self.settings.public_url, secret,
                      timedelta(days=self.settings.intake_token_days))
 
+    @cached_property
+    def totp_key(self) -> bytes:
+        """The key that seals staff TOTP secrets at rest, derived from the same secret key."""
+        from engine.accounts.sealed import totp_key
+
+        return totp_key(self.links.secret)
+
     @property
     def fallback(self) -> FallbackHook:
         """What to do when a message fails for good."""

@@ -14,13 +14,11 @@ from typing import Any
 import httpx
 import pyotp
 
-from engine.accounts.enrolment import complete_enrolment
+from engine.accounts.enrolment import complete_enrolment, view_enrolment
 from engine.accounts.passwords import hash_password
 from engine.accounts.service import add_account
-from engine.accounts.tokens import digest
 from engine.clock import FakeClock
 from engine.store.db import session_scope
-from engine.store.models import Enrolment
 from engine.wiring import AppContext
 
 DASHBOARD_REGISTRY = Path(__file__).resolve().parent / "fixtures" / "dashboard_registry"
@@ -51,12 +49,14 @@ def enrolled(ctx: AppContext, email: str, role: str, staff: str | None = None) -
         _PASSWORD_HASH.append(hash_password(PASSWORD))
     now = ctx.clock.now()
     with session_scope(ctx.engine) as session:
-        account, token = add_account(session, email=email, role=role, staff_id=staff, now=now)
-        secret = session.get(Enrolment, digest(token)).totp_secret
-    assert secret is not None
+        account, token = add_account(session, email=email, role=role, staff_id=staff, now=now,
+                                     key=ctx.totp_key)
+        view = view_enrolment(session, token=token, now=now, key=ctx.totp_key)
+    assert view is not None
+    secret = view.totp_secret
     with session_scope(ctx.engine) as session:
         codes = complete_enrolment(session, token=token, new_password_hash=_PASSWORD_HASH[0],
-                                   code=pyotp.TOTP(secret).at(now), now=now)
+                                   code=pyotp.TOTP(secret).at(now), now=now, key=ctx.totp_key)
     assert codes is not None and account.id is not None
     return User(id=account.id, email=account.email, role=role, secret=secret, recovery=codes)
 

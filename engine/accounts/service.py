@@ -15,6 +15,7 @@ from sqlmodel import Session, col, delete, select
 
 from engine.accounts.audit import account_event
 from engine.accounts.roles import Role, parse_role
+from engine.accounts.sealed import account_aad, enrolment_aad, opens, seal
 from engine.accounts.sessions import revoke_sessions
 from engine.accounts.tokens import digest, new_secret
 from engine.accounts.totp import new_totp_secret
@@ -38,8 +39,9 @@ def normalise_email(text: str) -> str:
 
 
 def add_account(session: Session, *, email: str, role: str, staff_id: str | None,
-                now: datetime, actor: str = "cli") -> tuple[Account, str]:
-    """Create an account that has yet to enrol; returns it and its enrolment token."""
+                now: datetime, key: bytes, actor: str = "cli") -> tuple[Account, str]:
+    """Create an account that has yet to enrol; returns it and its enrolment token (the
+    link's TOTP secret is sealed under `key`, see sealed.py)."""
     address = normalise_email(email)
     try:
         chosen = parse_role(role)
@@ -53,7 +55,7 @@ def add_account(session: Session, *, email: str, role: str, staff_id: str | None
     account = Account(email=address, role=chosen.value, staff_id=staff_id, created_at=now)
     session.add(account)
     session.flush()
-    token = issue_enrolment(session, account=account, purpose=ENROL, now=now)
+    token = issue_enrolment(session, account=account, purpose=ENROL, now=now, key=key)
     account_event(session, kind="account.created", actor=actor, account_id=account.id, at=now,
                   role=chosen.value, staff=staff_id)
     return account, token
@@ -68,14 +70,17 @@ def _staff_problems(session: Session, role: Role, staff_id: str | None) -> list[
     return []
 
 
-def issue_enrolment(session: Session, *, account: Account, purpose: str, now: datetime) -> str:
+def issue_enrolment(session: Session, *, account: Account, purpose: str, now: datetime,
+                    key: bytes) -> str:
     """A new one-time enrolment token for the account (earlier unused ones stop working)."""
     assert account.id is not None, "an account is stored before it enrols"
     session.exec(delete(Enrolment).where(col(Enrolment.account_id) == account.id,
                                          col(Enrolment.used_at).is_(None)))
     token = new_secret()
-    session.add(Enrolment(token_hash=digest(token), account_id=account.id, purpose=purpose,
-                          totp_secret=new_totp_secret(), created_at=now,
+    token_hash = digest(token)
+    secret = seal(key, enrolment_aad(token_hash), new_totp_secret())
+    session.add(Enrolment(token_hash=token_hash, account_id=account.id, purpose=purpose,
+                          totp_secret=secret, created_at=now,
                           expires_at=now + ENROLMENT_VALID))
     return token
 
@@ -97,11 +102,14 @@ def find_account(session: Session, email: str, *, lock: bool = False) -> Account
     return account
 
 
-def list_accounts(session: Session) -> list[dict[str, Any]]:
-    """Every account, in the order they were made (no secrets, no hashes)."""
+def list_accounts(session: Session, *, key: bytes) -> list[dict[str, Any]]:
+    """Every account, in the order they were made (no secrets, no hashes); `factor_readable`
+    is False when its TOTP secret does not open under `key` (reset-2fa gives a new one)."""
     rows = session.exec(select(Account).order_by(col(Account.id)))
     return [{"id": a.id, "email": a.email, "role": a.role, "staff": a.staff_id,
              "active": a.active, "enrolled": a.totp_secret is not None,
+             "factor_readable": None if a.totp_secret is None
+             else opens(key, account_aad(a.id), a.totp_secret),
              "created_at": iso_z(a.created_at),
              "disabled_at": iso_z(a.disabled_at) if a.disabled_at else None}
             for a in rows]
@@ -123,8 +131,8 @@ def disable_account(session: Session, *, email: str, now: datetime, actor: str =
     return account
 
 
-def reset_second_factor(session: Session, *, email: str, now: datetime, actor: str = "cli"
-                        ) -> tuple[Account, str]:
+def reset_second_factor(session: Session, *, email: str, now: datetime, key: bytes,
+                        actor: str = "cli") -> tuple[Account, str]:
     """Forget the account's second factor and recovery codes, end its sessions, and hand out
     a link on which the person (with their current password) sets a new one."""
     account = find_account(session, email, lock=True)
@@ -137,7 +145,8 @@ def reset_second_factor(session: Session, *, email: str, now: datetime, actor: s
     session.add(account)
     session.exec(delete(RecoveryCode).where(col(RecoveryCode.account_id) == account.id))
     revoke_sessions(session, account_id=account.id, now=now)
-    token = issue_enrolment(session, account=account, purpose=RESET_2FA, now=now)
+    token = issue_enrolment(session, account=account, purpose=RESET_2FA, now=now,
+                            key=key)
     account_event(session, kind="account.2fa_reset", actor=actor, account_id=account.id, at=now)
     return account, token
 

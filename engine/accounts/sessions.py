@@ -6,11 +6,14 @@ which opens a session at stage `password`; the second factor then replaces that 
 new one at stage `full` (a new id at every step up, so an id seen before the login is worth
 nothing after it). A TOTP code is accepted only for a time step later than the last one the
 account used, under the account's row lock: the same code twice is refused, also when two
-requests race.
+requests race. The account's TOTP secret is sealed (sealed.py): one stored before sealing is
+read as it is and sealed at the next successful second step; one that does not open (the
+secret key changed) refuses the step like a wrong code, and says so in the log.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,6 +22,7 @@ from sqlmodel import Session, col, select, update
 from engine.accounts.audit import account_event
 from engine.accounts.roles import Role
 from engine.accounts.rules import Principal
+from engine.accounts.sealed import Unreadable, account_aad, is_sealed, open_sealed, seal
 from engine.accounts.tokens import digest, new_secret
 from engine.accounts.totp import looks_like_recovery_code, matching_step, recovery_digest
 from engine.store.models import Account, RecoveryCode, WebSession
@@ -28,6 +32,8 @@ ABSOLUTE = timedelta(hours=12)  # one shift; then log in again
 HALF = timedelta(minutes=5)  # between the password and the second factor
 TOUCH_EVERY = timedelta(minutes=1)  # seen_at is written at most this often
 PASSWORD, FULL = "password", "full"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -113,19 +119,21 @@ def start_login(session: Session, *, account_id: int, now: datetime) -> str | No
     return open_session(session, account_id=account_id, stage=PASSWORD, now=now)
 
 
-def finish_login(session: Session, *, cookie: str | None, code: str, now: datetime
-                 ) -> str | None:
+def finish_login(session: Session, *, cookie: str | None, code: str, now: datetime,
+                 key: bytes) -> str | None:
     """The second factor of a login: a TOTP code for a step not used before, or an unused
-    recovery code. Returns the cookie of the new full session, or None (refused)."""
+    recovery code; the TOTP secret opens under `key`. Returns the cookie of the new full
+    session, or None (refused)."""
     half = find_session(session, cookie=cookie, now=now)
     if half is None or half.stage != PASSWORD:
         return None
     account = session.exec(select(Account).where(Account.id == half.principal.id)
                            .with_for_update()).one()
-    if not _second_factor_ok(session, account, code, now):
+    if not _second_factor_ok(session, account, code, now, key):
         account_event(session, kind="account.login_refused", actor=half.principal.actor,
                       account_id=account.id, at=now, reason="second factor")
         return None
+    _seal_legacy_secret(session, account, key)
     session.exec(update(WebSession).where(col(WebSession.id_hash) == half.id_hash)
                  .values(revoked_at=now))
     account_event(session, kind="account.login", actor=half.principal.actor,
@@ -133,19 +141,40 @@ def finish_login(session: Session, *, cookie: str | None, code: str, now: dateti
     return open_session(session, account_id=account.id or 0, stage=FULL, now=now)
 
 
-def _second_factor_ok(session: Session, account: Account, code: str, now: datetime) -> bool:
+def _second_factor_ok(session: Session, account: Account, code: str, now: datetime,
+                      key: bytes) -> bool:
     if looks_like_recovery_code(code):
         used = session.exec(update(RecoveryCode).where(
             col(RecoveryCode.account_id) == account.id,
             col(RecoveryCode.code_hash) == recovery_digest(code),
             col(RecoveryCode.used_at).is_(None)).values(used_at=now))
         return used.rowcount == 1
-    if account.totp_secret is None:
+    secret = _account_secret(account, key)
+    if secret is None:
         return False
-    step = matching_step(account.totp_secret, code, now)
+    step = matching_step(secret, code, now)
     if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
         return False
     account.totp_last_step = step
     session.add(account)
     session.flush()
     return True
+
+
+def _account_secret(account: Account, key: bytes) -> str | None:
+    if account.totp_secret is None:
+        return None
+    try:
+        return open_sealed(key, account_aad(account.id), account.totp_secret)
+    except Unreadable:
+        log.warning("the TOTP secret of account %s cannot be read (the secret key changed?): "
+                    "its second step is refused; `verbinder user reset-2fa` gives it a new "
+                    "enrolment", account.id)
+        return None
+
+
+def _seal_legacy_secret(session: Session, account: Account, key: bytes) -> None:
+    if account.totp_secret is None or is_sealed(account.totp_secret):
+        return
+    account.totp_secret = seal(key, account_aad(account.id), account.totp_secret)
+    session.add(account)

@@ -56,7 +56,7 @@ def add_command(
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
         account, token = add_account(session, email=email, role=role, staff_id=staff,
-                                     now=app.clock.now())
+                                     now=app.clock.now(), key=app.totp_key)
     _say_link(app, token, account.email, as_json, id=account.id, role=account.role)
 
 
@@ -67,8 +67,9 @@ def list_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     from engine.store.db import session_scope
 
     app: AppContext = ctx.obj
+    key = app.totp_key
     with session_scope(app.engine, read_only=True) as session:
-        accounts = list_accounts(session)
+        accounts = list_accounts(session, key=key)
     if as_json:
         emit_json({"accounts": accounts})
         return
@@ -77,9 +78,16 @@ def list_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         table.add_column(column)
     for a in accounts:
         table.add_row(plain(a["id"]), plain(a["email"]), plain(a["role"]), plain(a["staff"]),
-                      "ja/yes" if a["enrolled"] else "nee/no", "ja/yes" if a["active"] else
-                      "nee/no")
+                      _enrolled(a), "ja/yes" if a["active"] else "nee/no")
     stdout.print(table)
+
+
+def _enrolled(account: dict[str, object]) -> str:
+    if not account["enrolled"]:
+        return "nee/no"
+    if account["factor_readable"]:
+        return "ja/yes"
+    return "onleesbaar: reset-2fa / unreadable: reset-2fa"
 
 
 @user_app.command("disable")
@@ -104,7 +112,8 @@ def reset_2fa_command(ctx: typer.Context, email: str = typer.Argument(...),
 
     app: AppContext = ctx.obj
     with session_scope(app.engine) as session:
-        account, token = reset_second_factor(session, email=email, now=app.clock.now())
+        account, token = reset_second_factor(session, email=email, now=app.clock.now(),
+                                             key=app.totp_key)
     _say_link(app, token, account.email, as_json)
 
 

@@ -511,7 +511,9 @@ class Account(SQLModel, table=True):
     role: str = Field(max_length=20)
     staff_id: str | None = Field(default=None, max_length=200, index=True)  # the registry's
     password_hash: str | None = None  # argon2; None until enrolled
-    totp_secret: str | None = None  # base32; None until enrolled (or after a 2FA reset)
+    # sealed (engine/accounts/sealed.py: v1:...; plain base32 from before sealing until the
+    # next login); None until enrolled (or after a 2FA reset)
+    totp_secret: str | None = None
     totp_last_step: int | None = None  # the last TOTP time step accepted: never again
     active: bool = True
     created_at: datetime = _utc_column(nullable=False)
@@ -527,7 +529,7 @@ class Enrolment(SQLModel, table=True):
     token_hash: str = Field(primary_key=True, max_length=64)
     account_id: int = Field(foreign_key="account.id", index=True)
     purpose: str = Field(max_length=20)  # enrol | reset-2fa
-    totp_secret: str | None = None  # the secret the page offers, until the link is used
+    totp_secret: str | None = None  # the secret the page offers, sealed, until the link is used
     created_at: datetime = _utc_column(nullable=False)
     expires_at: datetime = _utc_column(nullable=False)
     used_at: datetime | None = _utc_column()

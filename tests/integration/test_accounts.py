@@ -15,6 +15,7 @@ from sqlmodel import select
 from engine.accounts import sessions
 from engine.accounts.apitokens import create_api_token, find_api_token, revoke_api_token
 from engine.accounts.enrolment import complete_enrolment, view_enrolment
+from engine.accounts.sealed import account_aad, enrolment_aad, open_sealed
 from engine.accounts.service import add_account, disable_account, reset_second_factor
 from engine.accounts.sessions import (
     end_session,
@@ -52,7 +53,8 @@ def _half(app: AppContext, user: User) -> str:
 
 def _finish(app: AppContext, cookie: str, code: str) -> str | None:
     with session_scope(app.engine) as s:
-        return finish_login(s, cookie=cookie, code=code, now=app.clock.now())
+        return finish_login(s, cookie=cookie, code=code, now=app.clock.now(),
+                            key=app.totp_key)
 
 
 def _find(app: AppContext, cookie: str | None) -> sessions.SessionView | None:
@@ -69,13 +71,15 @@ def test_adding_refuses_what_is_wrong_and_stores_nothing(app: AppContext) -> Non
     }
     for (email, role, staff), message in cases.items():
         with pytest.raises(InputError) as refused, session_scope(app.engine) as s:
-            add_account(s, email=email, role=role, staff_id=staff, now=app.clock.now())
+            add_account(s, email=email, role=role, staff_id=staff, now=app.clock.now(),
+                        key=app.totp_key)
         assert message in str(refused.value)
     with session_scope(app.engine) as s:
-        add_account(s, email="A@Example.org", role="viewer", staff_id=None, now=app.clock.now())
+        add_account(s, email="A@Example.org", role="viewer", staff_id=None, now=app.clock.now(),
+                    key=app.totp_key)
     with pytest.raises(InputError, match="exists already"), session_scope(app.engine) as s:
         add_account(s, email="a@example.org", role="coordinator", staff_id=None,
-                    now=app.clock.now())
+                    now=app.clock.now(), key=app.totp_key)
     with session_scope(app.engine) as s:
         accounts = list(s.exec(select(Account)))
     assert [(a.email, a.role, a.password_hash) for a in accounts] == [
@@ -86,39 +90,44 @@ def test_enrolment_sets_password_and_factor_once(app: AppContext) -> None:
     now = app.clock.now()
     with session_scope(app.engine) as s:
         _, token = add_account(s, email="lia@example.net", role="liaison",
-                               staff_id="st-liaison", now=now)
+                               staff_id="st-liaison", now=now, key=app.totp_key)
     with session_scope(app.engine) as s:
-        view = view_enrolment(s, token=token, now=now)
+        view = view_enrolment(s, token=token, now=now, key=app.totp_key)
         assert view is not None and view.purpose == "enrol"
         assert view.uri.startswith("otpauth://totp/Verbinder:lia%40example.net?secret=")
         wrong = "000000" if pyotp.TOTP(view.totp_secret).at(now) != "000000" else "111111"
         assert complete_enrolment(s, token=token, new_password_hash="h", code=wrong,
-                                  now=now) is None
+                                  now=now, key=app.totp_key) is None
     with session_scope(app.engine) as s:
         assert s.exec(select(Account)).one().password_hash is None  # nothing stored
         codes = complete_enrolment(s, token=token, new_password_hash="h",
-                                   code=pyotp.TOTP(view.totp_secret).at(now), now=now)
+                                   code=pyotp.TOTP(view.totp_secret).at(now), now=now,
+                                   key=app.totp_key)
     assert codes is not None and len(set(codes)) == 10
     with session_scope(app.engine) as s:
         account = s.exec(select(Account)).one()
-        assert (account.password_hash, account.totp_secret) == ("h", view.totp_secret)
+        assert account.password_hash == "h" and view.totp_secret not in account.totp_secret
+        assert open_sealed(app.totp_key, account_aad(account.id),
+                           account.totp_secret) == view.totp_secret
         stored = {r.code_hash for r in s.exec(select(RecoveryCode))}
         assert len(stored) == 10 and not any(c in h for c in codes for h in stored)
-        assert view_enrolment(s, token=token, now=now) is None  # used: the link is gone
+        # used: the link is gone
+        assert view_enrolment(s, token=token, now=now, key=app.totp_key) is None
         assert s.exec(select(Enrolment)).one().totp_secret is None
 
 
 def test_an_enrolment_link_expires(app: AppContext, clock: FakeClock) -> None:
     with session_scope(app.engine) as s:
         _, token = add_account(s, email="v@example.org", role="viewer", staff_id=None,
-                               now=clock.now())
+                               now=clock.now(), key=app.totp_key)
     clock.advance(timedelta(hours=72))
     with session_scope(app.engine) as s:
-        assert view_enrolment(s, token=token, now=clock.now()) is None
-        secret = s.get(Enrolment, digest(token)).totp_secret
+        assert view_enrolment(s, token=token, now=clock.now(), key=app.totp_key) is None
+        sealed = s.get(Enrolment, digest(token)).totp_secret
+        secret = open_sealed(app.totp_key, enrolment_aad(digest(token)), sealed)
         assert complete_enrolment(s, token=token, new_password_hash="h",
                                   code=pyotp.TOTP(secret).at(clock.now()),
-                                  now=clock.now()) is None
+                                  now=clock.now(), key=app.totp_key) is None
 
 
 def test_login_takes_password_then_a_fresh_code(app: AppContext, clock: FakeClock) -> None:
@@ -164,7 +173,8 @@ def test_two_logins_racing_with_one_code_let_one_in(pg_engine: Engine, clock: Fa
     first_half, second_half = _half(app, user), _half(app, user)
     second: list[str | None] = []
     with session_scope(app.engine) as s:
-        assert finish_login(s, cookie=first_half, code=code, now=clock.now()) is not None
+        assert finish_login(s, cookie=first_half, code=code, now=clock.now(),
+                            key=app.totp_key) is not None
         racer = threading.Thread(target=lambda: second.append(_finish(app, second_half, code)))
         racer.start()
         _wait_for_a_lock_waiter(pg_engine)
@@ -244,23 +254,24 @@ def test_resetting_the_second_factor(app: AppContext, clock: FakeClock) -> None:
     clock.advance(timedelta(seconds=30))
     full = _finish(app, _half(app, user), user.code(clock))
     with session_scope(app.engine) as s:
-        _, token = reset_second_factor(s, email=user.email, now=clock.now())
+        _, token = reset_second_factor(s, email=user.email, now=clock.now(), key=app.totp_key)
     assert _find(app, full) is None
     with session_scope(app.engine, read_only=True) as s:
         assert login_candidate(s, email=user.email) == (None, None)  # no factor: no login
         assert list(s.exec(select(RecoveryCode))) == []
-        view = view_enrolment(s, token=token, now=clock.now())
+        view = view_enrolment(s, token=token, now=clock.now(), key=app.totp_key)
     assert view is not None and view.purpose == "reset-2fa" and view.totp_secret != user.secret
     with session_scope(app.engine) as s:
         codes = complete_enrolment(s, token=token, new_password_hash=None,
                                    code=pyotp.TOTP(view.totp_secret).at(clock.now()),
-                                   now=clock.now())
+                                   now=clock.now(), key=app.totp_key)
     assert codes is not None
     with session_scope(app.engine, read_only=True) as s:
         account = s.get(Account, user.id)
-    assert account.password_hash is not None and account.totp_secret == view.totp_secret
+    assert account.password_hash is not None
+    assert open_sealed(app.totp_key, account_aad(user.id), account.totp_secret) == view.totp_secret
     with pytest.raises(NotFoundError), session_scope(app.engine) as s:
-        reset_second_factor(s, email="nobody@example.org", now=clock.now())
+        reset_second_factor(s, email="nobody@example.org", now=clock.now(), key=app.totp_key)
 
 
 def test_api_tokens_are_kept_hashed_and_revocable(app: AppContext, clock: FakeClock) -> None:

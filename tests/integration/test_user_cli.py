@@ -51,7 +51,8 @@ def test_user_add_prints_a_one_time_link(run) -> None:
     code, out, _ = run("user", "list", "--json")
     assert json.loads(out)["accounts"][0] | {"created_at": None} == {
         "id": 1, "email": "lia@example.net", "role": "liaison", "staff": "st-liaison",
-        "active": True, "enrolled": False, "created_at": None, "disabled_at": None}
+        "active": True, "enrolled": False, "factor_readable": None, "created_at": None,
+        "disabled_at": None}
 
 
 def test_refused_input_exits_2_and_changes_nothing(run) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from engine.web.access import PRE_COOKIE, SESSION_COOKIE, Area, check_guarded, w
 from engine.web.dashboard import STATIC
 from engine.web.headers import DASHBOARD_POLICY
 from tests.dashboard_support import DASHBOARD_REGISTRY, Browserless, User, enrolled
+from tests.engine_support import make_ctx
 from tests.smoke.server import AppServer, declare, rows, serve_app
 
 _numbers = itertools.count(1)
@@ -136,6 +138,25 @@ def test_a_replayed_login_is_refused(app: AppServer) -> None:
     assert replay.status_code == 401 and "al gebruikt" in replay.text + "used already"
     assert second.get("/").headers["location"] == "/login"
 
+
+
+def test_a_secret_sealed_under_another_key_is_refused_like_a_wrong_code(
+        app: AppServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The secret key changed since the person enrolled: no 500, the second step's refusal."""
+    before = make_ctx(app.ctx.engine, app.ctx.clock, tmp_path, secret_key="the key before")
+    user = enrolled(before, "rotated@example.org", "coordinator")
+    app.ctx.clock.advance(timedelta(seconds=30))
+    client = Browserless(app.url)
+    with caplog.at_level(logging.WARNING, logger="engine.accounts"):
+        refused = client.login(user, app.ctx.clock)
+    assert refused.status_code == 401 and 'name="code"' in refused.text
+    assert client.get("/").headers["location"] == "/login"
+    [line] = [r.getMessage() for r in caplog.records]
+    assert f"account {user.id} cannot be read" in line and "user reset-2fa" in line
+    assert user.secret not in line and "rotated" not in line and "key before" not in line
+    client.close()
+    users = _logged_in(app, "coordinator").get("/admin/users").text
+    assert users.count("onleesbaar (sleutel gewijzigd)") == 1  # the rotated account only
 
 def test_a_viewer_cannot_reach_coordinator_pages_or_endpoints(app: AppServer) -> None:
     viewer = _logged_in(app, "viewer")

@@ -6,6 +6,7 @@ coordinator's account."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import Request
@@ -74,12 +75,13 @@ async def revoke_token(request: Request, token_id: int) -> Response:
     return RedirectResponse("/admin/tokens", status_code=303)
 
 
-def _users(session: Session) -> dict[str, Any]:
-    return {"accounts": list_accounts(session), "staff": list_staff(session=session)}
+def _users(session: Session, key: bytes) -> dict[str, Any]:
+    return {"accounts": list_accounts(session, key=key), "staff": list_staff(session=session)}
 
 
 async def _users_page(request: Request, *, status: int = 200, **extra: Any) -> Response:
-    page = await web_of(request).store.read(_users)
+    web = web_of(request)
+    page = await web.store.read(partial(_users, key=web.ctx.totp_key))
     return render(request, "users.html", status=status, roles=ROLES, hours=HOURS, **page,
                   **extra)
 
@@ -101,6 +103,7 @@ async def add_user(request: Request) -> Response:
     try:
         address, token = await web.store.write(lambda s: _added(s, email=email, role=role,
                                                                 staff=staff, now=now,
+                                                                key=web.ctx.totp_key,
                                                                 actor=who.actor))
     except InputError as exc:
         return await _users_page(request, status=422, problems=list(exc.problems),
@@ -110,9 +113,9 @@ async def add_user(request: Request) -> Response:
 
 
 def _added(session: Session, *, email: str, role: str, staff: str | None, now: Any,
-           actor: str) -> tuple[str, str]:
+           key: bytes, actor: str) -> tuple[str, str]:
     account, token = add_account(session, email=email, role=role, staff_id=staff, now=now,
-                                 actor=actor)
+                                 key=key, actor=actor)
     return account.email, token
 
 
@@ -147,8 +150,8 @@ def _disable(session: Session, email: str, now: Any, actor: str) -> None:
     disable_account(session, email=email, now=now, actor=actor)
 
 
-def _reset(session: Session, email: str, now: Any, actor: str) -> str:
-    return reset_second_factor(session, email=email, now=now, actor=actor)[1]
+def _reset(session: Session, email: str, now: Any, actor: str, *, key: bytes) -> str:
+    return reset_second_factor(session, email=email, now=now, key=key, actor=actor)[1]
 
 
 @area.post("/users/{account_id}/disable", allow=COORDINATORS)
@@ -161,4 +164,5 @@ async def disable_user(request: Request, account_id: int) -> Response:
 async def reset_user_2fa(request: Request, account_id: int) -> Response:
     """Forget an account's second factor (as `verbinder user reset-2fa`); the new enrolment
     link is on this answer only."""
-    return await _changed(request, account_id, _reset, "user_reset")
+    reset = partial(_reset, key=web_of(request).ctx.totp_key)
+    return await _changed(request, account_id, reset, "user_reset")

@@ -88,7 +88,9 @@ async def totp_submit(request: Request) -> Response:
     code = (await _form(request)).get("code", "")[:40]
     now = web.ctx.clock.now()
     cookie = request.cookies.get(SESSION_COOKIE)
-    new = await web.store.write(lambda s: finish_login(s, cookie=cookie, code=code, now=now))
+    key = web.ctx.totp_key
+    new = await web.store.write(lambda s: finish_login(s, cookie=cookie, code=code, now=now,
+                                                       key=key))
     if new is None:
         return render(request, "totp.html", status=401, error="totp_failed")
     response = _see_other("/")
@@ -132,8 +134,8 @@ ENROL_PER_LINK = Rate(burst=5, every=timedelta(minutes=1))
 async def _enrolment(request: Request, token: str) -> EnrolmentView | None:
     web = web_of(request)
     web.limit("enrol-address", client_address(request), PER_ADDRESS)
-    now = web.ctx.clock.now()
-    return await web.store.read(lambda s: view_enrolment(s, token=token, now=now))
+    now, key = web.ctx.clock.now(), web.ctx.totp_key
+    return await web.store.read(lambda s: view_enrolment(s, token=token, now=now, key=key))
 
 
 def _enrol_page(request: Request, view: EnrolmentView, *, status: int = 200,
@@ -169,8 +171,9 @@ async def enrol_submit(request: Request, token: str) -> Response:
         return _enrol_page(request, view, status=422, error=problem)
     now = web.ctx.clock.now()
     code = form.get("code", "")[:20]
+    key = web.ctx.totp_key
     codes = await web.store.write(lambda s: complete_enrolment(
-        s, token=token, new_password_hash=new_hash, code=code, now=now))
+        s, token=token, new_password_hash=new_hash, code=code, now=now, key=key))
     if codes is None:
         return _enrol_page(request, view, status=422, error="enrol_code_failed")
     return render(request, "enrolled.html", codes=codes)

@@ -127,7 +127,7 @@ def test_a_new_account_enrols_through_its_link_on_a_phone(dashboard: Dashboard) 
 
     with session_scope(dashboard.server.ctx.engine) as s:
         _, token = add_account(s, email="nieuw@example.org", role="oncall", staff_id=None,
-                               now=dashboard.clock.now())
+                               now=dashboard.clock.now(), key=dashboard.server.ctx.totp_key)
     page = dashboard.page(PHONE, locale="nl-NL", is_mobile=True, has_touch=True)
     page.goto(f"{dashboard.url}/enrol/{token}")
     assert page.locator("h1").inner_text() == "Account instellen"
