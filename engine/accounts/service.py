@@ -134,13 +134,17 @@ def disable_account(session: Session, *, email: str, now: datetime, actor: str =
 def reset_second_factor(session: Session, *, email: str, now: datetime, key: bytes,
                         actor: str = "cli") -> tuple[Account, str]:
     """Forget the account's second factor and recovery codes, end its sessions, and hand out
-    a link on which the person (with their current password) sets a new one."""
+    a link on which the person (with their current password) sets a new one. An account that
+    never enrolled (its link expired, or no longer opens under a new secret key) gets a new
+    enrolment link instead; the earlier one stops working."""
     account = find_account(session, email, lock=True)
     if not account.active:
         raise InputError(f"EMAIL: the account of {account.email} is disabled")
     if account.password_hash is None:
-        raise InputError(f"EMAIL: {account.email} has not enrolled yet; `user add` printed "
-                         "its enrolment link")
+        token = issue_enrolment(session, account=account, purpose=ENROL, now=now, key=key)
+        account_event(session, kind="account.enrolment_renewed", actor=actor,
+                      account_id=account.id, at=now)
+        return account, token
     account.totp_secret = None
     session.add(account)
     session.exec(delete(RecoveryCode).where(col(RecoveryCode.account_id) == account.id))

@@ -155,5 +155,11 @@ def test_reset_the_second_factor(app: AppServer) -> None:
     client.post("/admin/users", {"email": "fresh@example.org", "role": "viewer"})
     fresh = _account(app, "fresh@example.org")
     assert fresh is not None
-    refused = client.post(f"/admin/users/{fresh.id}/reset-2fa")
-    assert refused.status_code == 422 and "has not enrolled yet" in refused.text
+    listed = client.get("/admin/users", headers={"accept-language": "en"}).text
+    assert f'action="/admin/users/{fresh.id}/reset-2fa"' in listed and "New link" in listed
+    renewed = client.post(f"/admin/users/{fresh.id}/reset-2fa",
+                          headers={"accept-language": "en"})
+    assert renewed.status_code == 200 and len(LINK.findall(renewed.text)) == 1
+    assert "the earlier one no longer works" in renewed.text
+    assert [e.actor for e in rows(app.ctx, Event, Event.kind == "account.enrolment_renewed")
+            ] == [f"account:{coordinator}"]

@@ -127,8 +127,8 @@ def _by_id(session: Session, account_id: int) -> str:
 
 
 async def _changed(request: Request, account_id: int,
-                   change: Callable[[Session, str, Any, str], str | None], done: str
-                   ) -> Response:
+                   change: Callable[[Session, str, Any, str], str | None],
+                   done: str | Callable[[], str]) -> Response:
     web, who = web_of(request), principal_of(request)
     now = web.ctx.clock.now()
     email: list[str] = []
@@ -143,15 +143,19 @@ async def _changed(request: Request, account_id: int,
     except InputError as exc:
         return await _users_page(request, status=422, problems=list(exc.problems))
     link = enrolment_url(web.ctx.settings.public_url, token) if token else None
-    return await _users_page(request, done=done, done_email=email[0], link=link)
+    return await _users_page(request, done=done() if callable(done) else done,
+                             done_email=email[0], link=link)
 
 
 def _disable(session: Session, email: str, now: Any, actor: str) -> None:
     disable_account(session, email=email, now=now, actor=actor)
 
 
-def _reset(session: Session, email: str, now: Any, actor: str, *, key: bytes) -> str:
-    return reset_second_factor(session, email=email, now=now, key=key, actor=actor)[1]
+def _reset(session: Session, email: str, now: Any, actor: str, *, key: bytes,
+           renewed: list[bool]) -> str:
+    account, token = reset_second_factor(session, email=email, now=now, key=key, actor=actor)
+    renewed.append(account.password_hash is None)
+    return token
 
 
 @area.post("/users/{account_id}/disable", allow=COORDINATORS)
@@ -162,7 +166,9 @@ async def disable_user(request: Request, account_id: int) -> Response:
 
 @area.post("/users/{account_id}/reset-2fa", allow=COORDINATORS)
 async def reset_user_2fa(request: Request, account_id: int) -> Response:
-    """Forget an account's second factor (as `verbinder user reset-2fa`); the new enrolment
-    link is on this answer only."""
-    reset = partial(_reset, key=web_of(request).ctx.totp_key)
-    return await _changed(request, account_id, reset, "user_reset")
+    """Forget an account's second factor (as `verbinder user reset-2fa`), or give an account
+    that never enrolled a new enrolment link; the link is on this answer only."""
+    renewed: list[bool] = []
+    reset = partial(_reset, key=web_of(request).ctx.totp_key, renewed=renewed)
+    return await _changed(request, account_id, reset,
+                          lambda: "user_relinked" if any(renewed) else "user_reset")

@@ -20,6 +20,10 @@ ADMIN_WORDS: dict[str, dict[str, str]] = {
         "user_disabled": "Account van {email} uitgeschakeld; de sessies zijn beëindigd.",
         "disable": "Uitschakelen",
         "reset_2fa": "Tweede factor wissen",
+        "relink": "Nieuwe link",
+        "user_relinked": "Nieuwe link voor {email} (eenmalig, {hours} uur geldig); de vorige "
+                         "werkt niet meer. Geef hem alleen aan die persoon. Hij wordt niet nog "
+                         "eens getoond.",
     },
     "en": {
         "users_intro": "A new account gets a one-time link to set a password and a second "
@@ -37,5 +41,8 @@ ADMIN_WORDS: dict[str, dict[str, str]] = {
         "user_disabled": "Account of {email} disabled; its sessions have ended.",
         "disable": "Disable",
         "reset_2fa": "Clear second factor",
+        "relink": "New link",
+        "user_relinked": "A new link for {email} (once, {hours} hours); the earlier one no "
+                         "longer works. Give it to that person only. It is not shown again.",
     },
 }
