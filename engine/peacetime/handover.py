@@ -209,9 +209,9 @@ def _open_needs(session: Session, communities: list[str]) -> dict[str, list[dict
     done there is met, as on the board), oldest first."""
     a = IntakeAnswer.__table__  # type: ignore[attr-defined]
     t = IncidentTask.__table__  # type: ignore[attr-defined]
-    done = set(session.connection().execute(
+    done = {tuple(row) for row in session.connection().execute(
         sa.select(t.c.incident_id, t.c.community_id, t.c.task_id).where(
-            t.c.community_id.in_(communities), t.c.done_at.is_not(None))).tuples())
+            t.c.community_id.in_(communities), t.c.done_at.is_not(None)))}
     query = (sa.select(a.c.incident_id, a.c.community_id, a.c.form_id, a.c.answers)
              .where(a.c.replaced_at.is_(None), a.c.community_id.in_(communities))
              .order_by(a.c.id))
