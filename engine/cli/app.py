@@ -12,6 +12,7 @@ from engine.audit.acting import act_as, cli_actor, process_source
 from engine.cli.lazy import Lazy, LazyGroup
 from engine.cli.output import paused_gc, silence, stderr, stdout
 from engine.errors import InputError
+from playbook.said import in_both
 
 # The commands and command groups: name -> where it lives and its line in `verbinder --help`.
 # A module is imported only when its command runs (engine.cli.lazy); a new group is one line.
@@ -164,7 +165,7 @@ def _run() -> None:
         code = app(standalone_mode=False)
     except InputError as exc:
         for problem in exc.problems:
-            stderr.print(problem)
+            stderr.print(in_both(problem))
         sys.exit(2)
     except typer.Abort:
         stderr.print("afgebroken / aborted")

@@ -77,6 +77,8 @@ def test_a_community_typo_is_refused_with_did_you_mean(store, capsys, monkeypatc
         assert out == ""
         assert "field 'target_community': 'moskee-anour' is not the id of an active " \
                "community (did you mean 'moskee-annour'" in err
+        assert " / veld 'target_community': 'moskee-anour' is geen id van een actieve " \
+               "gemeenschap (bedoelt u 'moskee-annour'" in err  # the same line, in Dutch
     assert count(engine, "incident") == 0 and count(engine, "timer") == 0
 
 

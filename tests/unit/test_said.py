@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from engine.web.dashboard.said import REFUSALS_NL, WARNINGS_NL, say, say_warning
-from playbook.said import Said, prefixed
+from playbook.said import Said, in_both, prefixed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,6 +33,7 @@ def test_a_dutch_page_says_it_in_dutch_an_english_page_as_it_is() -> None:
                                "(bedoelt u 'islam'?)")
     assert say("en", text) == text
     assert say("nl", "a plain text") == "a plain text"
+    assert in_both(text) == f"{text} / {say('nl', text)}" and in_both("as it is") == "as it is"
     assert say("nl", Said("unknown_key", "as it is")) == "as it is"
     left_out = {"code": "contacts_left_out", "community": "kerk-c", "count": 2,
                 "reasons": {"opted out": 1, "without consent": 1}}
