@@ -11,20 +11,17 @@ the account's, once confirmed, under the account's.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, delete, select
 
 from engine.accounts.audit import account_event
-from engine.accounts.sealed import Unreadable, account_aad, enrolment_aad, open_sealed, seal
+from engine.accounts.sealed import account_aad, enrolment_aad, open_or_refuse, seal
 from engine.accounts.service import ENROL
 from engine.accounts.tokens import digest
 from engine.accounts.totp import matching_step, new_recovery_codes, otpauth_uri, recovery_digest
 from engine.store.models import Account, Enrolment, RecoveryCode
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,15 +91,8 @@ def complete_enrolment(session: Session, *, token: str, new_password_hash: str |
 
 
 def _link_secret(enrolment: Enrolment, key: bytes) -> str | None:
-    if enrolment.totp_secret is None:
-        return None
-    try:
-        return open_sealed(key, enrolment_aad(enrolment.token_hash), enrolment.totp_secret)
-    except Unreadable:
-        log.warning("the TOTP secret of an enrolment link of account %s cannot be read (the "
-                    "secret key changed?): the link is refused; `verbinder user reset-2fa` "
-                    "gives an enrolled account a new one", enrolment.account_id)
-        return None
+    return open_or_refuse(key, enrolment_aad(enrolment.token_hash), enrolment.totp_secret,
+                          what=f"an enrolment link of account {enrolment.account_id}")
 
 
 def _replace_recovery_codes(session: Session, account_id: int) -> list[str]:

@@ -9,6 +9,7 @@ secrets were sealed: it is read as it is (`is_sealed` tells the caller to seal i
 from __future__ import annotations
 
 import base64
+import logging
 import os
 
 from cryptography.exceptions import InvalidTag
@@ -20,6 +21,9 @@ PREFIX = "v1:"
 INFO = b"verbinder totp v1"
 KEY_BYTES = 32
 NONCE_BYTES = 12
+
+
+log = logging.getLogger(__name__)
 
 
 class Unreadable(Exception):
@@ -73,3 +77,18 @@ def opens(key: bytes, aad: str, stored: str) -> bool:
     except Unreadable:
         return False
     return True
+
+
+def open_or_refuse(key: bytes, aad: str, stored: str | None, *, what: str) -> str | None:
+    """The secret of a stored value; None when there is none or it does not open (logged as
+    `what`, an account id and no more: the key changed, and `verbinder user reset-2fa` gives
+    the account a new enrolment link)."""
+    if stored is None:
+        return None
+    try:
+        return open_sealed(key, aad, stored)
+    except Unreadable:
+        log.warning("the TOTP secret of %s cannot be read (the secret key changed?): it is "
+                    "refused; `verbinder user reset-2fa` gives the account a new enrolment "
+                    "link", what)
+        return None

@@ -13,7 +13,6 @@ secret key changed) refuses the step like a wrong code, and says so in the log.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +21,7 @@ from sqlmodel import Session, col, select, update
 from engine.accounts.audit import account_event
 from engine.accounts.roles import Role
 from engine.accounts.rules import Principal
-from engine.accounts.sealed import Unreadable, account_aad, is_sealed, open_sealed, seal
+from engine.accounts.sealed import account_aad, is_sealed, open_or_refuse, seal
 from engine.accounts.tokens import digest, new_secret
 from engine.accounts.totp import looks_like_recovery_code, matching_step, recovery_digest
 from engine.store.models import Account, RecoveryCode, WebSession
@@ -33,7 +32,6 @@ HALF = timedelta(minutes=5)  # between the password and the second factor
 TOUCH_EVERY = timedelta(minutes=1)  # seen_at is written at most this often
 PASSWORD, FULL = "password", "full"
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -162,15 +160,8 @@ def _second_factor_ok(session: Session, account: Account, code: str, now: dateti
 
 
 def _account_secret(account: Account, key: bytes) -> str | None:
-    if account.totp_secret is None:
-        return None
-    try:
-        return open_sealed(key, account_aad(account.id), account.totp_secret)
-    except Unreadable:
-        log.warning("the TOTP secret of account %s cannot be read (the secret key changed?): "
-                    "its second step is refused; `verbinder user reset-2fa` gives it a new "
-                    "enrolment", account.id)
-        return None
+    return open_or_refuse(key, account_aad(account.id), account.totp_secret,
+                          what=f"account {account.id}")
 
 
 def _seal_legacy_secret(session: Session, account: Account, key: bytes) -> None:
