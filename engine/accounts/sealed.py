@@ -21,8 +21,6 @@ PREFIX = "v1:"
 INFO = b"verbinder totp v1"
 KEY_BYTES = 32
 NONCE_BYTES = 12
-
-
 log = logging.getLogger(__name__)
 
 

@@ -33,7 +33,6 @@ TOUCH_EVERY = timedelta(minutes=1)  # seen_at is written at most this often
 PASSWORD, FULL = "password", "full"
 
 
-
 @dataclass(frozen=True)
 class SessionView:
     """A live session and its account."""
