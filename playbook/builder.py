@@ -152,7 +152,7 @@ def _value_problem(name: str, spec_type: str, values: tuple[str, ...], value: An
     wanted = {"string": "a text", "community": "a community id", "tag": "a tag",
               "int": "a whole number", "bool": "true or false"}[spec_type]
     return Said("field_not_type", f"field '{name}': {value!r} is not {wanted}", name=name,
-                value=repr(value), type=spec_type)
+                value=repr(value), kind=spec_type)
 
 
 def validate_incident(playbook: Playbook, incident: IncidentInput) -> list[str]:
@@ -276,15 +276,15 @@ def registry_field_problems(playbook: Playbook, incident: IncidentInput,
     for name, ftype in checked:
         value = str(incident.fields[name])
         if ftype == "community" and value not in ids:
-            close = _closest_communities(value, community_list)
+            hint, hint_nl = _did_you_mean(_closest_communities(value, community_list))
             problems.append(Said("field_no_community", f"field '{name}': '{value}' is not the "
-                                 f"id of an active community{_did_you_mean(close)}",
-                                 name=name, value=value, close=" / ".join(close)))
+                                 f"id of an active community{hint}",
+                                 name=name, value=value, hint_nl=hint_nl))
         elif ftype == "tag" and value not in tags:
-            close = _closest(value, tags)
+            hint, hint_nl = _did_you_mean(_closest(value, tags), tags)
             problems.append(Said("field_no_tag", f"field '{name}': no active community carries "
-                                 f"the tag '{value}'{_did_you_mean(close, tags)}",
-                                 name=name, value=value, close=" / ".join(close)))
+                                 f"the tag '{value}'{hint}",
+                                 name=name, value=value, hint_nl=hint_nl))
     return problems
 
 
@@ -308,14 +308,20 @@ def _closest_communities(value: str, communities: list[CommunityData]) -> list[s
     return found[:MAX_SUGGESTIONS]
 
 
-def _did_you_mean(suggestions: list[str], known: set[str] | None = None) -> str:
+def _did_you_mean(suggestions: list[str], known: set[str] | None = None) -> tuple[str, str]:
+    """The hint after a refused community or tag: in English, and in Dutch for Said."""
     if not suggestions and known is not None and not known:
-        return " (no active community carries any tag)"
+        return (" (no active community carries any tag)",
+                " (geen actieve gemeenschap heeft een tag)")
     if not suggestions and known is not None and len(known) <= MAX_LISTED:
-        return f" (known: {', '.join(sorted(known))})"
+        listed = ", ".join(sorted(known))
+        return f" (known: {listed})", f" (bekend: {listed})"
     if not suggestions:
-        return " (no close match; `verbinder registry export` lists them)"
-    return " (did you mean " + " or ".join(f"'{s}'" for s in suggestions) + "?)"
+        return (" (no close match; `verbinder registry export` lists them)",
+                " (niets gelijkends; `verbinder registry export` toont ze)")
+    quoted = [f"'{s}'" for s in suggestions]
+    return (" (did you mean " + " or ".join(quoted) + "?)",
+            " (bedoelt u " + " of ".join(quoted) + "?)")
 
 
 def area_warning(area: str | None, communities: Iterable[CommunityData]) -> str | None:

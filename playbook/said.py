@@ -41,22 +41,21 @@ def _rebuild(key: str, text: str, values: dict[str, str]) -> Said:
     return Said(key, text, **values)
 
 
-_TYPES_NL = {"string": "tekst", "community": "id van een gemeenschap", "tag": "tag",
-             "int": "heel getal", "bool": "true of false", "enum": "keuze"}
+_KINDS_NL = {"string": "tekst", "community": "id van een gemeenschap", "tag": "tag",
+             "int": "heel getal", "bool": "true of false"}
 REFUSALS_NL = {
     "field_required": "veld '{name}': verplicht bij type '{type}'",
     "field_undefined": "veld '{name}': bestaat niet bij type '{type}' (wel: {defined})",
     "field_not_one_of": "veld '{name}': {value} is geen van {values}",
-    "field_not_type": "veld '{name}': {value} is geen {type_nl}",
+    "field_not_type": "veld '{name}': {value} is geen {kind_nl}",
     "field_not_whole": "veld '{name}': '{value}' is geen heel getal",
     "field_not_bool": "veld '{name}': '{value}' is niet true of false",
     "field_no_community": "veld '{name}': '{value}' is geen id van een actieve gemeenschap"
-                          "{close_nl}",
-    "field_no_tag": "veld '{name}': geen actieve gemeenschap heeft de tag '{value}'{close_nl}",
+                          "{hint_nl}",
+    "field_no_tag": "veld '{name}': geen actieve gemeenschap heeft de tag '{value}'{hint_nl}",
     "severity_range": "ernst: {value} moet een heel getal van 1 tot 5 zijn",
     "severity_not_whole": "ernst: '{value}' is geen heel getal",
 }
-
 
 
 def say(lang: str, text: str) -> str:
@@ -64,8 +63,7 @@ def say(lang: str, text: str) -> str:
     if lang != "nl" or not isinstance(text, Said) or text.key not in REFUSALS_NL:
         return str(text)
     values = dict(text.values)
-    values["type_nl"] = _TYPES_NL.get(values.get("type", ""), values.get("type", ""))
-    values["close_nl"] = _close_nl(values.get("close", ""))
+    values["kind_nl"] = _KINDS_NL.get(values.get("kind", ""), values.get("kind", ""))
     return REFUSALS_NL[text.key].format_map(Blank(values))
 
 
@@ -73,13 +71,6 @@ def in_both(text: str) -> str:
     """A refusal as commands print it: the English text, then its Dutch words when it has them."""
     dutch = say("nl", text)
     return text if dutch == text else f"{text} / {dutch}"
-
-
-def _close_nl(close: str) -> str:
-    names = [c for c in close.split(" / ") if c]
-    if not names:
-        return ""
-    return " (bedoelt u " + " of ".join(f"'{n}'" for n in names) + "?)"
 
 
 class Blank(dict[str, Any]):

@@ -8,8 +8,8 @@ import pickle
 import re
 from pathlib import Path
 
-from engine.web.dashboard.said import REFUSALS_NL, WARNINGS_NL, say, say_warning
-from playbook.said import Said, in_both, prefixed
+from engine.web.dashboard.said import WARNINGS_NL, say_warning
+from playbook.said import REFUSALS_NL, Said, in_both, prefixed, say
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,8 @@ def test_a_said_text_is_the_english_text_with_its_key_and_values() -> None:
 
 def test_a_dutch_page_says_it_in_dutch_an_english_page_as_it_is() -> None:
     text = Said("field_no_tag", "field 'g': no active community carries the tag 'islm' "
-                "(did you mean 'islam'?)", name="g", value="islm", close="islam")
+                "(did you mean 'islam'?)", name="g", value="islm",
+                hint_nl=" (bedoelt u 'islam'?)")
     assert say("nl", text) == ("veld 'g': geen actieve gemeenschap heeft de tag 'islm' "
                                "(bedoelt u 'islam'?)")
     assert say("en", text) == text

@@ -95,12 +95,9 @@ async def _page_context(web: WebContext, playbook: Playbook, itype: IncidentType
 
 async def _preview(web: WebContext, playbook: Playbook, itype: IncidentType, form: FormData
                    ) -> dict[str, Any]:
-    try:
+    try:  # the options, then (in the builder) what the registry holds
         incident = incident_input_from_options(playbook, options_from_form(itype, form),
                                                web.ctx.clock)
-    except InputError as exc:
-        return {"problems": exc.problems, "checklist": None}
-    try:  # a community or tag field the registry does not hold is refused here
         checklist = await anyio.to_thread.run_sync(partial(
             service.preview, engine=web.ctx.engine, playbook=playbook, incident=incident))
     except InputError as exc:
@@ -147,15 +144,10 @@ async def declare(request: Request) -> Response:
     playbook = web.ctx.load_playbook()
     form = await request.form()
     itype = chosen_type(playbook, _text(form, "type"))
-    try:
+    try:  # the options, then what the registry holds, inside the declaration's transaction
         incident = incident_input_from_options(playbook, options_from_form(itype, form),
                                                web.ctx.clock)
-    except InputError as exc:
-        page = await _page_context(web, playbook, itype, form)
-        return render(request, "declare.html", status=422,
-                      preview={"problems": exc.problems, "checklist": None}, **page)
-    now = as_utc(web.ctx.clock.now())
-    try:  # what the registry holds is checked inside the declaration's transaction
+        now = as_utc(web.ctx.clock.now())
         declared = await web.store.write(lambda s: service.declare(
             session=s, playbook=playbook, incident=incident, now=now, actor=who.actor))
     except InputError as exc:

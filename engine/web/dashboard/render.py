@@ -20,9 +20,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from engine.web.access import CSRF_FIELD, LANG_COOKIE, pending_cookies, web_of
-from engine.web.dashboard.said import say, say_warning
+from engine.web.dashboard.said import say_warning
 from engine.web.dashboard.words import MONTHS, choose_language, word
 from engine.web.headers import DASHBOARD_MARK
+from playbook.said import say
 
 HTMX = "/static/htmx-2.0.11.min.js"
 STYLESHEET = "/static/app.css"

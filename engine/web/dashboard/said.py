@@ -1,9 +1,8 @@
-"""The core's refusals and warnings in the page's language.
+"""The checklist's warnings in the page's language.
 
-The playbook core says them in English (`playbook.said.Said` keeps the key and values of a
-refusal, and `playbook.said.say` has their Dutch words, which commands print too; a checklist
-warning has a `code` and details, said in Dutch here). A Dutch page says the ones it knows in
-Dutch; anything else, and every English page, shows the core's own text.
+The playbook core says a warning in English, with a `code` and details; a Dutch page says the
+ones whose code it knows in Dutch, anything else (and every English page) shows the core's
+text. Refusals have their Dutch words with `playbook.said.Said`, which commands print too.
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from playbook.said import REFUSALS_NL, Blank, say
-
-__all__ = ["REFUSALS_NL", "WARNINGS_NL", "say", "say_warning"]
+from playbook.said import Blank
 
 _REASONS_NL = {"inactive": "niet actief", "without consent": "zonder toestemming",
                "without an address": "zonder adres", "opted out": "afgemeld"}
