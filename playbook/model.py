@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -229,6 +230,11 @@ class IntakeForm:
     id: str
     title: dict[str, str]
     questions: tuple[IntakeQuestion, ...]
+
+    @cached_property
+    def option_tasks(self) -> dict[tuple[str, str], str]:
+        """(question id, option id) -> the task the option adds, for the options that add one."""
+        return {(q.id, o.id): o.task for q in self.questions for o in q.options if o.task}
 
 
 @dataclass(frozen=True)

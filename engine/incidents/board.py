@@ -202,8 +202,7 @@ def _answers(session: Session, incident_id: int, playbook: Any
             .order_by(col(IntakeAnswer.at))):
         form = forms.get(a.form_id)
         words = answers_in_words(form, a.answers or {})
-        adds = {(q.id, o.id): o.task for q in (form.questions if form else [])
-                for o in q.options}
+        adds = form.option_tasks if form else {}
         out[a.community_id].append({
             "at": iso_z(a.at), "source": a.source,
             "needs": [w["words"] for w in words if w["options"]],

@@ -221,8 +221,7 @@ def _open_needs(session: Session, communities: list[str]) -> dict[str, list[dict
         if incident_id not in forms:
             forms[incident_id] = _forms_of(session, incident_id)
         form = (forms[incident_id] or {}).get(form_id)
-        tasks = {(q.id, o.id): o.task for q in (form.questions if form else [])
-                 for o in q.options}
+        tasks = form.option_tasks if form else {}
         for question, choice in _choices(form, answers or {}):
             task = tasks.get((question, choice))
             if task is None or (incident_id, community_id, task) not in done:

@@ -430,8 +430,7 @@ def _add_answers(conn: Connection, incident_id: int, figures: dict[str, Communit
                 continue
             form = playbook.intake_forms.get(r.form_id)
             answers = r.answers or {}
-            adds = {(q.id, o.id): o.task for q in (form.questions if form else [])
-                    for o in q.options if o.task}
+            adds = form.option_tasks if form else {}
             for qid, oid in chosen_options(answers, form):
                 if (r.form_id, qid, oid) not in fig.needs:
                     fig.needs.append((r.form_id, qid, oid))
